@@ -1,0 +1,38 @@
+# rekey — every command runs on the Node 24 that scripts/bootstrap.sh installs into .tools/bin.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.tools/bin:$(PATH)
+TSX := $(CURDIR)/node_modules/.bin/tsx
+
+.PHONY: bootstrap up down status check test test-unit test-workflows test-integration clean
+
+## bootstrap: install Node 24, npm dependencies, Temporal CLI + test server, Lowkey Vault (idempotent)
+bootstrap:
+	@bash scripts/bootstrap.sh
+
+## up / down / status: the local stack (Temporal dev server + Web UI, Lowkey Vault) in the background
+up: bootstrap
+	@$(TSX) scripts/stack.ts up
+down:
+	@if [ -x "$(TSX)" ]; then $(TSX) scripts/stack.ts down; else echo "nothing to stop"; fi
+status:
+	@$(TSX) scripts/stack.ts status
+
+## check: tsc --noEmit, ESLint, Prettier
+check: bootstrap
+	@npm run --silent check
+
+## test: bootstrap everything, then check and the whole suite (unit, workflow, integration)
+test: bootstrap
+	@npm run --silent check
+	@npx jest --ci
+
+test-unit: bootstrap
+	@npx jest --ci --selectProjects unit
+test-workflows: bootstrap
+	@npx jest --ci --selectProjects workflows
+test-integration: bootstrap
+	@npx jest --ci --selectProjects integration
+
+## clean: remove installed tools, dependencies and run state (the stack must be down)
+clean: down
+	rm -rf .tools node_modules .run

@@ -1,0 +1,1 @@
+export { ConfigError, loadSettings, settingsSchema, type Settings } from './settings';

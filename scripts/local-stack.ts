@@ -1,0 +1,206 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Connection } from '@temporalio/client';
+import { REKEY_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
+
+/** The repository root, from which the tool folder and run folder are found. */
+export const ROOT = path.resolve(__dirname, '..');
+/** Where scripts/bootstrap.sh installs tools. */
+export const TOOLS = process.env.REKEY_TOOLS_DIR ?? path.join(ROOT, '.tools');
+
+/** A path under .tools/bin, or a clear error naming the bootstrap step that provides it. */
+export function toolPath(name: string): string {
+  const p = path.join(TOOLS, 'bin', name);
+  if (!existsSync(p)) throw new Error(`${p} is missing: run \`make bootstrap\` (scripts/bootstrap.sh) first`);
+  return p;
+}
+
+/** Asks the kernel for a free loopback TCP port. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export async function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}
+
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess) {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child && child.exitCode !== null)
+      throw new Error(`${what}: the process exited with ${child.exitCode}`);
+    if (await check().catch(() => false)) return;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${what}: not ready after ${timeoutMs / 1000}s`);
+}
+
+/** A server process started by the stack; `stop` ends its whole process group. */
+export interface RunningServer {
+  name: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Ends a process group started with `detached: true`: TERM, then KILL after a grace period. */
+export async function stopProcessGroup(pid: number, graceMs = 5000): Promise<void> {
+  const alive = () => {
+    try {
+      process.kill(-pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!alive()) return;
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + graceMs;
+  while (alive() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  if (alive()) process.kill(-pid, 'SIGKILL');
+}
+
+function startProcess(name: string, cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv) {
+  mkdirSync(path.dirname(logFile), { recursive: true });
+  const fd = openSync(logFile, 'a');
+  const child = spawn(cmd, args, {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...env },
+  });
+  closeSync(fd);
+  if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
+  child.unref();
+  const pid = child.pid;
+  return { child, server: { name, pid, stop: () => stopProcessGroup(pid) } satisfies RunningServer };
+}
+
+async function assertPortsFree(what: string, ports: number[]) {
+  for (const port of ports) {
+    if (await portOpen(port)) {
+      throw new Error(
+        `${what}: port ${port} is already in use (another stack running? \`make down\`, or pick other ports)`,
+      );
+    }
+  }
+}
+
+/** Options of a Temporal dev server. */
+export interface TemporalDevServerOptions {
+  grpcPort: number;
+  uiPort: number;
+  dbFile: string;
+  logFile: string;
+}
+
+/** Starts `temporal server start-dev` with rekey's search attributes and waits until they are registered. */
+export async function startTemporalDevServer(opts: TemporalDevServerOptions): Promise<RunningServer> {
+  await assertPortsFree('Temporal dev server', [opts.grpcPort, opts.uiPort]);
+  mkdirSync(path.dirname(opts.dbFile), { recursive: true });
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(opts.grpcPort)];
+  args.push('--ui-port', String(opts.uiPort), '--db-filename', opts.dbFile, '--log-level', 'warn');
+  for (const key of REKEY_SEARCH_ATTRIBUTES) args.push('--search-attribute', `${key.name}=Keyword`);
+  const { child, server } = startProcess('temporal', toolPath('temporal'), args, opts.logFile);
+  try {
+    await waitFor('Temporal dev server', () => portOpen(opts.grpcPort), 60_000, child);
+    await waitFor(
+      'Temporal search attributes',
+      async () => {
+        const conn = await Connection.connect({
+          address: `127.0.0.1:${opts.grpcPort}`,
+          connectTimeout: 2000,
+        });
+        try {
+          const res = await conn.operatorService.listSearchAttributes({ namespace: 'default' });
+          return REKEY_SEARCH_ATTRIBUTES.every((k) => k.name in (res.customAttributes ?? {}));
+        } finally {
+          await conn.close();
+        }
+      },
+      60_000,
+      child,
+    );
+    await waitFor('Temporal Web UI', () => portOpen(opts.uiPort), 30_000, child);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${(err as Error).message} (log: ${opts.logFile})`, { cause: err });
+  }
+  return server;
+}
+
+/** Where the Lowkey Vault jar and the TLS material rekey generates for it live. */
+export function lowkeyPaths() {
+  const dir = path.join(TOOLS, 'lowkey-vault');
+  const version = process.env.LOWKEY_VAULT_VERSION ?? readVersion('LOWKEY_VAULT_VERSION');
+  return {
+    dir,
+    jar: path.join(dir, `lowkey-vault-app-${version}.jar`),
+    keystore: path.join(dir, 'keystore.p12'),
+    certPem: path.join(dir, 'lowkey-vault.pem'),
+    javaFile: path.join(dir, 'java-path'),
+  };
+}
+
+function readVersion(name: string): string {
+  const text = readFileSync(path.join(ROOT, 'scripts', 'versions.env'), 'utf8');
+  const m = new RegExp(`^${name}=(.+)$`, 'm').exec(text);
+  if (!m?.[1]) throw new Error(`scripts/versions.env has no ${name}`);
+  return m[1].trim();
+}
+
+/** Why Lowkey Vault cannot run here, or undefined when it can. */
+export function lowkeyUnavailableReason(): string | undefined {
+  const p = lowkeyPaths();
+  if (!existsSync(p.jar))
+    return `the Lowkey Vault jar ${p.jar} is missing (scripts/bootstrap.sh could not fetch it)`;
+  if (!existsSync(p.keystore) || !existsSync(p.certPem) || !existsSync(p.javaFile))
+    return `the Lowkey Vault TLS material or Java path under ${p.dir} is missing (run scripts/bootstrap.sh)`;
+  return undefined;
+}
+
+/** Options of a Lowkey Vault (Azure Key Vault emulator) instance. */
+export interface LowkeyVaultOptions {
+  httpsPort: number;
+  tokenPort: number;
+  logFile: string;
+}
+
+/** Starts Lowkey Vault over HTTPS with the certificate bootstrap generated; Node trusts it via NODE_EXTRA_CA_CERTS. */
+export async function startLowkeyVault(opts: LowkeyVaultOptions): Promise<RunningServer> {
+  const reason = lowkeyUnavailableReason();
+  if (reason) throw new Error(reason);
+  const p = lowkeyPaths();
+  await assertPortsFree('Lowkey Vault', [opts.httpsPort, opts.tokenPort]);
+  const java = readFileSync(p.javaFile, 'utf8').trim();
+  const args = ['-jar', p.jar, `--server.port=${opts.httpsPort}`, `--app.token.port=${opts.tokenPort}`];
+  args.push(`--server.ssl.key-store=${p.keystore}`, '--server.ssl.key-store-type=PKCS12');
+  args.push('--server.ssl.key-store-password=changeit', '--LOWKEY_VAULT_RELAXED_PORTS=true');
+  const { child, server } = startProcess('lowkey-vault', java, args, opts.logFile);
+  try {
+    await waitFor('Lowkey Vault', () => portOpen(opts.httpsPort), 90_000, child);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${(err as Error).message} (log: ${opts.logFile})`, { cause: err });
+  }
+  return server;
+}
