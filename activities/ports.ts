@@ -1,0 +1,100 @@
+// Ports the activities are built on. Adapters implement them (secrets/azure-key-vault, gateway/litellm,
+// gateway/openrouter, telemetry/prometheus, …); worker.ts wires real ones, integration tests point real
+// ones at local servers. Methods that take or return a key value are in-process only and never leave
+// an activity.
+import type { Route } from '../common/policy';
+import type {
+  AttributionReport,
+  CanaryReport,
+  ConsumerUsage,
+  CredentialRef,
+  EvidenceRecord,
+  KeyScope,
+  NotifyEvent,
+  SecretVersionRef,
+  WindowMetrics,
+} from './types';
+
+/** Where a credential lives and how it is managed, from the platform team's registry. */
+export interface CredentialRegistry {
+  lookup(name: string, environment: string): CredentialRef | undefined;
+  names(): string[];
+}
+
+/** Secret versions of one credential in one vault (stable path + pending secret). */
+export interface SecretStore {
+  readCurrent(): Promise<SecretVersionRef>;
+  readPending(rotationId: string): Promise<SecretVersionRef | undefined>;
+  /** In-process only: the value of a version, for probes and copies inside an activity. */
+  resolve(ref: Pick<SecretVersionRef, 'name' | 'version'>): Promise<string>;
+  /** In-process only: writes a replacement key as the pending secret, tagged with the rotation id. */
+  stagePending(rotationId: string, value: string, gatewayKeyId?: string): Promise<SecretVersionRef>;
+  promote(rotationId: string): Promise<{ current: SecretVersionRef; previous: SecretVersionRef }>;
+  rollback(rotationId: string): Promise<{ restored?: SecretVersionRef; disabled?: SecretVersionRef }>;
+  retirePrevious(rotationId: string): Promise<SecretVersionRef | undefined>;
+  discardPending(rotationId: string): Promise<void>;
+}
+
+/** A gateway's key admin API. */
+export interface GatewayAdmin {
+  /** The gateway's id and scope of a key, looked up by its value. */
+  describeKey(value: string): Promise<{ keyId: string; scope: KeyScope } | undefined>;
+  /** Idempotent: returns the key already tagged with the rotation id when there is one. */
+  issueKey(rotationId: string, scope: KeyScope): Promise<{ keyId: string; value: string; reused: boolean }>;
+  /** Disables, then deletes; an unknown key id counts as done. */
+  revokeKey(keyId: string): Promise<'revoked' | 'already-gone'>;
+}
+
+/** Calls through the gateway's OpenAI-compatible API with a given key. */
+export interface GatewayProbe {
+  canary(baseUrl: string, key: string, routes: Route[]): Promise<CanaryReport>;
+  /** One cheap authenticated call; returns the HTTP status. */
+  status(baseUrl: string, key: string): Promise<number>;
+}
+
+/** Per-key traffic figures (Prometheus or the gateway's usage API). */
+export interface Telemetry {
+  window(
+    credential: CredentialRef,
+    fingerprint: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<WindowMetrics>;
+  usageByConsumer(
+    credential: CredentialRef,
+    fingerprint: string,
+    fromMs: number,
+    toMs: number,
+  ): Promise<ConsumerUsage[]>;
+  attribution(
+    credential: CredentialRef,
+    fingerprint: string,
+    expectedOwner: string,
+  ): Promise<AttributionReport>;
+}
+
+export interface EvidenceStore {
+  write(rotationId: string, bundle: unknown): Promise<EvidenceRecord>;
+}
+
+export interface Notifier {
+  notify(event: {
+    rotationId: string;
+    event: NotifyEvent;
+    phase: string;
+    message: string;
+    webhookUrl?: string;
+  }): Promise<void>;
+}
+
+/** Everything createActivities needs; worker.ts builds it from config. */
+export interface ActivityDeps {
+  registry: CredentialRegistry;
+  secretStoreFor(credential: CredentialRef): SecretStore;
+  gatewayAdminFor(credential: CredentialRef): GatewayAdmin | undefined;
+  probe: GatewayProbe;
+  telemetry: Telemetry;
+  evidence: EvidenceStore;
+  notifier: Notifier;
+  now?: () => number;
+}

@@ -1,0 +1,163 @@
+// Shapes that cross the activity boundary. Every one carries references and fingerprints, never key
+// material: these values are what Temporal records in workflow history.
+import type { Route } from '../common/policy';
+
+/** `sha256:` + the first 12 hex characters of the key's SHA-256. */
+export type Fingerprint = `sha256:${string}`;
+
+/** Which admin API the gateway has; `manual` means a human issues and revokes keys. */
+export type AdminAdapterKind = 'manual' | 'litellm' | 'openrouter';
+
+/** One version of a secret in the vault, by reference. */
+export interface SecretVersionRef {
+  vaultUrl: string;
+  name: string;
+  version: string;
+  fingerprint: Fingerprint;
+  enabled: boolean;
+  createdAt?: string;
+}
+
+/** A consumer of the credential as registered by the platform team. */
+export interface Consumer {
+  app: string;
+  environment: string;
+  reload: string;
+}
+
+/** The registry entry of a credential, without its admin key (only where that key lives). */
+export interface CredentialRef {
+  name: string;
+  environment: string;
+  vaultUrl: string;
+  secretName: string;
+  pendingSecretName: string;
+  gatewayBaseUrl: string;
+  adminAdapter: AdminAdapterKind;
+  consumers: Consumer[];
+}
+
+/** What a gateway key may do; compared old vs new so a rotation never broadens access. */
+export interface KeyScope {
+  models: string[];
+  maxBudget?: number | null;
+  rpmLimit?: number | null;
+  tpmLimit?: number | null;
+  team?: string | null;
+  owner?: string | null;
+  metadata?: Record<string, string>;
+}
+
+/** A pre-check the ticket claimed, and what rekey found. */
+export interface PreCheckResult {
+  name: string;
+  claimed: boolean | string | undefined;
+  verified: boolean;
+  detail: string;
+}
+
+/** Traffic figures of one key over a window. Rates are derived by the rules, not stored. */
+export interface WindowMetrics {
+  fromMs: number;
+  toMs: number;
+  requests: number;
+  authErrors: number;
+  rateLimited: number;
+  serverErrors: number;
+  p95LatencyMs: number;
+  tokens: number;
+  spend: number;
+}
+
+export interface PreflightResult {
+  credential: CredentialRef;
+  current: SecretVersionRef;
+  oldGatewayKeyId?: string;
+  oldKeyStatus: number;
+  oldScope?: KeyScope;
+  baseline: WindowMetrics;
+  preChecks: PreCheckResult[];
+}
+
+export interface IssuedKey {
+  gatewayKeyId: string;
+  pending: SecretVersionRef;
+  scope: KeyScope;
+  reused: boolean;
+}
+
+export interface CanaryRequest {
+  route: Route;
+  requestId?: string;
+  model?: string;
+  status: number;
+  latencyMs: number;
+  tokens?: number;
+  ok: boolean;
+  reason?:
+    | 'auth'
+    | 'route-denied'
+    | 'rate-limited'
+    | 'server-error'
+    | 'malformed-stream'
+    | 'schema-mismatch'
+    | 'timeout';
+}
+
+export interface CanaryReport {
+  passed: boolean;
+  requests: CanaryRequest[];
+}
+
+export interface AttributionReport {
+  passed: boolean;
+  owner?: string;
+  team?: string;
+  expectedOwner: string;
+  anomalies: string[];
+}
+
+export interface PromoteResult {
+  current: SecretVersionRef;
+  previous: SecretVersionRef;
+}
+
+export interface ConsumerUsage {
+  consumer: string;
+  requests: number;
+}
+
+export interface OldKeyUsage {
+  fromMs: number;
+  toMs: number;
+  total: number;
+  perConsumer: ConsumerUsage[];
+}
+
+export interface RevokeResult {
+  method: 'disabled-and-deleted' | 'already-gone';
+  at: string;
+}
+
+export interface NegativeTestResult {
+  oldKeyStatus: number;
+  oldKeyRejected: boolean;
+  newKeyStatus: number;
+  newKeyAccepted: boolean;
+  attempts: number;
+  at: string;
+}
+
+export interface RollbackResult {
+  restored?: SecretVersionRef;
+  disabled?: SecretVersionRef;
+}
+
+export interface EvidenceRecord {
+  location: string;
+  sha256: string;
+  previousSha256: string | null;
+}
+
+/** Kinds of event the ticket's webhook is told about. */
+export type NotifyEvent = 'phase-changed' | 'gate-opened' | 'approval-timeout' | 'alert' | 'finished';

@@ -1,0 +1,276 @@
+// The rotation policy a change ticket submits (the seed's "Rotation Policy Template", snake_case, root
+// key `rotation:`), and its normalisation into the workflow's input. Shared by the API and the workflow;
+// the workflow imports only the types, so zod stays out of the workflow bundle.
+import { z } from 'zod';
+
+const MINUTE_MS = 60_000;
+/** Most hold checks a policy may plan (max hold / check interval). */
+export const MAX_HOLD_CHECKS = 1500;
+
+/** Route families a canary can exercise, as named in the seed's `allowed_routes`. */
+export const ROUTES = [
+  'chat-completions',
+  'streaming',
+  'tool-calls',
+  'structured-output',
+  'embeddings',
+  'responses',
+] as const;
+export type Route = (typeof ROUTES)[number];
+
+/** Roles a principal can hold; the API maps bearer tokens to them. */
+export const ROLES = ['requester', 'approver', 'operator', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+
+const identifier = z
+  .string()
+  .min(1)
+  .max(120)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+
+const minutes = (what: string, min: number, max: number, fallback: number) =>
+  z
+    .number()
+    .min(min, `${what} must be at least ${min} minutes`)
+    .max(max, `${what} must be at most ${max} minutes`)
+    .default(fallback)
+    .describe(`${what}, in minutes (${min}–${max})`);
+
+const ratio = (what: string, fallback: number) =>
+  z.number().positive().max(1000).default(fallback).describe(what);
+
+const rate = (what: string, fallback: number) => z.number().min(0).max(1).default(fallback).describe(what);
+
+/** Thresholds the hold phase compares new-key traffic against (rates are shares of requests). */
+export const thresholdsSchema = z
+  .strictObject({
+    max_auth_error_rate: rate('highest share of new-key requests answered 401/403', 0.01),
+    max_rate_limited_rate: rate('highest share of new-key requests answered 429', 0.05),
+    max_server_error_rate: rate('highest share of new-key requests answered 5xx', 0.02),
+    max_server_error_increase: rate('highest rise of the 5xx share over the baseline', 0.01),
+    max_latency_ratio: ratio('highest p95 latency relative to the baseline', 2),
+    max_spend_ratio: ratio('highest spend per request relative to the baseline', 1.5),
+    max_tokens_ratio: ratio('highest tokens per request relative to the baseline', 1.5),
+    min_requests: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .default(20)
+      .describe('fewest requests before rates count'),
+  })
+  .describe('limits that roll the rotation back when new-key traffic breaches them');
+
+export const rotationPolicySchema = z
+  .strictObject({
+    rotation: z.strictObject({
+      credential: identifier.describe('credential name in the registry'),
+      owner: z.string().min(1).max(200).describe('owning team'),
+      environment: identifier.describe('environment, e.g. production'),
+      reason: z.string().min(1).max(2000).describe('why the key is rotated'),
+      change_ticket: z
+        .strictObject({
+          id: identifier.describe('ticket id; the idempotency key of the start'),
+          url: z.url().optional().describe('link to the ticket'),
+          webhook_url: z.url().optional().describe('where phase changes are POSTed'),
+          rollback_owner: z.string().min(1).max(200).optional().describe('who owns a rollback'),
+        })
+        .optional(),
+      mode: z
+        .enum(['scheduled', 'emergency'])
+        .default('scheduled')
+        .describe('emergency: the key may be exposed'),
+      scope: z.strictObject({
+        apps: z.array(z.string().min(1).max(200)).min(1).max(200).describe('consumers of the key'),
+        gateway_base_url: z.url().describe('the gateway base URL apps call'),
+        allowed_routes: z.array(z.enum(ROUTES)).min(1).describe('routes the canary must prove'),
+      }),
+      pre_checks: z
+        .strictObject({
+          inventory_confirmed: z.boolean().optional(),
+          new_secret_version_created: z.boolean().optional(),
+          rollback_secret_version_available: z.boolean().optional(),
+          canary_request_id: z.string().max(200).optional(),
+        })
+        .default({})
+        .describe('what the ticket claims; rekey verifies each instead of trusting it'),
+      cutover: z
+        .strictObject({
+          deploy_method: z.string().min(1).max(200).default('standard_config_release'),
+          observation_window_minutes: minutes('observation window', 1, 7 * 24 * 60, 60),
+          check_interval_minutes: minutes('check interval', 0.1, 60, 5),
+          drain_window_minutes: minutes('drain window', 0, 24 * 60, 30),
+          max_hold_minutes: minutes('max hold', 1, 30 * 24 * 60, 24 * 60),
+          revoke_old_key_after_old_key_traffic_zero: z.boolean().default(true),
+          rollout_hook_url: z.url().optional().describe('deploy-system webhook called at the flip'),
+        })
+        .default({
+          deploy_method: 'standard_config_release',
+          observation_window_minutes: 60,
+          check_interval_minutes: 5,
+          drain_window_minutes: 30,
+          max_hold_minutes: 24 * 60,
+          revoke_old_key_after_old_key_traffic_zero: true,
+        }),
+      approvals: z
+        .strictObject({
+          flip_approval_required: z.boolean().default(false).describe('a release owner approves the flip'),
+          flip_roles: z.array(z.enum(ROLES)).min(1).default(['approver']),
+          revoke_roles: z.array(z.enum(ROLES)).min(1).default(['approver']),
+          approval_timeout_minutes: minutes('approval reminder interval', 5, 7 * 24 * 60, 4 * 60),
+        })
+        .default({
+          flip_approval_required: false,
+          flip_roles: ['approver'],
+          revoke_roles: ['approver'],
+          approval_timeout_minutes: 4 * 60,
+        }),
+      canary: z
+        .strictObject({
+          soak_minutes: minutes('canary soak', 0, 24 * 60, 0),
+          expected_owner: z.string().min(1).max(200).optional().describe('owner usage must roll up to'),
+        })
+        .default({ soak_minutes: 0 }),
+      thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
+      rollback: z
+        .strictObject({
+          revoke_new_key: z.boolean().default(true).describe('revoke the replacement key when rolling back'),
+        })
+        .default({ revoke_new_key: true }),
+      evidence: z
+        .strictObject({
+          auth_error_check: z.enum(['required', 'optional']).default('required'),
+          usage_owner_check: z.enum(['required', 'optional']).default('required'),
+          cost_anomaly_check: z.enum(['required', 'optional']).default('required'),
+          old_key_negative_test: z.enum(['required', 'optional']).default('required'),
+        })
+        .default({
+          auth_error_check: 'required',
+          usage_owner_check: 'required',
+          cost_anomaly_check: 'required',
+          old_key_negative_test: 'required',
+        }),
+    }),
+  })
+  .superRefine((policy, ctx) => {
+    const c = policy.rotation.cutover;
+    if (c.check_interval_minutes > c.observation_window_minutes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotation', 'cutover', 'check_interval_minutes'],
+        message: 'check interval must not exceed the observation window',
+      });
+    }
+    // Each hold check adds events to the workflow history, which Temporal caps; keep a margin.
+    if (c.max_hold_minutes / c.check_interval_minutes > MAX_HOLD_CHECKS) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotation', 'cutover', 'check_interval_minutes'],
+        message: `max hold / check interval allows at most ${MAX_HOLD_CHECKS} checks; raise the check interval`,
+      });
+    }
+    if (c.max_hold_minutes < c.observation_window_minutes) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['rotation', 'cutover', 'max_hold_minutes'],
+        message: 'max hold must be at least the observation window',
+      });
+    }
+  });
+
+export type RotationPolicy = z.infer<typeof rotationPolicySchema>;
+export type Thresholds = z.infer<typeof thresholdsSchema>;
+export type Mode = RotationPolicy['rotation']['mode'];
+
+/** What the workflow runs on: the policy normalised (camelCase, milliseconds) plus who asked. */
+export interface RotationInput {
+  rotationId: string;
+  credential: string;
+  environment: string;
+  owner: string;
+  reason: string;
+  mode: Mode;
+  requestedBy: string;
+  changeTicket: { id: string; url?: string; webhookUrl?: string; rollbackOwner?: string };
+  apps: string[];
+  gatewayBaseUrl: string;
+  allowedRoutes: Route[];
+  preChecks: RotationPolicy['rotation']['pre_checks'];
+  deployMethod: string;
+  observationWindowMs: number;
+  checkIntervalMs: number;
+  drainWindowMs: number;
+  maxHoldMs: number;
+  requireOldKeyDrain: boolean;
+  rolloutHookUrl?: string;
+  flipApprovalRequired: boolean;
+  flipRoles: Role[];
+  revokeRoles: Role[];
+  approvalReminderMs: number;
+  canarySoakMs: number;
+  expectedOwner: string;
+  thresholds: Thresholds;
+  revokeNewKeyOnRollback: boolean;
+  evidence: RotationPolicy['rotation']['evidence'];
+}
+
+/** Rotation id from credential, environment and ticket: the same ticket always maps to the same id. */
+export function rotationIdFor(credential: string, environment: string, ticketId: string): string {
+  return `${environment}.${credential}.${ticketId}`;
+}
+
+/** Workflow id: one active rotation per (environment, credential), enforced by Temporal itself. */
+export function workflowIdFor(environment: string, credential: string): string {
+  return `rekey-${environment}-${credential}`;
+}
+
+/** The reliability risk an emergency rotation accepts; the evidence states it. */
+export const EMERGENCY_ACCEPTED_RISK =
+  'emergency rotation: no flip approval, synthetic canary only, no drain wait; any consumer that has not reloaded the secret fails once the old key is revoked';
+
+/** Normalises a validated policy into the workflow input. Emergency mode drops flip approval, soak and drain. */
+export function toRotationInput(
+  policy: RotationPolicy,
+  requestedBy: string,
+  ticketId?: string,
+): RotationInput {
+  const r = policy.rotation;
+  const ticket = r.change_ticket?.id ?? ticketId;
+  if (!ticket) throw new Error('a change ticket id is required (rotation.change_ticket.id)');
+  const emergency = r.mode === 'emergency';
+  return {
+    rotationId: rotationIdFor(r.credential, r.environment, ticket),
+    credential: r.credential,
+    environment: r.environment,
+    owner: r.owner,
+    reason: r.reason,
+    mode: r.mode,
+    requestedBy,
+    changeTicket: {
+      id: ticket,
+      ...(r.change_ticket?.url ? { url: r.change_ticket.url } : {}),
+      ...(r.change_ticket?.webhook_url ? { webhookUrl: r.change_ticket.webhook_url } : {}),
+      ...(r.change_ticket?.rollback_owner ? { rollbackOwner: r.change_ticket.rollback_owner } : {}),
+    },
+    apps: r.scope.apps,
+    gatewayBaseUrl: r.scope.gateway_base_url,
+    allowedRoutes: r.scope.allowed_routes,
+    preChecks: r.pre_checks,
+    deployMethod: r.cutover.deploy_method,
+    observationWindowMs: Math.round(r.cutover.observation_window_minutes * MINUTE_MS),
+    checkIntervalMs: Math.round(r.cutover.check_interval_minutes * MINUTE_MS),
+    drainWindowMs: emergency ? 0 : Math.round(r.cutover.drain_window_minutes * MINUTE_MS),
+    maxHoldMs: Math.round(r.cutover.max_hold_minutes * MINUTE_MS),
+    requireOldKeyDrain: !emergency && r.cutover.revoke_old_key_after_old_key_traffic_zero,
+    ...(r.cutover.rollout_hook_url ? { rolloutHookUrl: r.cutover.rollout_hook_url } : {}),
+    flipApprovalRequired: !emergency && r.approvals.flip_approval_required,
+    flipRoles: r.approvals.flip_roles,
+    revokeRoles: r.approvals.revoke_roles,
+    approvalReminderMs: Math.round(r.approvals.approval_timeout_minutes * MINUTE_MS),
+    canarySoakMs: emergency ? 0 : Math.round(r.canary.soak_minutes * MINUTE_MS),
+    expectedOwner: r.canary.expected_owner ?? r.owner,
+    thresholds: r.thresholds,
+    revokeNewKeyOnRollback: r.rollback.revoke_new_key,
+    evidence: r.evidence,
+  };
+}

@@ -1,0 +1,173 @@
+// Drives rotation workflows on the time-skipping server with fake activities, through the same updates
+// and signals users send. Every history a scenario produces is scanned for the world's key strings and,
+// with REKEY_RECORD_HISTORIES=1, saved under test/histories/ for the replay test.
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { parse } from 'yaml';
+import {
+  rotationPolicySchema,
+  toRotationInput,
+  type RotationInput,
+  type RotationPolicy,
+} from '../../common/policy';
+import { statusQuery, type Actor, type Phase, type RotationStatus } from '../../workflows/messages';
+import type { rotation } from '../../workflows/rotation';
+import { rotationStartOptions } from '../../workflows/start-options';
+import { createRotationWorker } from '../../worker';
+import type { FakeWorld } from './fake-world';
+
+export const HISTORY_DIR = path.join(__dirname, '..', 'histories');
+
+export const REQUESTER: Actor = { principal: 'alice@example.com', roles: ['requester'] };
+export const APPROVER: Actor = { principal: 'bob@example.com', roles: ['approver'] };
+export const OPERATOR: Actor = { principal: 'carol@example.com', roles: ['operator'] };
+export const VIEWER: Actor = { principal: 'dave@example.com', roles: ['viewer'] };
+
+/** The seed's policy template, parsed as the API will, with a scenario's changes applied. */
+export function seedInput(
+  change: (p: RotationPolicy['rotation']) => void = () => {},
+  ticket = 'CHG-1001',
+): RotationInput {
+  const raw = parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'seed-policy.yaml'), 'utf8')) as {
+    rotation: Record<string, unknown>;
+  };
+  const policy = rotationPolicySchema.parse(raw);
+  change(policy.rotation);
+  return toRotationInput(policy, REQUESTER.principal, ticket);
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+  return bundle;
+}
+
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: (message: string) => console.error(message),
+};
+
+export type RotationHandle = WorkflowHandle<typeof rotation>;
+
+/** Result of a scenario: the final status and the serialized history (already scanned for keys). */
+export interface ScenarioResult {
+  status: RotationStatus;
+  historyJson: string;
+  handle: RotationHandle;
+}
+
+/**
+ * Runs one rotation with the world's fake activities; `drive` plays the humans. The history is scanned
+ * for every key string of the world and recorded under `name` when REKEY_RECORD_HISTORIES=1.
+ */
+export async function runScenario(
+  env: TestWorkflowEnvironment,
+  world: FakeWorld,
+  input: RotationInput,
+  name: string,
+  drive: (h: RotationHandle) => Promise<void> = async () => {},
+): Promise<ScenarioResult> {
+  const taskQueue = `rotation-${randomUUID()}`;
+  const worker = await createRotationWorker({
+    connection: env.nativeConnection,
+    namespace: env.namespace ?? 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: world.activities(),
+  });
+  return worker.runUntil(async () => {
+    const start = rotationStartOptions(input, taskQueue);
+    // Scenarios share one server: a unique suffix keeps them from joining each other's runs.
+    const handle: RotationHandle = await env.client.workflow.start<typeof rotation>('rotation', {
+      ...start,
+      workflowId: `${start.workflowId}-${randomUUID()}`,
+    });
+    try {
+      await drive(handle);
+    } catch (err) {
+      // A run left waiting would keep scheduling timers and activities on a queue nobody polls,
+      // which stalls time skipping for every later test sharing the server.
+      await handle.terminate('test scenario failed').catch(() => undefined);
+      throw err;
+    }
+    const status = await handle.result();
+    const historyJson = historyToJSON(await handle.fetchHistory());
+    assertNoKeyMaterial(historyJson, world);
+    if (process.env.REKEY_RECORD_HISTORIES === '1') {
+      mkdirSync(HISTORY_DIR, { recursive: true });
+      writeFileSync(path.join(HISTORY_DIR, `${name}.json`), historyJson);
+    }
+    return { status, historyJson, handle };
+  });
+}
+
+/** The history as text with every payload decoded (payload `data` is base64 in history JSON). */
+export function decodedHistoryText(historyJson: string): string {
+  const parts: string[] = [];
+  const walk = (value: unknown, key?: string): void => {
+    if (typeof value === 'string') {
+      parts.push(value);
+      if (key === 'data') parts.push(Buffer.from(value, 'base64').toString('utf8'));
+    } else if (Array.isArray(value)) {
+      value.forEach((v) => walk(v));
+    } else if (value && typeof value === 'object') {
+      for (const [k, v] of Object.entries(value)) walk(v, k);
+    }
+  };
+  walk(JSON.parse(historyJson));
+  return parts.join('\n');
+}
+
+/** Fails when any key string of the world appears in a history, raw or inside a decoded payload. */
+export function assertNoKeyMaterial(historyJson: string, world: FakeWorld): void {
+  const text = decodedHistoryText(historyJson);
+  for (const secret of world.secrets()) {
+    if (text.includes(secret))
+      throw new Error(`key material ${secret.slice(0, 14)}… found in workflow history`);
+  }
+}
+
+/**
+ * Waits until the rotation's status satisfies `pred`, letting the worker catch up in real time and
+ * skipping `step` of workflow time between looks. Returns the status that satisfied it.
+ */
+export async function until(
+  env: TestWorkflowEnvironment,
+  handle: RotationHandle,
+  pred: (s: RotationStatus) => boolean,
+  { step = '1 minute', maxSkips = 400 }: { step?: string | number; maxSkips?: number } = {},
+): Promise<RotationStatus> {
+  let last: RotationStatus | undefined;
+  for (let skips = 0; skips <= maxSkips;) {
+    for (let look = 0; look < 4; look++) {
+      last = await handle.query(statusQuery);
+      if (pred(last)) return last;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await env.sleep(step);
+    skips += 1;
+  }
+  throw new Error(
+    `condition not reached; last phase ${last?.phase}, timeline: ${JSON.stringify(last?.timeline.slice(-5))}`,
+  );
+}
+
+/** Waits until the rotation is in `phase`. */
+export function untilPhase(
+  env: TestWorkflowEnvironment,
+  handle: RotationHandle,
+  phase: Phase,
+  opts?: { step?: string | number; maxSkips?: number },
+): Promise<RotationStatus> {
+  return until(env, handle, (s) => s.phase === phase, opts);
+}

@@ -1,0 +1,491 @@
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { fingerprint } from '../../activities/fingerprint';
+import {
+  abortUpdate,
+  approveSignal,
+  approveUpdate,
+  extendHoldUpdate,
+  rejectUpdate,
+  replacementKeyStagedUpdate,
+  revocationConfirmedUpdate,
+  rollbackSignal,
+  rollbackUpdate,
+  statusQuery,
+} from '../../workflows/messages';
+import {
+  RotationCredentialKey,
+  RotationOutcomeKey,
+  RotationPhaseKey,
+} from '../../workflows/search-attributes';
+import { createTimeSkippingEnv } from '../helpers/time-skipping';
+import { FakeWorld } from './fake-world';
+import {
+  APPROVER,
+  OPERATOR,
+  REQUESTER,
+  VIEWER,
+  runScenario,
+  seedInput,
+  until,
+  untilPhase,
+  type RotationHandle,
+} from './rotation-harness';
+
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+/** Approves the revoke gate once it is open. */
+async function approveRevoke(h: RotationHandle, by = APPROVER) {
+  await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
+  await h.executeUpdate(approveUpdate, { args: [{ ...by, gate: 'revoke', comment: 'drain looks clean' }] });
+}
+
+async function expectRefused(promise: Promise<unknown>, message: RegExp) {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  expect(String((err as WorkflowUpdateFailedError).cause?.message)).toMatch(message);
+}
+
+describe('rotation workflow', () => {
+  it('completes a scheduled rotation on an automated gateway: issue, canary, flip, hold, approve, revoke, verify, archive', async () => {
+    const world = new FakeWorld();
+    const { status, handle } = await runScenario(env, world, seedInput(), 'happy-path-automated', (h) =>
+      approveRevoke(h),
+    );
+
+    expect(status.phase).toBe('COMPLETED');
+    expect(status.outcome).toBe('completed');
+    const phases = status.timeline.map((t) => t.phase).filter((p, i, all) => p !== all[i - 1]);
+    expect(phases).toEqual([
+      'PREPARING',
+      'ISSUING',
+      'CANARY',
+      'FLIPPING',
+      'HOLDING',
+      'AWAITING_REVOKE_APPROVAL',
+      'REVOKING',
+      'VERIFYING_REVOCATION',
+      'ARCHIVING',
+      'COMPLETED',
+    ]);
+    expect(world.appReads()).toBe(world.newKey);
+    expect(world.gatewayKeys.get('gk-old')?.revoked).toBe(true);
+    expect(world.stable.find((v) => v.value === world.oldKey)?.enabled).toBe(false);
+    expect(status.fingerprints).toEqual({ old: fingerprint(world.oldKey), new: fingerprint(world.newKey) });
+    expect(status.approvals).toEqual([
+      expect.objectContaining({ gate: 'revoke', decision: 'APPROVED', principal: APPROVER.principal }),
+    ]);
+    expect(status.negativeTest).toMatchObject({ oldKeyRejected: true, newKeyAccepted: true });
+    expect(world.evidence).toHaveLength(1);
+    expect(status.canary.map((r) => r.route)).toEqual(['chat-completions', 'responses']);
+    const described = await handle.describe();
+    expect(described.typedSearchAttributes.get(RotationPhaseKey)).toBe('COMPLETED');
+    expect(described.typedSearchAttributes.get(RotationOutcomeKey)).toBe('completed');
+    expect(described.typedSearchAttributes.get(RotationCredentialKey)).toBe('flatkey-router-key');
+    expect(await described.staticSummary()).toBe(
+      'Rotate flatkey-router-key (production) · scheduled · ticket CHG-1001',
+    );
+    // The revoke gate only opened after the 60-minute observation window.
+    const holdStart = status.timeline.find((t) => t.phase === 'HOLDING')!.at;
+    const gateOpen = status.timeline.find((t) => t.phase === 'AWAITING_REVOKE_APPROVAL')!.at;
+    expect(Date.parse(gateOpen) - Date.parse(holdStart)).toBeGreaterThanOrEqual(60 * 60_000);
+  });
+});
+
+describe('rotation workflow on a manual gateway', () => {
+  it('waits for the replacement key hand-off and the revocation confirmation, then completes', async () => {
+    const world = new FakeWorld({ adminAdapter: 'manual' });
+    const input = seedInput();
+    const { status } = await runScenario(env, world, input, 'happy-path-manual', async (h) => {
+      const waiting = await untilPhase(env, h, 'AWAITING_REPLACEMENT_KEY');
+      expect(waiting.pendingGate).toMatchObject({ gate: 'replacement-key' });
+      const staged = world.stageByHand(input.rotationId);
+      await h.executeUpdate(replacementKeyStagedUpdate, { args: [{ ...REQUESTER, ...staged }] });
+      await approveRevoke(h);
+      const revoking = await untilPhase(env, h, 'REVOKING');
+      expect(revoking.pendingGate).toMatchObject({ gate: 'revocation-confirmation' });
+      // The human revokes the old key in the gateway's console, then confirms.
+      world.gatewayKeys.get('gk-old')!.revoked = true;
+      await h.executeUpdate(revocationConfirmedUpdate, {
+        args: [{ ...OPERATOR, comment: 'revoked in console' }],
+      });
+    });
+    expect(status.outcome).toBe('completed');
+    expect(world.appReads()).toBe(world.handedKey);
+    expect(status.fingerprints.new).toBe(fingerprint(world.handedKey));
+    expect(world.calls).not.toContain('issueReplacementKey');
+    expect(world.calls.filter((c) => c.startsWith('revokeGatewayKey'))).toEqual([]);
+    expect(status.timeline.map((t) => t.event)).toEqual(
+      expect.arrayContaining(['replacement-key-staged', 'revocation-confirmed']),
+    );
+  });
+});
+
+describe('rollback before revoke', () => {
+  it('discards the pending secret and revokes the new key when the canary fails, leaving the old key untouched', async () => {
+    const world = new FakeWorld({
+      canaryFailure: { route: 'responses', reason: 'route-denied', status: 403 },
+    });
+    const { status } = await runScenario(env, world, seedInput(), 'canary-failure');
+    expect(status.phase).toBe('ROLLED_BACK');
+    expect(status.outcome).toBe('rolled_back');
+    expect(status.rollbackCause).toMatch(/canary failed: responses route-denied/);
+    expect(world.calls).not.toContain('promote');
+    expect(world.calls).toEqual(
+      expect.arrayContaining(['discardPending', `revokeGatewayKey:gk-${status.rotationId}`]),
+    );
+    expect(world.pending).toBeUndefined();
+    expect(world.stable).toHaveLength(1);
+    expect(world.appReads()).toBe(world.oldKey);
+    expect(world.gatewayKeys.get('gk-old')?.revoked).toBe(false);
+  });
+
+  it('rolls back automatically when the new-key 5xx rate exceeds its threshold during the hold', async () => {
+    const world = new FakeWorld({
+      newKeyWindow: () => ({ requests: 200, serverErrors: 30 }),
+    });
+    const { status } = await runScenario(env, world, seedInput(), 'hold-5xx-breach');
+    expect(status.outcome).toBe('rolled_back');
+    expect(status.rollbackCause).toMatch(/30 of 200 new-key requests got 5xx/);
+    const breach = status.checks.find((c) => c.name === 'new-key traffic' && !c.passed);
+    expect(breach?.breaches?.[0]).toMatchObject({ check: 'server-errors', observed: 0.15, limit: 0.02 });
+    // Copy forward: the old value is the newest enabled version again; the new version is disabled.
+    expect(world.appReads()).toBe(world.oldKey);
+    expect(world.stable.map((v) => [v.value === world.oldKey ? 'old' : 'new', v.enabled])).toEqual([
+      ['old', true],
+      ['new', false],
+      ['old', true],
+    ]);
+    expect(status.versions.restored?.fingerprint).toBe(fingerprint(world.oldKey));
+    expect(world.gatewayKeys.get(`gk-${status.rotationId}`)?.revoked).toBe(true);
+    expect(world.gatewayKeys.get('gk-old')?.revoked).toBe(false);
+    expect(world.calls.indexOf('restoreOldSecret')).toBeLessThan(
+      world.calls.indexOf(`revokeGatewayKey:gk-${status.rotationId}`),
+    );
+  });
+
+  it('rolls back on an operator request during the hold and records who asked and why', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(
+      env,
+      world,
+      seedInput(),
+      'manual-rollback-during-hold',
+      async (h) => {
+        await untilPhase(env, h, 'HOLDING');
+        // What the Temporal UI shows as the workflow's current details.
+        const metadata = await h.query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        expect(metadata.currentDetails).toMatch(
+          /^\*\*HOLDING\*\* · flatkey-router-key \(production\) · ticket CHG-1001/,
+        );
+        const ack = await h.executeUpdate(rollbackUpdate, {
+          args: [{ ...OPERATOR, reason: 'support tickets rising' }],
+        });
+        expect(ack).toEqual({ accepted: true, phase: 'HOLDING' });
+      },
+    );
+    expect(status.outcome).toBe('rolled_back');
+    expect(status.rollbackCause).toBe(`rollback requested by ${OPERATOR.principal}: support tickets rising`);
+    expect(world.appReads()).toBe(world.oldKey);
+    expect(status.timeline).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ event: 'rollback-requested', by: OPERATOR.principal }),
+      ]),
+    );
+  });
+
+  it('rolls back when the revoke gate is rejected', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(env, world, seedInput(), 'reject-at-revoke', async (h) => {
+      await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
+      await h.executeUpdate(rejectUpdate, {
+        args: [{ ...APPROVER, gate: 'revoke', reason: 'billing owner not informed' }],
+      });
+    });
+    expect(status.outcome).toBe('rolled_back');
+    expect(status.rollbackCause).toBe('revoke approval rejected');
+    expect(status.approvals).toEqual([expect.objectContaining({ gate: 'revoke', decision: 'REJECTED' })]);
+    expect(world.appReads()).toBe(world.oldKey);
+    expect(world.gatewayKeys.get('gk-old')?.revoked).toBe(false);
+  });
+
+  it('aborts before the flip: the pending secret and the new key are removed and nothing was promoted', async () => {
+    const world = new FakeWorld();
+    const input = seedInput((r) => {
+      r.approvals.flip_approval_required = true;
+    });
+    const { status } = await runScenario(env, world, input, 'abort-before-flip', async (h) => {
+      await untilPhase(env, h, 'AWAITING_FLIP_APPROVAL');
+      await h.executeUpdate(abortUpdate, { args: [{ ...REQUESTER, reason: 'change window moved' }] });
+    });
+    expect(status.phase).toBe('ABORTED');
+    expect(status.outcome).toBe('aborted');
+    expect(world.calls).not.toContain('promote');
+    expect(world.pending).toBeUndefined();
+    expect(world.gatewayKeys.get(`gk-${status.rotationId}`)?.revoked).toBe(true);
+    expect(world.appReads()).toBe(world.oldKey);
+  });
+});
+
+describe('gates', () => {
+  it('refuses rollback once the old key is being revoked', async () => {
+    const world = new FakeWorld({ adminAdapter: 'manual' });
+    const input = seedInput();
+    const { status } = await runScenario(env, world, input, 'rollback-refused-after-revoke', async (h) => {
+      await untilPhase(env, h, 'AWAITING_REPLACEMENT_KEY');
+      await h.executeUpdate(replacementKeyStagedUpdate, {
+        args: [{ ...REQUESTER, ...world.stageByHand(input.rotationId) }],
+      });
+      await approveRevoke(h);
+      await untilPhase(env, h, 'REVOKING');
+      await expectRefused(
+        h.executeUpdate(rollbackUpdate, { args: [{ ...OPERATOR, reason: 'second thoughts' }] }),
+        /too late to roll back.*REVOKING/,
+      );
+      await h.signal(rollbackSignal, { ...OPERATOR, reason: 'second thoughts via CLI' });
+      world.gatewayKeys.get('gk-old')!.revoked = true;
+      await h.executeUpdate(revocationConfirmedUpdate, { args: [{ ...OPERATOR }] });
+    });
+    expect(status.outcome).toBe('completed');
+    expect(status.timeline).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ event: 'rollback-refused', detail: expect.stringMatching(/too late/) }),
+      ]),
+    );
+  });
+
+  it('refuses a revoke approval by the requester (four-eyes) and by a principal without the approver role', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(env, world, seedInput(), 'four-eyes-and-roles', async (h) => {
+      await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
+      await expectRefused(
+        h.executeUpdate(approveUpdate, {
+          args: [{ principal: REQUESTER.principal, roles: ['requester', 'approver'], gate: 'revoke' }],
+        }),
+        /four-eyes/,
+      );
+      await expectRefused(
+        h.executeUpdate(approveUpdate, { args: [{ ...VIEWER, gate: 'revoke' }] }),
+        /lacks a required role \(approver\)/,
+      );
+      await expectRefused(
+        h.executeUpdate(approveUpdate, { args: [{ ...OPERATOR, gate: 'revoke' }] }),
+        /lacks a required role/,
+      );
+      expect((await h.query(statusQuery)).phase).toBe('AWAITING_REVOKE_APPROVAL');
+      await h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'revoke' }] });
+    });
+    expect(status.outcome).toBe('completed');
+    expect(status.approvals).toHaveLength(1);
+  });
+
+  it('refuses an approval for a gate that is not open, and an unknown gate', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(env, world, seedInput(), 'approval-wrong-phase', async (h) => {
+      await untilPhase(env, h, 'HOLDING');
+      await expectRefused(
+        h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'revoke' }] }),
+        /revoke gate is not open \(phase HOLDING\)/,
+      );
+      await expectRefused(
+        h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'flip' }] }),
+        /flip gate is not open/,
+      );
+      await expectRefused(
+        h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'deploy' as 'flip' }] }),
+        /unknown gate deploy/,
+      );
+      await approveRevoke(h);
+    });
+    expect(status.outcome).toBe('completed');
+  });
+
+  it('accepts the same approval as a signal, as an operator sends it with the Temporal CLI', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(env, world, seedInput(), 'approve-by-signal', async (h) => {
+      await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
+      await h.signal(approveSignal, { ...REQUESTER, gate: 'revoke' });
+      await h.signal(approveSignal, { ...APPROVER, gate: 'revoke', comment: 'via temporal workflow signal' });
+    });
+    expect(status.outcome).toBe('completed');
+    expect(status.approvals).toEqual([
+      expect.objectContaining({ principal: APPROVER.principal, comment: 'via temporal workflow signal' }),
+    ]);
+    expect(status.timeline).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ event: 'approve-refused', by: REQUESTER.principal }),
+      ]),
+    );
+  });
+
+  it('notifies when an approval times out and keeps waiting, with the old key still working', async () => {
+    const world = new FakeWorld();
+    const input = seedInput((r) => {
+      r.approvals.approval_timeout_minutes = 60;
+    });
+    const { status } = await runScenario(env, world, input, 'approval-timeout', async (h) => {
+      await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
+      const waited = await until(env, h, (s) => (s.pendingGate?.reminders ?? 0) >= 3, { step: '30 minutes' });
+      expect(waited.phase).toBe('AWAITING_REVOKE_APPROVAL');
+      expect(world.gatewayKeys.get('gk-old')?.revoked).toBe(false);
+      await h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'revoke' }] });
+    });
+    expect(status.outcome).toBe('completed');
+    expect(world.notifications.filter((n) => n.event === 'approval-timeout').length).toBeGreaterThanOrEqual(
+      3,
+    );
+    expect(status.timeline.filter((t) => t.event === 'approval-timeout').length).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('hold and drain', () => {
+  it('lists the consumers still on the old key when the hold runs out, and waits for a human decision', async () => {
+    const world = new FakeWorld({
+      oldKeyUsage: () => [
+        { consumer: 'enrichment-worker', requests: 7 },
+        { consumer: 'customer-chat-api', requests: 0 },
+      ],
+    });
+    const input = seedInput((r) => {
+      r.cutover.max_hold_minutes = 120;
+    });
+    const { status } = await runScenario(env, world, input, 'never-drains', async (h) => {
+      const gate = await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
+      expect(gate.exceptions).toEqual([{ consumer: 'enrichment-worker', requests: 7 }]);
+      expect(gate.timeline.at(-2)?.event).toBe('max-hold-reached');
+      // A day later nothing has been revoked: it waits for a decision.
+      await env.sleep('1 day');
+      const later = await h.query(statusQuery);
+      expect(later.phase).toBe('AWAITING_REVOKE_APPROVAL');
+      expect(world.calls.filter((c) => c.startsWith('revokeGatewayKey'))).toEqual([]);
+      await h.executeUpdate(rollbackUpdate, {
+        args: [{ ...OPERATOR, reason: 'enrichment-worker cannot reload' }],
+      });
+    });
+    expect(status.outcome).toBe('rolled_back');
+    expect(world.appReads()).toBe(world.oldKey);
+  });
+
+  it('extends the hold on request and holds again before the revoke gate', async () => {
+    let oldKeyTraffic = true;
+    const world = new FakeWorld({
+      oldKeyUsage: () => (oldKeyTraffic ? [{ consumer: 'enrichment-worker', requests: 3 }] : []),
+    });
+    const input = seedInput((r) => {
+      r.cutover.max_hold_minutes = 90;
+    });
+    const { status } = await runScenario(env, world, input, 'extend-hold', async (h) => {
+      await untilPhase(env, h, 'HOLDING');
+      await h.executeUpdate(extendHoldUpdate, {
+        args: [{ ...OPERATOR, minutes: 60, reason: 'worker restarts tonight' }],
+      });
+      const gate = await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
+      expect(gate.exceptions.map((c) => c.consumer)).toEqual(['enrichment-worker']);
+      const holdStart = Date.parse(gate.hold!.startedAt);
+      expect(Date.parse(gate.hold!.maxHoldEndsAt) - holdStart).toBe(150 * 60_000);
+      // The worker finally restarted: extend once more and let the drain complete.
+      oldKeyTraffic = false;
+      await h.executeUpdate(extendHoldUpdate, {
+        args: [{ ...APPROVER, minutes: 120, reason: 'watch the drain' }],
+      });
+      await untilPhase(env, h, 'HOLDING');
+      await until(env, h, (s) => s.phase === 'AWAITING_REVOKE_APPROVAL' && s.exceptions.length === 0, {
+        step: '5 minutes',
+      });
+      await h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'revoke' }] });
+    });
+    expect(status.outcome).toBe('completed');
+    expect(status.timeline.filter((t) => t.event === 'hold-extended')).toHaveLength(2);
+    expect(status.exceptions).toEqual([]);
+  });
+});
+
+describe('emergency mode', () => {
+  it('skips the flip approval and drain wait, and allows a break-glass approval by the requester only with a reason', async () => {
+    const world = new FakeWorld({ oldKeyUsage: () => [{ consumer: 'enrichment-worker', requests: 12 }] });
+    const input = seedInput((r) => {
+      r.mode = 'emergency';
+      r.approvals.flip_approval_required = true;
+    });
+    const { status } = await runScenario(env, world, input, 'emergency', async (h) => {
+      const gate = await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL');
+      // One post-flip check, well before the 60-minute observation window.
+      const heldMs = Date.parse(gate.pendingGate!.openedAt) - Date.parse(gate.hold!.startedAt);
+      expect(heldMs).toBeGreaterThanOrEqual(input.checkIntervalMs);
+      expect(heldMs).toBeLessThan(input.observationWindowMs);
+      await expectRefused(
+        h.executeUpdate(approveUpdate, {
+          args: [{ principal: REQUESTER.principal, roles: ['approver'], gate: 'revoke' }],
+        }),
+        /break-glass approval by the requester must carry a reason/,
+      );
+      await h.executeUpdate(approveUpdate, {
+        args: [
+          {
+            principal: REQUESTER.principal,
+            roles: ['approver'],
+            gate: 'revoke',
+            breakGlassReason: 'key posted in a public issue',
+          },
+        ],
+      });
+    });
+    expect(status.outcome).toBe('completed');
+    expect(status.timeline.some((t) => t.phase === 'AWAITING_FLIP_APPROVAL')).toBe(false);
+    expect(status.approvals).toEqual([
+      expect.objectContaining({
+        principal: REQUESTER.principal,
+        breakGlassReason: 'key posted in a public issue',
+      }),
+    ]);
+    expect(status.acceptedRisk).toMatch(/emergency rotation/);
+    expect(world.gatewayKeys.get('gk-old')?.revoked).toBe(true);
+  });
+});
+
+describe('verifying revocation', () => {
+  it('fails with an alert when the negative test finds the old key still accepted', async () => {
+    const world = new FakeWorld({ oldKeyStillAccepted: true });
+    const { status } = await runScenario(env, world, seedInput(), 'old-key-still-accepted', (h) =>
+      approveRevoke(h),
+    );
+    expect(status.phase).toBe('FAILED');
+    expect(status.outcome).toBe('failed');
+    expect(status.failure).toEqual({
+      phase: 'VERIFYING_REVOCATION',
+      reason: expect.stringMatching(/old key still accepted/),
+    });
+    expect(world.notifications).toEqual(
+      expect.arrayContaining([expect.objectContaining({ event: 'alert' })]),
+    );
+    expect(world.calls).not.toContain('retirePrevious');
+    expect(world.calls).not.toContain('restoreOldSecret');
+  });
+});
+
+describe('durable timers', () => {
+  it('runs a 60-minute observation window and a 2-day approval wait in seconds of wall time', async () => {
+    const world = new FakeWorld();
+    const started = Date.now();
+    const { status } = await runScenario(env, world, seedInput(), 'two-day-approval-wait', async (h) => {
+      await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '10 minutes' });
+      await env.sleep('2 days');
+      await h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'revoke' }] });
+    });
+    const wallMs = Date.now() - started;
+    expect(status.outcome).toBe('completed');
+    const opened = Date.parse(status.timeline.find((t) => t.phase === 'AWAITING_REVOKE_APPROVAL')!.at);
+    const approved = Date.parse(status.approvals[0]!.at);
+    expect(approved - opened).toBeGreaterThanOrEqual(2 * 24 * 3600_000);
+    expect(wallMs).toBeLessThan(30_000);
+  });
+});

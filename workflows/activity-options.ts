@@ -1,0 +1,81 @@
+// One named option set per kind of external call: timeouts, retries, and the failure types retrying
+// cannot fix. Workflow code only; activities are imported as types.
+import type { ActivityOptions } from '@temporalio/workflow';
+import { FailureTypes } from '../common/failures';
+
+const configurationErrors = [
+  FailureTypes.UnknownCredential,
+  FailureTypes.SecretNotFound,
+  FailureTypes.SecretDisabled,
+  FailureTypes.VaultForbidden,
+  FailureTypes.GatewayAdminForbidden,
+];
+
+/** Registry, vault and gateway reads before anything changes. */
+export const preflightOptions: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: {
+    initialInterval: '2s',
+    maximumInterval: '1 minute',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [...configurationErrors, FailureTypes.OldKeyRejected],
+  },
+};
+
+/** Key Vault writes and reads (stage, promote, roll back, retire): idempotent, retried through outages. */
+export const vaultOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [...configurationErrors, FailureTypes.StagedKeyMismatch],
+  },
+};
+
+/** Gateway admin API (issue, revoke): idempotent by rotation id and key id. */
+export const gatewayAdminOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: {
+    initialInterval: '2s',
+    maximumInterval: '1 minute',
+    maximumAttempts: 8,
+    nonRetryableErrorTypes: [...configurationErrors, FailureTypes.ScopeBroadened],
+  },
+};
+
+/** Canary calls: a failing route is a result, not an error, so few retries. */
+export const canaryOptions: ActivityOptions = {
+  startToCloseTimeout: '3 minutes',
+  retry: { initialInterval: '5s', maximumAttempts: 3, nonRetryableErrorTypes: [FailureTypes.NewKeyRejected] },
+};
+
+/** Telemetry queries during the hold. */
+export const telemetryOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 5 },
+};
+
+/** The negative test retries inside the activity while revocation propagates. */
+export const negativeTestOptions: ActivityOptions = {
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '10s', maximumAttempts: 3 },
+};
+
+/** Deploy-system rollout hook. */
+export const rolloutHookOptions: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: ['RolloutHookRejected'] },
+};
+
+/** Evidence store writes: must land, so retried long. */
+export const evidenceOptions: ActivityOptions = {
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2s', maximumInterval: '1 minute', maximumAttempts: 20 },
+};
+
+/** Ticket webhooks: best effort, never blocking the rotation. */
+export const notifyOptions: ActivityOptions = {
+  startToCloseTimeout: '30s',
+  retry: { initialInterval: '2s', maximumAttempts: 3 },
+};

@@ -1,0 +1,2 @@
+// The worker's workflowsPath: every workflow type the rotation worker runs.
+export { rotation } from './rotation';

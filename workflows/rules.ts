@@ -1,0 +1,143 @@
+// Business rules of a rotation as pure functions: thresholds against the baseline, the drain, the
+// approval gates (roles, four-eyes, break-glass). The workflow calls them; unit tests call them directly.
+import type { ConsumerUsage, WindowMetrics } from '../activities/types';
+import type { Mode, Role, Thresholds } from '../common/policy';
+
+/** One threshold the new key's traffic broke, with the figures that broke it. */
+export interface Breach {
+  check:
+    | 'auth-errors'
+    | 'rate-limited'
+    | 'server-errors'
+    | 'server-error-increase'
+    | 'latency'
+    | 'tokens'
+    | 'spend';
+  observed: number;
+  limit: number;
+  detail: string;
+}
+
+const share = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
+const round = (n: number) => Math.round(n * 10_000) / 10_000;
+
+/** Compares a window of new-key traffic with the old key's baseline; an empty result means healthy. */
+export function evaluateThresholds(baseline: WindowMetrics, window: WindowMetrics, t: Thresholds): Breach[] {
+  const breaches: Breach[] = [];
+  /** A share of new-key requests with some status over its limit; returns the share. */
+  const shareBreach = (check: Breach['check'], count: number, limit: number, statuses: string) => {
+    const observed = share(count, window.requests);
+    if (count > 0 && observed > limit) {
+      breaches.push({
+        check,
+        observed: round(observed),
+        limit,
+        detail: `${count} of ${window.requests} new-key requests got ${statuses}`,
+      });
+    }
+    return observed;
+  };
+  // Too few requests make rates noise; auth errors are checked on any volume since one 401 on the new
+  // key means some consumer cannot authenticate.
+  shareBreach('auth-errors', window.authErrors, t.max_auth_error_rate, '401/403');
+  if (window.requests < t.min_requests) return breaches;
+  shareBreach('rate-limited', window.rateLimited, t.max_rate_limited_rate, '429');
+  const serverErrors = shareBreach('server-errors', window.serverErrors, t.max_server_error_rate, '5xx');
+  const increase = serverErrors - share(baseline.serverErrors, baseline.requests);
+  if (serverErrors <= t.max_server_error_rate && increase > t.max_server_error_increase) {
+    breaches.push({
+      check: 'server-error-increase',
+      observed: round(increase),
+      limit: t.max_server_error_increase,
+      detail: `5xx share rose by ${round(increase * 100)} points over the baseline`,
+    });
+  }
+  const ratioBreach = (
+    check: 'latency' | 'tokens' | 'spend',
+    now: number,
+    before: number,
+    limit: number,
+    unit: string,
+  ) => {
+    if (before <= 0 || now <= 0) return;
+    const ratio = now / before;
+    if (ratio > limit) {
+      breaches.push({
+        check,
+        observed: round(ratio),
+        limit,
+        detail: `${unit} is ${round(ratio)}× the baseline`,
+      });
+    }
+  };
+  ratioBreach('latency', window.p95LatencyMs, baseline.p95LatencyMs, t.max_latency_ratio, 'p95 latency');
+  if (baseline.requests > 0) {
+    ratioBreach(
+      'tokens',
+      window.tokens / window.requests,
+      baseline.tokens / baseline.requests,
+      t.max_tokens_ratio,
+      'tokens per request',
+    );
+    ratioBreach(
+      'spend',
+      window.spend / window.requests,
+      baseline.spend / baseline.requests,
+      t.max_spend_ratio,
+      'spend per request',
+    );
+  }
+  return breaches;
+}
+
+/** Drain bookkeeping: since when the old key has had no traffic at all (undefined while it has). */
+export function nextZeroSince(
+  previous: number | undefined,
+  usage: { total: number; fromMs: number },
+): number | undefined {
+  if (usage.total > 0) return undefined;
+  return previous ?? usage.fromMs;
+}
+
+/** The drain is satisfied once old-key traffic has stayed at zero for the whole drain window. */
+export function drainSatisfied(zeroSince: number | undefined, nowMs: number, drainWindowMs: number): boolean {
+  if (drainWindowMs <= 0) return true;
+  return zeroSince !== undefined && nowMs - zeroSince >= drainWindowMs;
+}
+
+/** Consumers that still used the old key in a window: the exception list when the hold runs out. */
+export function undrainedConsumers(perConsumer: ConsumerUsage[]): ConsumerUsage[] {
+  return perConsumer.filter((c) => c.requests > 0);
+}
+
+/** Who is approving a gate, as authenticated by the API (or given to the Temporal CLI). */
+export interface Approver {
+  principal: string;
+  roles: Role[];
+  comment?: string;
+  breakGlassReason?: string;
+}
+
+/**
+ * Why an approver may not decide a gate, or undefined when they may. Four-eyes: the requester never
+ * approves their own rotation, except in emergency mode with a break-glass reason.
+ */
+export function approvalRefusal(
+  approver: Approver,
+  requiredRoles: readonly Role[],
+  requestedBy: string,
+  mode: Mode,
+): string | undefined {
+  if (!approver.principal.trim()) return 'the approver has no principal';
+  if (!approver.roles.some((r) => requiredRoles.includes(r))) {
+    return `${approver.principal} lacks a required role (${requiredRoles.join(' or ')})`;
+  }
+  if (approver.principal === requestedBy) {
+    if (mode !== 'emergency')
+      return `four-eyes: ${approver.principal} requested this rotation and cannot approve it`;
+    if (!approver.breakGlassReason?.trim()) {
+      return 'break-glass approval by the requester must carry a reason (breakGlassReason)';
+    }
+  }
+  return undefined;
+}
