@@ -1,0 +1,99 @@
+// OpenRouter-style management API (provisioning key) and the current-key endpoint. Keys are
+// addressed by `hash`; the plaintext key is returned only by POST /api/v1/keys.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { bearer, openRouterError } from './errors';
+import type { GatewayState, VirtualKey } from './state';
+
+/** The key object OpenRouter returns (never the plaintext). */
+export function openRouterKey(k: VirtualKey) {
+  return {
+    hash: k.token,
+    name: k.keyAlias ?? '',
+    label: `${k.value.slice(0, 12)}...${k.value.slice(-3)}`,
+    disabled: k.blocked,
+    limit: k.limit,
+    limit_remaining: k.limit === null ? null : Math.max(0, k.limit - k.spend),
+    limit_reset: null,
+    include_byok_in_limit: false,
+    usage: k.spend,
+    usage_daily: k.spend,
+    usage_weekly: k.spend,
+    usage_monthly: k.spend,
+    byok_usage: 0,
+    byok_usage_daily: 0,
+    byok_usage_weekly: 0,
+    byok_usage_monthly: 0,
+    created_at: k.createdAt,
+    updated_at: k.updatedAt,
+  };
+}
+
+export function registerOpenRouterAdmin(
+  app: FastifyInstance,
+  state: GatewayState,
+  provisioningKey: string,
+): void {
+  const admin = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (bearer(req.headers.authorization) !== provisioningKey) {
+      await openRouterError(reply, 401, 'Invalid credentials: a provisioning key is required');
+      return false;
+    }
+    return true;
+  };
+  const byHash = (hash: string) => {
+    const k = state.find(hash);
+    return k?.flavour === 'openrouter' && k.token === hash ? k : undefined;
+  };
+
+  app.get('/api/v1/keys', async (req, reply) => {
+    if (!(await admin(req, reply))) return reply;
+    const includeDisabled = (req.query as { include_disabled?: string }).include_disabled === 'true';
+    const keys = [...state.keys.values()].filter(
+      (k) => !k.deleted && k.flavour === 'openrouter' && (includeDisabled || !k.blocked),
+    );
+    return { data: keys.map(openRouterKey) };
+  });
+
+  app.post('/api/v1/keys', async (req, reply) => {
+    if (!(await admin(req, reply))) return reply;
+    const body = (req.body ?? {}) as { name?: string; limit?: number | null };
+    if (!body.name) return openRouterError(reply, 400, 'name is required');
+    const key = state.createKey('openrouter', { keyAlias: body.name, limit: body.limit ?? null });
+    return reply.code(201).send({ data: openRouterKey(key), key: key.value });
+  });
+
+  app.get('/api/v1/keys/:hash', async (req, reply) => {
+    if (!(await admin(req, reply))) return reply;
+    const key = byHash((req.params as { hash: string }).hash);
+    if (!key) return openRouterError(reply, 404, 'API key does not exist');
+    return { data: openRouterKey(key) };
+  });
+
+  app.patch('/api/v1/keys/:hash', async (req, reply) => {
+    if (!(await admin(req, reply))) return reply;
+    const key = byHash((req.params as { hash: string }).hash);
+    if (!key) return openRouterError(reply, 404, 'API key does not exist');
+    const body = (req.body ?? {}) as { name?: string; disabled?: boolean; limit?: number | null };
+    if (body.name !== undefined) key.keyAlias = body.name;
+    if (body.limit !== undefined) key.limit = body.limit;
+    if (body.disabled !== undefined) state.setBlocked(key, body.disabled);
+    key.updatedAt = new Date(state.now()).toISOString();
+    return { data: openRouterKey(key) };
+  });
+
+  app.delete('/api/v1/keys/:hash', async (req, reply) => {
+    if (!(await admin(req, reply))) return reply;
+    const key = byHash((req.params as { hash: string }).hash);
+    if (!key) return openRouterError(reply, 404, 'API key does not exist');
+    state.delete(key);
+    return { deleted: true };
+  });
+
+  app.get('/api/v1/key', async (req, reply) => {
+    const value = bearer(req.headers.authorization);
+    if (!value || state.refused(value)) return openRouterError(reply, 401, 'Invalid credentials');
+    const k = state.find(value)!;
+    const { hash: _hash, name: _name, ...rest } = openRouterKey(k);
+    return { data: { ...rest, is_free_tier: false, is_provisioning_key: false } };
+  });
+}
