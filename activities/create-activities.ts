@@ -3,6 +3,7 @@
 // ApplicationFailures whose `type` (FailureTypes) the workflow branches on.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Route } from '../common/policy';
+import { runNegativeTest } from './gateway/negative-test';
 import type { ActivityDeps } from './ports';
 import { FailureTypes } from '../common/failures';
 import type {
@@ -233,23 +234,11 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<NegativeTestResult> {
       const store = deps.secretStoreFor(input.credential);
       const [oldKey, newKey] = [await store.resolve(input.old), await store.resolve(input.current)];
-      let oldKeyStatus = 0;
-      let attempts = 0;
-      for (let delay = input.intervalMs; attempts < input.attempts; delay *= 2) {
-        attempts += 1;
-        oldKeyStatus = await deps.probe.status(input.credential.gatewayBaseUrl, oldKey);
-        if (oldKeyStatus === 401 || oldKeyStatus === 403) break;
-        if (attempts < input.attempts) await new Promise((r) => setTimeout(r, delay));
-      }
-      const newKeyStatus = await deps.probe.status(input.credential.gatewayBaseUrl, newKey);
-      return {
-        oldKeyStatus,
-        oldKeyRejected: oldKeyStatus === 401 || oldKeyStatus === 403,
-        newKeyStatus,
-        newKeyAccepted: newKeyStatus >= 200 && newKeyStatus < 300,
-        attempts,
-        at: new Date(now()).toISOString(),
-      };
+      return runNegativeTest(deps.probe, input.credential.gatewayBaseUrl, oldKey, newKey, {
+        attempts: input.attempts,
+        intervalMs: input.intervalMs,
+        now,
+      });
     },
 
     /** VERIFYING_REVOCATION: disables the previous secret version after the negative test. */

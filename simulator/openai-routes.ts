@@ -302,8 +302,9 @@ export function registerOpenAiRoutes(
       );
     chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: null }]);
     if (faults.breakStreams) {
-      // A broken stream: the connection drops mid-answer, without finish_reason or [DONE].
-      raw.destroy();
+      // A broken stream: the connection drops mid-answer (after the client got the first chunk),
+      // without finish_reason or [DONE].
+      setTimeout(() => raw.destroy(), 50);
       return reply;
     }
     for (const piece of content.match(/.{1,16}/g) ?? [])

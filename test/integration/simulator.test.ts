@@ -1,34 +1,21 @@
-import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
-import { buildSimulator, type Simulator } from '../../simulator/app';
 import { hashKey } from '../../simulator/state';
+import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 
 // The reference gateway over real HTTP, called with the official openai SDK as canaries and apps do.
-const masterKey = `sk-master-${randomBytes(8).toString('hex')}`;
-const provisioningKey = `sk-or-prov-${randomBytes(8).toString('hex')}`;
-let clock = Date.now();
-let sim: Simulator;
+let gw: RunningSimulator;
 let base: string;
-
+let provisioningKey: string;
 beforeAll(async () => {
-  sim = buildSimulator({ masterKey, provisioningKey, now: () => clock });
-  base = await sim.app.listen({ port: 0, host: '127.0.0.1' });
+  gw = await startSimulator();
+  ({ base, provisioningKey } = gw);
 });
 afterAll(async () => {
-  await sim?.app.close();
+  await gw?.close();
 });
+const admin: RunningSimulator['admin'] = (...args) => gw.admin(...args);
+const newKey = (fields?: Record<string, unknown>) => gw.newKey(fields);
 
-const admin = async (method: string, path: string, body?: unknown, key = masterKey) => {
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    ...(body ? { body: JSON.stringify(body) } : {}),
-  });
-  return {
-    status: res.status,
-    body: (res.status === 204 ? undefined : await res.json()) as Record<string, unknown>,
-  };
-};
 const answerFormat = {
   type: 'json_schema' as const,
   json_schema: {
@@ -43,15 +30,6 @@ const statusOf = (call: Promise<unknown>) =>
     (e: { status: number }) => e.status,
   );
 const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${base}/v1`, maxRetries: 0 });
-const newKey = async (fields: Record<string, unknown> = {}) => {
-  const res = await admin('POST', '/key/generate', {
-    models: ['gpt-4o-mini', 'text-embedding-3-small'],
-    team_id: 'platform-ai',
-    ...fields,
-  });
-  expect(res.status).toBe(200);
-  return res.body as { key: string; token: string; key_alias: string | null };
-};
 
 describe('the reference gateway, OpenAI API', () => {
   it('serves chat, streaming, tool calls, structured output, embeddings and responses with request ids and usage', async () => {
@@ -321,7 +299,7 @@ describe('the reference gateway, fault injection', () => {
     await admin('PUT', `/sim/faults/${token}`, { revocationDelayMs: 30_000 });
     await admin('POST', '/key/block', { key });
     expect((await client(key).models.list()).data.length).toBeGreaterThan(0);
-    clock += 30_000;
+    gw.clock.now += 30_000;
     expect(await statusOf(client(key).models.list())).toBe(401);
   });
 });

@@ -1,0 +1,57 @@
+import { randomBytes } from 'node:crypto';
+import { buildSimulator, type Simulator } from '../../simulator/app';
+
+/** A reference gateway on a free loopback port, with fresh admin keys and a clock tests can move. */
+export interface RunningSimulator {
+  sim: Simulator;
+  base: string;
+  masterKey: string;
+  provisioningKey: string;
+  clock: { now: number };
+  admin(
+    method: string,
+    path: string,
+    body?: unknown,
+    key?: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }>;
+  /** Generates a LiteLLM-style key; returns its value and token. */
+  newKey(fields?: Record<string, unknown>): Promise<{ key: string; token: string }>;
+  close(): Promise<void>;
+}
+
+export async function startSimulator(opts: { revocationDelayMs?: number } = {}): Promise<RunningSimulator> {
+  const masterKey = `sk-master-${randomBytes(8).toString('hex')}`;
+  const provisioningKey = `sk-or-prov-${randomBytes(8).toString('hex')}`;
+  const clock = { now: Date.now() };
+  const sim = buildSimulator({ masterKey, provisioningKey, now: () => clock.now, ...opts });
+  const base = await sim.app.listen({ port: 0, host: '127.0.0.1' });
+  const admin: RunningSimulator['admin'] = async (method, path, body, key = masterKey) => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
+    return {
+      status: res.status,
+      body: (res.status === 204 ? {} : await res.json()) as Record<string, unknown>,
+    };
+  };
+  return {
+    sim,
+    base,
+    masterKey,
+    provisioningKey,
+    clock,
+    admin,
+    async newKey(fields = {}) {
+      const res = await admin('POST', '/key/generate', {
+        models: ['gpt-4o-mini', 'text-embedding-3-small'],
+        team_id: 'platform-ai',
+        ...fields,
+      });
+      if (res.status !== 200) throw new Error(`key/generate answered ${res.status}`);
+      return res.body as { key: string; token: string };
+    },
+    close: () => sim.app.close(),
+  };
+}
