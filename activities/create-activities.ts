@@ -3,6 +3,8 @@
 // ApplicationFailures whose `type` (FailureTypes) the workflow branches on.
 import { ApplicationFailure } from '@temporalio/common';
 import type { Route } from '../common/policy';
+import { revokeKey } from './gateway/admin-registry';
+import { issueReplacementKey } from './gateway/issue-key';
 import { runNegativeTest } from './gateway/negative-test';
 import type { ActivityDeps } from './ports';
 import { FailureTypes } from '../common/failures';
@@ -123,15 +125,19 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<IssuedKey> {
       const admin = adminFor(input.credential);
       const store = deps.secretStoreFor(input.credential);
-      // Look up before creating: the adapter returns the key tagged with this rotation id when a retry
-      // follows a create whose answer was lost, so a retried activity never issues a second key.
-      const issued = await admin.issueKey(input.rotationId, input.oldScope);
-      const described = await admin.describeKey(issued.value);
-      const scope = described?.scope ?? input.oldScope;
-      const pending =
-        (await store.readPending(input.rotationId)) ??
-        (await store.stagePending(input.rotationId, issued.value, issued.keyId));
-      return { gatewayKeyId: issued.keyId, pending, scope, reused: issued.reused };
+      const result = await issueReplacementKey(
+        admin,
+        input.rotationId,
+        input.oldScope,
+        await store.readPending(input.rotationId),
+        (value, keyId) => store.stagePending(input.rotationId, value, keyId),
+      );
+      return {
+        gatewayKeyId: result.keyId,
+        pending: result.pending,
+        scope: result.scope,
+        reused: result.reused,
+      };
     },
 
     /** Manual gateways: the API staged the key; confirm the pending version and fingerprint match. */
@@ -217,7 +223,7 @@ export function createActivities(deps: ActivityDeps) {
 
     /** REVOKING (and rollback): disable, then delete a gateway key; already gone counts as done. */
     async revokeGatewayKey(input: { credential: CredentialRef; keyId: string }): Promise<RevokeResult> {
-      const outcome = await adminFor(input.credential).revokeKey(input.keyId);
+      const outcome = await revokeKey(adminFor(input.credential), input.keyId);
       return {
         method: outcome === 'revoked' ? 'disabled-and-deleted' : 'already-gone',
         at: new Date(now()).toISOString(),

@@ -4,6 +4,7 @@
 // an activity.
 import type { Route } from '../common/policy';
 import type {
+  AdminAdapterKind,
   AttributionReport,
   CanaryReport,
   ConsumerUsage,
@@ -35,14 +36,19 @@ export interface SecretStore {
   discardPending(rotationId: string): Promise<void>;
 }
 
-/** A gateway's key admin API. */
+/** A gateway's key admin API (one adapter per gateway kind, see activities/gateway/admin-registry.ts). */
 export interface GatewayAdmin {
-  /** The gateway's id and scope of a key, looked up by its value. */
+  readonly kind: AdminAdapterKind;
+  /** The gateway's id and scope of a key, looked up by its value; undefined when unknown. */
   describeKey(value: string): Promise<{ keyId: string; scope: KeyScope } | undefined>;
-  /** Idempotent: returns the key already tagged with the rotation id when there is one. */
-  issueKey(rotationId: string, scope: KeyScope): Promise<{ keyId: string; value: string; reused: boolean }>;
-  /** Disables, then deletes; an unknown key id counts as done. */
-  revokeKey(keyId: string): Promise<'revoked' | 'already-gone'>;
+  /** The key this rotation issued, found by the rotation tag rekey puts on it. */
+  findIssued(rotationId: string): Promise<{ keyId: string; scope: KeyScope } | undefined>;
+  /** Creates a key with this scope, tagged with the rotation id. */
+  createKey(rotationId: string, scope: KeyScope): Promise<{ keyId: string; value: string }>;
+  /** Reversible: the key stops working but can be re-enabled. */
+  disableKey(keyId: string): Promise<'disabled' | 'already-gone'>;
+  /** Irreversible; an unknown key counts as done. */
+  deleteKey(keyId: string): Promise<'deleted' | 'already-gone'>;
 }
 
 /** Calls through the gateway's OpenAI-compatible API with a given key. */

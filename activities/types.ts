@@ -16,6 +16,8 @@ export interface SecretVersionRef {
   fingerprint: Fingerprint;
   enabled: boolean;
   createdAt?: string;
+  /** The gateway's id of the key this version holds, when rekey issued it (tag `rekey-gateway-key`). */
+  gatewayKeyId?: string;
 }
 
 /** A consumer of the credential as registered by the platform team. */

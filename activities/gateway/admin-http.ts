@@ -1,0 +1,49 @@
+// HTTP for admin adapters: JSON in and out, the admin key resolved per call (it lives in Key Vault,
+// never in config), and errors mapped once: 401/403 non-retryable, 429/5xx retryable.
+import { ApplicationFailure } from '@temporalio/common';
+import { FailureTypes } from '../../common/failures';
+
+export interface AdminHttpOptions {
+  /** Base URL of the admin API (LiteLLM proxy root; OpenRouter's https://openrouter.ai/api/v1). */
+  baseUrl: string;
+  /** The admin (master / provisioning) key, resolved when needed. */
+  adminKey: () => Promise<string>;
+  timeoutMs?: number;
+}
+
+export interface AdminResponse<T> {
+  status: number;
+  body: T;
+}
+
+/** Calls an admin endpoint; 404 is returned to the caller, other 4xx/5xx throw. */
+export async function adminCall<T>(
+  opts: AdminHttpOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  auth?: string,
+): Promise<AdminResponse<T>> {
+  const url = `${opts.baseUrl.replace(/\/+$/, '')}${path}`;
+  const res = await fetch(url, {
+    method,
+    headers: {
+      authorization: `Bearer ${auth ?? (await opts.adminKey())}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
+  });
+  const text = await res.text();
+  const parsed = (text ? JSON.parse(text) : undefined) as T;
+  if (res.ok || res.status === 404) return { status: res.status, body: parsed };
+  const what = `${method} ${new URL(url).pathname} answered ${res.status}`;
+  if (res.status === 401 || res.status === 403) {
+    throw ApplicationFailure.nonRetryable(
+      `${what}: the admin key is not accepted`,
+      FailureTypes.GatewayAdminForbidden,
+    );
+  }
+  if (res.status === 429 || res.status >= 500) throw new Error(`${what}; will retry`);
+  throw ApplicationFailure.nonRetryable(`${what}: ${text.slice(0, 300)}`, 'GatewayAdminRejected');
+}

@@ -1,0 +1,21 @@
+// One registry of admin adapters: a Record over every AdminAdapterKind, so a new kind cannot be
+// half-registered (the compiler asks for its factory).
+import type { GatewayAdmin } from '../ports';
+import type { AdminAdapterKind } from '../types';
+import type { AdminHttpOptions } from './admin-http';
+import { createLiteLlmAdmin } from './litellm';
+import { createManualAdmin } from './manual';
+import { createOpenRouterAdmin } from './openrouter';
+
+export const ADMIN_ADAPTERS: Record<AdminAdapterKind, (opts: AdminHttpOptions) => GatewayAdmin> = {
+  manual: () => createManualAdmin(),
+  litellm: createLiteLlmAdmin,
+  openrouter: createOpenRouterAdmin,
+};
+
+/** Disables, then deletes a key: the disable takes effect at once where deletes propagate slowly. */
+export async function revokeKey(admin: GatewayAdmin, keyId: string): Promise<'revoked' | 'already-gone'> {
+  const disabled = await admin.disableKey(keyId);
+  const deleted = await admin.deleteKey(keyId);
+  return disabled === 'already-gone' && deleted === 'already-gone' ? 'already-gone' : 'revoked';
+}

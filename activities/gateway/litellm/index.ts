@@ -1,0 +1,1 @@
+export { createLiteLlmAdmin } from './litellm-admin';

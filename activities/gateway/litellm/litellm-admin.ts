@@ -1,0 +1,86 @@
+// LiteLLM proxy key admin: /key/generate, /key/info, /key/list, /key/block, /key/delete. Keys are
+// identified by LiteLLM's `token` (SHA-256 hex of the value); rekey tags its keys with the alias
+// `rekey:<rotation id>`, which /key/list filters on.
+import { createHash } from 'node:crypto';
+import type { GatewayAdmin } from '../../ports';
+import type { KeyScope } from '../../types';
+import { adminCall, type AdminHttpOptions } from '../admin-http';
+
+interface LiteLlmKeyRow {
+  token?: string;
+  key_alias?: string | null;
+  models?: string[];
+  max_budget?: number | null;
+  rpm_limit?: number | null;
+  tpm_limit?: number | null;
+  team_id?: string | null;
+  user_id?: string | null;
+  metadata?: Record<string, unknown>;
+}
+
+const tag = (rotationId: string) => `rekey:${rotationId}`;
+
+function scopeOf(row: LiteLlmKeyRow): KeyScope {
+  return {
+    models: row.models ?? [],
+    maxBudget: row.max_budget ?? null,
+    rpmLimit: row.rpm_limit ?? null,
+    tpmLimit: row.tpm_limit ?? null,
+    team: row.team_id ?? null,
+    owner: row.user_id ?? null,
+    metadata: Object.fromEntries(
+      Object.entries(row.metadata ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'),
+    ),
+  };
+}
+
+export function createLiteLlmAdmin(opts: AdminHttpOptions): GatewayAdmin {
+  return {
+    kind: 'litellm',
+
+    async describeKey(value) {
+      const res = await adminCall<{ info: LiteLlmKeyRow }>(
+        opts,
+        'GET',
+        `/key/info?key=${encodeURIComponent(value)}`,
+      );
+      if (res.status === 404) return undefined;
+      // Current LiteLLM strips `token` from /key/info; it is the SHA-256 of the value either way.
+      return {
+        keyId: res.body.info.token ?? createHash('sha256').update(value).digest('hex'),
+        scope: scopeOf(res.body.info),
+      };
+    },
+
+    async findIssued(rotationId) {
+      const q = `key_alias=${encodeURIComponent(tag(rotationId))}&return_full_object=true`;
+      const res = await adminCall<{ keys: LiteLlmKeyRow[] }>(opts, 'GET', `/key/list?${q}`);
+      const row = res.status === 404 ? undefined : res.body.keys[0];
+      return row?.token ? { keyId: row.token, scope: scopeOf(row) } : undefined;
+    },
+
+    async createKey(rotationId, scope) {
+      const res = await adminCall<{ key: string; token: string }>(opts, 'POST', '/key/generate', {
+        key_alias: tag(rotationId),
+        models: scope.models,
+        max_budget: scope.maxBudget ?? null,
+        rpm_limit: scope.rpmLimit ?? null,
+        tpm_limit: scope.tpmLimit ?? null,
+        team_id: scope.team ?? null,
+        user_id: scope.owner ?? null,
+        metadata: { ...scope.metadata, rekey_rotation: rotationId },
+      });
+      return { keyId: res.body.token, value: res.body.key };
+    },
+
+    async disableKey(keyId) {
+      const res = await adminCall(opts, 'POST', '/key/block', { key: keyId });
+      return res.status === 404 ? 'already-gone' : 'disabled';
+    },
+
+    async deleteKey(keyId) {
+      const res = await adminCall(opts, 'POST', '/key/delete', { keys: [keyId] });
+      return res.status === 404 ? 'already-gone' : 'deleted';
+    },
+  };
+}

@@ -1,0 +1,1 @@
+export { createManualAdmin } from './manual-admin';

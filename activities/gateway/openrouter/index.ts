@@ -1,0 +1,1 @@
+export { createOpenRouterAdmin } from './openrouter-admin';

@@ -1,0 +1,170 @@
+import { ADMIN_ADAPTERS, issueReplacementKey, revokeKey } from '../../activities/gateway';
+import type { GatewayAdmin } from '../../activities/ports';
+import type { KeyScope, SecretVersionRef } from '../../activities/types';
+import { hashKey } from '../../simulator/state';
+import { startSimulator, type RunningSimulator } from '../helpers/simulator';
+
+// The admin adapters against the reference gateway's LiteLLM and OpenRouter admin APIs over HTTP.
+let gw: RunningSimulator;
+let litellm: GatewayAdmin;
+let openrouter: GatewayAdmin;
+beforeAll(async () => {
+  gw = await startSimulator();
+  litellm = ADMIN_ADAPTERS.litellm({ baseUrl: gw.base, adminKey: () => Promise.resolve(gw.masterKey) });
+  openrouter = ADMIN_ADAPTERS.openrouter({
+    baseUrl: `${gw.base}/api/v1`,
+    adminKey: () => Promise.resolve(gw.provisioningKey),
+  });
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+/** Where staged keys land in these tests: only their references leave, like the vault's. */
+function stagingArea() {
+  const staged: { value: string; keyId: string }[] = [];
+  const stage = (value: string, keyId: string): Promise<SecretVersionRef> => {
+    staged.push({ value, keyId });
+    return Promise.resolve({
+      vaultUrl: 'https://vault.test',
+      name: 'k-pending',
+      version: `v${staged.length}`,
+      fingerprint: 'sha256:000000000000',
+      enabled: true,
+      gatewayKeyId: keyId,
+    });
+  };
+  return { staged, stage };
+}
+const liveRekeyKeys = (rotationId: string) =>
+  [...gw.sim.state.keys.values()].filter(
+    (k) => !k.deleted && !k.blocked && k.keyAlias === `rekey:${rotationId}`,
+  );
+const works = async (value: string) =>
+  (await fetch(`${gw.base}/v1/models`, { headers: { authorization: `Bearer ${value}` } })).status;
+
+describe('LiteLLM admin adapter', () => {
+  const scope: KeyScope = {
+    models: ['gpt-4o-mini'],
+    maxBudget: 100,
+    rpmLimit: 600,
+    tpmLimit: null,
+    team: 'platform-ai',
+    owner: null,
+    metadata: { app: 'chat' },
+  };
+
+  it("reads an existing key's scope by value", async () => {
+    const { key, token } = await gw.newKey({
+      models: ['gpt-4o-mini'],
+      max_budget: 100,
+      rpm_limit: 600,
+      metadata: { app: 'chat' },
+    });
+    expect(await litellm.describeKey(key)).toEqual({ keyId: token, scope });
+    expect(await litellm.describeKey('sk-never-issued')).toBeUndefined();
+  });
+
+  it('issues one key per rotation however often issuing is retried', async () => {
+    const { staged, stage } = stagingArea();
+    const first = await issueReplacementKey(litellm, 'rot-1', scope, undefined, stage);
+    expect(first.reused).toBe(false);
+    expect(first.scope).toMatchObject({ models: ['gpt-4o-mini'], maxBudget: 100, team: 'platform-ai' });
+    expect(first.keyId).toBe(hashKey(staged[0]!.value));
+    const again = await issueReplacementKey(litellm, 'rot-1', scope, first.pending, stage);
+    expect(again).toMatchObject({ keyId: first.keyId, reused: true });
+    expect(staged).toHaveLength(1);
+    expect(liveRekeyKeys('rot-1')).toHaveLength(1);
+    expect(await works(staged[0]!.value)).toBe(200);
+  });
+
+  it('revokes a key whose value was lost before staging and issues a fresh one', async () => {
+    const failing = () => Promise.reject(new Error('vault unavailable'));
+    await expect(issueReplacementKey(litellm, 'rot-2', scope, undefined, failing)).rejects.toThrow(
+      'vault unavailable',
+    );
+    const orphan = [...gw.sim.state.keys.values()].find((k) => k.keyAlias === 'rekey:rot-2')!;
+    const { staged, stage } = stagingArea();
+    const retry = await issueReplacementKey(litellm, 'rot-2', scope, undefined, stage);
+    expect(retry.keyId).not.toBe(orphan.token);
+    expect(await works(orphan.value)).toBe(401);
+    expect(liveRekeyKeys('rot-2').map((k) => k.token)).toEqual([retry.keyId]);
+    expect(await works(staged[0]!.value)).toBe(200);
+  });
+
+  it('revokes by disabling then deleting; revoking again is fine', async () => {
+    const { key, token } = await gw.newKey();
+    expect(await revokeKey(litellm, token)).toBe('revoked');
+    expect(await works(key)).toBe(401);
+    expect(await revokeKey(litellm, token)).toBe('already-gone');
+  });
+
+  it('fails non-retryably when the master key is refused', async () => {
+    const wrong = ADMIN_ADAPTERS.litellm({
+      baseUrl: gw.base,
+      adminKey: () => Promise.resolve('sk-wrong-master'),
+    });
+    await expect(wrong.findIssued('x')).rejects.toMatchObject({
+      type: 'GatewayAdminForbidden',
+      nonRetryable: true,
+    });
+  });
+});
+
+describe('OpenRouter admin adapter', () => {
+  it('reads a key by value, issues once per rotation with the same limit, and deletes twice safely', async () => {
+    const created = await gw.admin(
+      'POST',
+      '/api/v1/keys',
+      { name: 'prod-router', limit: 25 },
+      gw.provisioningKey,
+    );
+    const oldValue = (created.body as { key: string }).key;
+    const described = await openrouter.describeKey(oldValue);
+    expect(described).toEqual({ keyId: hashKey(oldValue), scope: { models: [], maxBudget: 25 } });
+
+    const { staged, stage } = stagingArea();
+    const first = await issueReplacementKey(openrouter, 'rot-or', described!.scope, undefined, stage);
+    const again = await issueReplacementKey(openrouter, 'rot-or', described!.scope, first.pending, stage);
+    expect(again).toMatchObject({ keyId: first.keyId, reused: true });
+    expect(staged).toHaveLength(1);
+    expect(first.scope).toEqual({ models: [], maxBudget: 25 });
+
+    expect(await revokeKey(openrouter, described!.keyId)).toBe('revoked');
+    expect(await works(oldValue)).toBe(401);
+    expect(await revokeKey(openrouter, described!.keyId)).toBe('already-gone');
+    expect(await works(staged[0]!.value)).toBe(200);
+  });
+
+  it('refuses a replacement that would broaden access, and revokes it', async () => {
+    // The old key is limited to $10; a gateway that ignores the limit would hand back an unlimited key.
+    const { stage } = stagingArea();
+    const unlimited = {
+      ...openrouter,
+      createKey: (rotationId: string) => openrouter.createKey(rotationId, { models: [], maxBudget: null }),
+    };
+    await expect(
+      issueReplacementKey(unlimited, 'rot-broad', { models: [], maxBudget: 10 }, undefined, stage),
+    ).rejects.toMatchObject({
+      type: 'ScopeBroadened',
+      message: expect.stringMatching(/max_budget: unlimited instead of 10/),
+    });
+    const made = [...gw.sim.state.keys.values()].find((k) => k.keyAlias === 'rekey:rot-broad')!;
+    expect(made.blocked || made.deleted).toBe(true);
+  });
+});
+
+describe('manual admin adapter', () => {
+  it('has no key to describe and refuses to issue or revoke without retrying', async () => {
+    const manual = ADMIN_ADAPTERS.manual({
+      baseUrl: 'https://router.flatkey.ai',
+      adminKey: () => Promise.resolve(''),
+    });
+    expect(await manual.describeKey('anything')).toBeUndefined();
+    await expect(manual.createKey('r', { models: [] })).rejects.toMatchObject({
+      type: 'ManualGateway',
+      nonRetryable: true,
+    });
+    await expect(revokeKey(manual, 'k')).rejects.toMatchObject({ type: 'ManualGateway' });
+  });
+});
