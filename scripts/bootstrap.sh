@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs every tool rekey's tests and demo need, idempotently, into .tools/ (gitignored):
-# Node 24, npm dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping
-# test server, and the Lowkey Vault Azure Key Vault emulator. Each step says what it installs and,
+# Installs every tool rekey's tests and demo need, idempotently: into .tools/ (gitignored) Node 24, npm
+# dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping test server and the
+# Lowkey Vault Azure Key Vault emulator; from Debian, Prometheus. Each step says what it installs and,
 # when it fails, what is missing and how to get it.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$BIN"
@@ -146,6 +146,20 @@ step_lowkey_vault() {
   fi
 }
 
+step_prometheus() {
+  if command -v prometheus >/dev/null 2>&1; then
+    log "Prometheus $(prometheus --version 2>&1 | awk 'NR==1 {print $3}') already installed"
+    return
+  fi
+  log "installing Prometheus from Debian (apt-get install prometheus); the project runs its own instances, never the system service"
+  [ "$(id -u)" = 0 ] || die "installing Prometheus needs root (sudo apt-get install prometheus), or put a prometheus binary on PATH"
+  command -v apt-get >/dev/null || die "no apt-get here: install Prometheus 2.x and put it on PATH"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends prometheus >&2 || die "apt-get install prometheus failed"
+  log "Prometheus $(prometheus --version 2>&1 | awk 'NR==1 {print $3}')"
+}
+
 main() {
   local only="${1:-all}"
   case "$only" in
@@ -155,6 +169,7 @@ main() {
       step_npm_deps
       step_temporal_cli
       step_test_server
+      step_prometheus
       step_lowkey_vault
       ;;
     *) die "usage: bootstrap.sh [all|node]" ;;

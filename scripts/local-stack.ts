@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -203,4 +203,42 @@ export async function startLowkeyVault(opts: LowkeyVaultOptions): Promise<Runnin
     throw new Error(`${(err as Error).message} (log: ${opts.logFile})`, { cause: err });
   }
   return server;
+}
+
+/** Options of a Prometheus instance of our own (never the system service). */
+export interface PrometheusOptions {
+  port: number;
+  /** host:port targets scraped every `scrapeIntervalS` seconds. */
+  targets: string[];
+  scrapeIntervalS?: number;
+  dir: string;
+}
+
+/** Starts Prometheus (Debian's binary on PATH) scraping the targets; resolves once it is ready. */
+export async function startPrometheus(opts: PrometheusOptions): Promise<RunningServer & { url: string }> {
+  await assertPortsFree('Prometheus', [opts.port]);
+  mkdirSync(path.join(opts.dir, 'data'), { recursive: true });
+  const interval = `${opts.scrapeIntervalS ?? 1}s`;
+  const config = path.join(opts.dir, 'prometheus.yml');
+  const targets = opts.targets.map((t) => `'${t}'`).join(', ');
+  writeFileSync(
+    config,
+    `global:\n  scrape_interval: ${interval}\n  evaluation_interval: ${interval}\n` +
+      `scrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: [${targets}]\n`,
+  );
+  const args = [`--config.file=${config}`, `--storage.tsdb.path=${path.join(opts.dir, 'data')}`];
+  args.push(`--web.listen-address=127.0.0.1:${opts.port}`, '--log.level=warn');
+  const logFile = path.join(opts.dir, 'prometheus.log');
+  const { child, server } = startProcess('prometheus', 'prometheus', args, logFile);
+  const url = `http://127.0.0.1:${opts.port}`;
+  try {
+    await waitFor('Prometheus', async () => (await fetch(`${url}/-/ready`)).ok, 30_000, child);
+  } catch (err) {
+    await server.stop();
+    throw new Error(
+      `${(err as Error).message} (log: ${logFile}; is Prometheus installed? scripts/bootstrap.sh)`,
+      { cause: err },
+    );
+  }
+  return { ...server, url };
 }

@@ -1,0 +1,6 @@
+export {
+  createPrometheusTelemetry,
+  LITELLM_QUERIES,
+  type PrometheusTelemetryOptions,
+  type QueryTemplates,
+} from './prometheus-telemetry';
