@@ -1,1 +1,2 @@
+export * from './gateway-usage';
 export * from './prometheus';

@@ -2,7 +2,8 @@
 // its fingerprint, which prefix the SHA-256 `hashed_api_key` label LiteLLM (and the reference gateway)
 // exports. Counters are read at both ends of a window and subtracted, so figures are exact counts.
 import type { Telemetry } from '../../ports';
-import type { AttributionReport, ConsumerUsage, CredentialRef, WindowMetrics } from '../../types';
+import type { CredentialRef, WindowMetrics } from '../../types';
+import { attributionFrom, perConsumer } from '../summaries';
 
 /** PromQL per figure; `{key}` is the fingerprint hex, `{range}` the window in seconds. */
 export interface QueryTemplates {
@@ -122,39 +123,22 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
       };
     },
 
-    async usageByConsumer(
-      credential: CredentialRef,
-      fingerprint: string,
-      fromMs: number,
-      toMs: number,
-    ): Promise<ConsumerUsage[]> {
-      const counts = await grouped(q.requestsByConsumer, 'end_user', fingerprint, fromMs, toMs);
-      const byConsumer = new Map(credential.consumers.map((c) => [c.app, 0]));
-      for (const { group, count } of counts) {
-        if (group === canaryUser) continue;
-        const name = group || 'unattributed';
-        byConsumer.set(name, (byConsumer.get(name) ?? 0) + count);
-      }
-      return [...byConsumer].map(([consumer, n]) => ({ consumer, requests: n }));
+    async usageByConsumer(credential: CredentialRef, fingerprint: string, fromMs: number, toMs: number) {
+      return perConsumer(
+        credential,
+        await grouped(q.requestsByConsumer, 'end_user', fingerprint, fromMs, toMs),
+        canaryUser,
+      );
     },
 
-    async attribution(
-      _credential: CredentialRef,
-      fingerprint: string,
-      expectedOwner: string,
-    ): Promise<AttributionReport> {
+    async attribution(_credential: CredentialRef, fingerprint: string, expectedOwner: string) {
       const now = Date.now();
-      const teams = (await grouped(q.requestsByTeam, 'team', fingerprint, now - 24 * 3600_000, now)).filter(
-        (t) => t.count > 0,
+      // Metrics arrive with the next scrape, so a key without series yet is retried by the activity.
+      return attributionFrom(
+        await grouped(q.requestsByTeam, 'team', fingerprint, now - 24 * 3600_000, now),
+        expectedOwner,
+        fingerprint,
       );
-      // Metrics arrive with the next scrape: no series yet is a retryable wait, not a failure.
-      if (teams.length === 0)
-        throw new Error(`no usage recorded yet for ${fingerprint}; waiting for the next scrape`);
-      const owner = teams.sort((a, b) => b.count - a.count)[0]!.group;
-      const anomalies = teams
-        .filter((t) => t.group !== expectedOwner)
-        .map((t) => `${t.count} request(s) attributed to team "${t.group || 'none'}"`);
-      return { passed: anomalies.length === 0, owner, team: owner, expectedOwner, anomalies };
     },
   };
 }

@@ -1,0 +1,1 @@
+export { createLiteLlmSpendLogTelemetry } from './litellm-spend-logs';

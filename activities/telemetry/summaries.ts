@@ -1,0 +1,38 @@
+// Summaries both telemetry adapters build from per-group counts: old-key requests per registered
+// consumer (the canary's own excluded) and usage attribution by team.
+import type { AttributionReport, ConsumerUsage, CredentialRef } from '../types';
+
+export interface GroupCount {
+  group: string;
+  count: number;
+}
+
+/** Requests per consumer: every registered consumer listed (zero when silent), unknown end users added. */
+export function perConsumer(
+  credential: CredentialRef,
+  counts: GroupCount[],
+  canaryUser: string,
+): ConsumerUsage[] {
+  const byConsumer = new Map(credential.consumers.map((c) => [c.app, 0]));
+  for (const { group, count } of counts) {
+    if (group === canaryUser) continue;
+    const name = group || 'unattributed';
+    byConsumer.set(name, (byConsumer.get(name) ?? 0) + count);
+  }
+  return [...byConsumer].map(([consumer, requests]) => ({ consumer, requests }));
+}
+
+/** Attribution from requests per team; no traffic yet is a retryable wait, not a failure. */
+export function attributionFrom(
+  teams: GroupCount[],
+  expectedOwner: string,
+  fingerprint: string,
+): AttributionReport {
+  const seen = teams.filter((t) => t.count > 0).sort((a, b) => b.count - a.count);
+  if (seen.length === 0) throw new Error(`no usage recorded yet for ${fingerprint}; will look again`);
+  const owner = seen[0]!.group;
+  const anomalies = seen
+    .filter((t) => t.group !== expectedOwner)
+    .map((t) => `${t.count} request(s) attributed to team "${t.group || 'none'}"`);
+  return { passed: anomalies.length === 0, owner, team: owner, expectedOwner, anomalies };
+}
