@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 TSX := $(CURDIR)/node_modules/.bin/tsx
 
-.PHONY: bootstrap up down status check test test-unit test-workflows test-integration clean
+.PHONY: bootstrap up down status check test test-unit test-workflows test-integration demo clean
 
 ## bootstrap: install Node 24, npm dependencies, Temporal CLI + test server, Lowkey Vault (idempotent)
 bootstrap:
@@ -32,6 +32,12 @@ test-workflows: bootstrap
 	@npx jest --ci --selectProjects workflows
 test-integration: bootstrap
 	@npx jest --ci --selectProjects integration
+
+## demo: a complete rotation end to end — lands with the evidence/demo work (issue 7)
+demo:
+	@echo "make demo is not built yet: it arrives with the evidence and demo work (issue 7)." >&2
+	@echo "Meanwhile: make up (Temporal + UI), npm run simulator (the reference gateway), make test." >&2
+	@exit 2
 
 ## clean: remove installed tools, dependencies and run state (the stack must be down)
 clean: down

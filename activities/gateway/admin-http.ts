@@ -16,6 +16,11 @@ export interface AdminResponse<T> {
   body: T;
 }
 
+/** Masks anything shaped like an API key in text bound for an error message (and so for history). */
+export function redactKeys(text: string): string {
+  return text.replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-[redacted]');
+}
+
 /** Calls an admin endpoint; 404 is returned to the caller, other 4xx/5xx throw. */
 export async function adminCall<T>(
   opts: AdminHttpOptions,
@@ -45,5 +50,5 @@ export async function adminCall<T>(
     );
   }
   if (res.status === 429 || res.status >= 500) throw new Error(`${what}; will retry`);
-  throw ApplicationFailure.nonRetryable(`${what}: ${text.slice(0, 300)}`, 'GatewayAdminRejected');
+  throw ApplicationFailure.nonRetryable(`${what}: ${redactKeys(text.slice(0, 300))}`, 'GatewayAdminRejected');
 }
