@@ -6,7 +6,7 @@ import type { Route } from '../common/policy';
 import { revokeKey } from './gateway/admin-registry';
 import { issueReplacementKey } from './gateway/issue-key';
 import { runNegativeTest } from './gateway/negative-test';
-import type { ActivityDeps } from './ports';
+import type { ActivityDeps, TelemetryKey } from './ports';
 import { FailureTypes } from '../common/failures';
 import type {
   AttributionReport,
@@ -73,7 +73,7 @@ export function createActivities(deps: ActivityDeps) {
       const t = now();
       const baseline = await deps.telemetry.window(
         credential,
-        current.fingerprint,
+        { fingerprint: current.fingerprint, ...(described ? { gatewayKeyId: described.keyId } : {}) },
         t - BASELINE_WINDOW_MS,
         t,
       );
@@ -170,10 +170,10 @@ export function createActivities(deps: ActivityDeps) {
     /** CANARY: the new key's usage rolls up to the expected owner, without cost or quota anomaly. */
     async checkAttribution(input: {
       credential: CredentialRef;
-      fingerprint: string;
+      key: TelemetryKey;
       expectedOwner: string;
     }): Promise<AttributionReport> {
-      return deps.telemetry.attribution(input.credential, input.fingerprint, input.expectedOwner);
+      return deps.telemetry.attribution(input.credential, input.key, input.expectedOwner);
     },
 
     /** FLIPPING: the pending value becomes the newest version of the stable path. */
@@ -197,23 +197,23 @@ export function createActivities(deps: ActivityDeps) {
     /** HOLDING: traffic figures of a key over a window. */
     async observeWindow(input: {
       credential: CredentialRef;
-      fingerprint: string;
+      key: TelemetryKey;
       fromMs: number;
       toMs: number;
     }): Promise<WindowMetrics> {
-      return deps.telemetry.window(input.credential, input.fingerprint, input.fromMs, input.toMs);
+      return deps.telemetry.window(input.credential, input.key, input.fromMs, input.toMs);
     },
 
     /** HOLDING: old-key requests per consumer over a window, for the drain. */
     async oldKeyUsage(input: {
       credential: CredentialRef;
-      fingerprint: string;
+      key: TelemetryKey;
       fromMs: number;
       toMs: number;
     }): Promise<OldKeyUsage> {
       const perConsumer = await deps.telemetry.usageByConsumer(
         input.credential,
-        input.fingerprint,
+        input.key,
         input.fromMs,
         input.toMs,
       );

@@ -10,6 +10,7 @@ import type {
   ConsumerUsage,
   CredentialRef,
   EvidenceRecord,
+  Fingerprint,
   KeyScope,
   NotifyEvent,
   SecretVersionRef,
@@ -58,23 +59,24 @@ export interface GatewayProbe {
   status(baseUrl: string, key: string): Promise<number>;
 }
 
+/** Which key telemetry is asked about: its fingerprint and, for automated gateways, the gateway's id. */
+export interface TelemetryKey {
+  fingerprint: Fingerprint;
+  gatewayKeyId?: string;
+}
+
 /** Per-key traffic figures (Prometheus or the gateway's usage API). */
 export interface Telemetry {
-  window(
-    credential: CredentialRef,
-    fingerprint: string,
-    fromMs: number,
-    toMs: number,
-  ): Promise<WindowMetrics>;
+  window(credential: CredentialRef, key: TelemetryKey, fromMs: number, toMs: number): Promise<WindowMetrics>;
   usageByConsumer(
     credential: CredentialRef,
-    fingerprint: string,
+    key: TelemetryKey,
     fromMs: number,
     toMs: number,
   ): Promise<ConsumerUsage[]>;
   attribution(
     credential: CredentialRef,
-    fingerprint: string,
+    key: TelemetryKey,
     expectedOwner: string,
   ): Promise<AttributionReport>;
 }

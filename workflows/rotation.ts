@@ -15,6 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { RotationActivities } from '../activities';
+import type { TelemetryKey } from '../activities/ports';
 import type { CredentialRef, PreflightResult, SecretVersionRef } from '../activities/types';
 import { EMERGENCY_ACCEPTED_RISK, type RotationInput, type Role } from '../common/policy';
 import {
@@ -302,7 +303,7 @@ class Rotation {
     ) {
       const attribution = await telemetry.checkAttribution({
         credential,
-        fingerprint: pending.fingerprint,
+        key: this.keyRef('new'),
         expectedOwner: this.input.expectedOwner,
       });
       this.s.attribution = attribution;
@@ -379,7 +380,7 @@ class Rotation {
       const now = Date.now();
       const window = await telemetry.observeWindow({
         credential,
-        fingerprint: this.s.fingerprints.new!,
+        key: this.keyRef('new'),
         fromMs: lastCheck,
         toMs: now,
       });
@@ -401,7 +402,7 @@ class Rotation {
       this.checkpoint();
       const usage = await telemetry.oldKeyUsage({
         credential,
-        fingerprint: this.s.fingerprints.old!,
+        key: this.keyRef('old'),
         fromMs: lastCheck,
         toMs: now,
       });
@@ -874,6 +875,12 @@ class Rotation {
     if (same.length > RECENT_HOLD_CHECKS && HOLD_CHECKS.includes(name)) {
       this.s.checks.splice(this.s.checks.indexOf(same[0]!), 1);
     }
+  }
+
+  /** The old or new key as telemetry knows it: fingerprint, and the gateway's id when there is one. */
+  private keyRef(which: 'old' | 'new'): TelemetryKey {
+    const gatewayKeyId = this.s.gatewayKeys[which];
+    return { fingerprint: this.s.fingerprints[which]!, ...(gatewayKeyId ? { gatewayKeyId } : {}) };
   }
 
   private compensate(name: string, run: () => Promise<unknown>): void {

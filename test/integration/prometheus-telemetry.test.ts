@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { fingerprint } from '../../activities/fingerprint';
 import { createPrometheusTelemetry } from '../../activities/telemetry';
 import type { Telemetry } from '../../activities/ports';
-import type { CredentialRef } from '../../activities/types';
+import type { CredentialRef, Fingerprint } from '../../activities/types';
 import { freePort, startPrometheus, type RunningServer } from '../../scripts/local-stack';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 
@@ -58,9 +58,9 @@ async function send(key: string, n: number, user?: string) {
 }
 
 /** Waits until Prometheus has scraped at least `n` requests of the key. */
-async function scraped(telemetry: Telemetry, fp: string, from: number, n: number) {
+async function scraped(telemetry: Telemetry, fp: Fingerprint, from: number, n: number) {
   for (let i = 0; i < 100; i++) {
-    const w = await telemetry.window(credential, fp, from, Date.now());
+    const w = await telemetry.window(credential, { fingerprint: fp }, from, Date.now());
     if (w.requests >= n) return;
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -86,14 +86,14 @@ describe('Prometheus telemetry against a real Prometheus scraping the reference 
     await gw.admin('DELETE', `/sim/faults/${token}`);
     const fp = fingerprint(key);
     await scraped(telemetry, fp, from, 12);
-    const w = await telemetry.window(credential, fp, from, Date.now());
+    const w = await telemetry.window(credential, { fingerprint: fp }, from, Date.now());
     expect(w).toMatchObject({ requests: 12, rateLimited: 2, serverErrors: 3, authErrors: 1 });
     expect(w.tokens).toBeGreaterThan(0);
     expect(w.spend).toBeGreaterThan(0);
     expect(w.p95LatencyMs).toBeGreaterThanOrEqual(0);
-    const attribution = await telemetry.attribution(credential, fp, 'platform-ai');
+    const attribution = await telemetry.attribution(credential, { fingerprint: fp }, 'platform-ai');
     expect(attribution).toMatchObject({ passed: true, owner: 'platform-ai', anomalies: [] });
-    expect((await telemetry.attribution(credential, fp, 'data-science')).passed).toBe(false);
+    expect((await telemetry.attribution(credential, { fingerprint: fp }, 'data-science')).passed).toBe(false);
   });
 
   it('reads old-key requests per consumer, and zero once only the new key is used', async () => {
@@ -106,7 +106,7 @@ describe('Prometheus telemetry against a real Prometheus scraping the reference 
     const oldFp = fingerprint(old.key);
     await scraped(telemetry, oldFp, t0, 7);
     const t1 = Date.now();
-    expect(await telemetry.usageByConsumer(credential, oldFp, t0, t1)).toEqual([
+    expect(await telemetry.usageByConsumer(credential, { fingerprint: oldFp }, t0, t1)).toEqual([
       { consumer: 'customer-chat-api', requests: 4 },
       { consumer: 'enrichment-worker', requests: 2 },
     ]);
@@ -114,7 +114,7 @@ describe('Prometheus telemetry against a real Prometheus scraping the reference 
     await send(fresh.key, 5, 'customer-chat-api');
     await scraped(telemetry, fingerprint(fresh.key), t1, 5);
     await new Promise((r) => setTimeout(r, 1500));
-    const usage = await telemetry.usageByConsumer(credential, oldFp, t1, Date.now());
+    const usage = await telemetry.usageByConsumer(credential, { fingerprint: oldFp }, t1, Date.now());
     expect(usage.reduce((n, c) => n + c.requests, 0)).toBe(0);
   });
 });

@@ -2,7 +2,7 @@
 // Rows carry the key's SHA-256 (`api_key`), the end user, tokens, spend and success/failure; calls
 // refused before routing (401/403/429 at the proxy) are not logged there, so those figures read zero:
 // use the Prometheus adapter where auth errors and rate limits must be watched.
-import type { Telemetry } from '../../ports';
+import type { Telemetry, TelemetryKey } from '../../ports';
 import type { CredentialRef, WindowMetrics } from '../../types';
 import { adminCall, type AdminHttpOptions } from '../../gateway/admin-http';
 import { attributionFrom, perConsumer } from '../summaries';
@@ -36,7 +36,7 @@ export function createLiteLlmSpendLogTelemetry(opts: AdminHttpOptions & { canary
   return {
     async window(
       _credential: CredentialRef,
-      fingerprint: string,
+      { fingerprint }: TelemetryKey,
       fromMs: number,
       toMs: number,
     ): Promise<WindowMetrics> {
@@ -59,7 +59,12 @@ export function createLiteLlmSpendLogTelemetry(opts: AdminHttpOptions & { canary
       };
     },
 
-    async usageByConsumer(credential: CredentialRef, fingerprint: string, fromMs: number, toMs: number) {
+    async usageByConsumer(
+      credential: CredentialRef,
+      { fingerprint }: TelemetryKey,
+      fromMs: number,
+      toMs: number,
+    ) {
       const found = await rows(fingerprint, fromMs, toMs);
       return perConsumer(
         credential,
@@ -68,7 +73,7 @@ export function createLiteLlmSpendLogTelemetry(opts: AdminHttpOptions & { canary
       );
     },
 
-    async attribution(_credential: CredentialRef, fingerprint: string, expectedOwner: string) {
+    async attribution(_credential: CredentialRef, { fingerprint }: TelemetryKey, expectedOwner: string) {
       const now = Date.now();
       const found = await rows(fingerprint, now - 24 * 3600_000, now + 1);
       const teams = found.map((r) => ({ group: r.metadata?.user_api_key_team_id ?? '', count: 1 }));

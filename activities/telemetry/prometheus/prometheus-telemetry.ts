@@ -1,7 +1,7 @@
 // Per-key traffic from Prometheus. PromQL templates select a key by `{key}`, the 12 hex characters of
 // its fingerprint, which prefix the SHA-256 `hashed_api_key` label LiteLLM (and the reference gateway)
 // exports. Counters are read at both ends of a window and subtracted, so figures are exact counts.
-import type { Telemetry } from '../../ports';
+import type { Telemetry, TelemetryKey } from '../../ports';
 import type { CredentialRef, WindowMetrics } from '../../types';
 import { attributionFrom, perConsumer } from '../summaries';
 
@@ -97,7 +97,7 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
   return {
     async window(
       _credential: CredentialRef,
-      fingerprint: string,
+      { fingerprint }: TelemetryKey,
       fromMs: number,
       toMs: number,
     ): Promise<WindowMetrics> {
@@ -123,7 +123,12 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
       };
     },
 
-    async usageByConsumer(credential: CredentialRef, fingerprint: string, fromMs: number, toMs: number) {
+    async usageByConsumer(
+      credential: CredentialRef,
+      { fingerprint }: TelemetryKey,
+      fromMs: number,
+      toMs: number,
+    ) {
       return perConsumer(
         credential,
         await grouped(q.requestsByConsumer, 'end_user', fingerprint, fromMs, toMs),
@@ -131,7 +136,7 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
       );
     },
 
-    async attribution(_credential: CredentialRef, fingerprint: string, expectedOwner: string) {
+    async attribution(_credential: CredentialRef, { fingerprint }: TelemetryKey, expectedOwner: string) {
       const now = Date.now();
       // Metrics arrive with the next scrape, so a key without series yet is retried by the activity.
       return attributionFrom(
