@@ -122,6 +122,7 @@ export function createActivities(deps: ActivityDeps) {
       rotationId: string;
       credential: CredentialRef;
       oldScope: NonNullable<PreflightResult['oldScope']>;
+      oldGatewayKeyId?: string;
     }): Promise<IssuedKey> {
       const admin = adminFor(input.credential);
       const store = deps.secretStoreFor(input.credential);
@@ -131,6 +132,7 @@ export function createActivities(deps: ActivityDeps) {
         input.oldScope,
         await store.readPending(input.rotationId),
         (value, keyId) => store.stagePending(input.rotationId, value, keyId),
+        input.oldGatewayKeyId,
       );
       return {
         gatewayKeyId: result.keyId,

@@ -214,19 +214,19 @@ export interface RotationInput {
   evidence: RotationPolicy['rotation']['evidence'];
 }
 
+// Ids join identifiers with ':', which an identifier cannot contain, so no two pairs collide.
+
 /** Rotation id from credential, environment and ticket: the same ticket always maps to the same id. */
 export function rotationIdFor(credential: string, environment: string, ticketId: string): string {
-  return `${environment}.${credential}.${ticketId}`;
+  return `${environment}:${credential}:${ticketId}`;
 }
 
 /** Workflow id: one active rotation per (environment, credential), enforced by Temporal itself. */
 export function workflowIdFor(environment: string, credential: string): string {
-  return `rekey-${environment}-${credential}`;
+  return `rekey:${environment}:${credential}`;
 }
 
-/** The reliability risk an emergency rotation accepts; the evidence states it. */
-export const EMERGENCY_ACCEPTED_RISK =
-  'emergency rotation: no flip approval, synthetic canary only, no drain wait; any consumer that has not reloaded the secret fails once the old key is revoked';
+export { EMERGENCY_ACCEPTED_RISK } from './risk';
 
 /** Normalises a validated policy into the workflow input. Emergency mode drops flip approval, soak and drain. */
 export function toRotationInput(

@@ -46,14 +46,20 @@ export const gatewayAdminOptions: ActivityOptions = {
 
 /** Canary calls: a failing route is a result, not an error, so few retries. */
 export const canaryOptions: ActivityOptions = {
-  startToCloseTimeout: '3 minutes',
+  // Every route may take its whole call timeout (30 s by default) before failing with `timeout`.
+  startToCloseTimeout: '10 minutes',
   retry: { initialInterval: '5s', maximumAttempts: 3, nonRetryableErrorTypes: [FailureTypes.NewKeyRejected] },
 };
 
-/** Telemetry queries during the hold. */
+/** Telemetry queries during the hold: a monitoring blip must not roll a healthy rotation back. */
 export const telemetryOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2s', maximumInterval: '30s', maximumAttempts: 5 },
+  retry: {
+    initialInterval: '2s',
+    maximumInterval: '1 minute',
+    maximumAttempts: 20,
+    nonRetryableErrorTypes: ['TelemetryUnsupported', 'AttributionUnsupported'],
+  },
 };
 
 /** The negative test retries inside the activity while revocation propagates. */

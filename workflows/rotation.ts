@@ -12,12 +12,14 @@ import {
   upsertSearchAttributes,
   ActivityFailure,
   allHandlersFinished,
+  CancellationScope,
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { RotationActivities } from '../activities';
 import type { TelemetryKey } from '../activities/ports';
 import type { CredentialRef, PreflightResult, SecretVersionRef } from '../activities/types';
-import { EMERGENCY_ACCEPTED_RISK, type RotationInput, type Role } from '../common/policy';
+import type { RotationInput, Role } from '../common/policy';
+import { EMERGENCY_ACCEPTED_RISK } from '../common/risk';
 import {
   canaryOptions,
   evidenceOptions,
@@ -109,6 +111,10 @@ const HANDOFF_ROLES: Role[] = ['requester', 'operator'];
 const CONFIRM_ROLES: Role[] = ['approver', 'operator'];
 
 const iso = (ms: number) => new Date(ms).toISOString();
+/** Text fields a message may carry. */
+const TEXT_FIELDS = ['gate', 'comment', 'reason', 'breakGlassReason', 'version', 'fingerprint'];
+/** Something shaped like an OpenAI-style API key. */
+const KEY_LIKE = /\bsk-[A-Za-z0-9_-]{16,}/;
 const HOLD_CHECKS = ['new-key traffic', 'old-key drain'];
 const RECENT_HOLD_CHECKS = 24;
 
@@ -129,6 +135,11 @@ class Rotation {
   private extensionsRequested = 0;
   private readonly compensations: { name: string; run: () => Promise<unknown> }[] = [];
   private readonly notifications: Promise<void>[] = [];
+  /** Set once promote was asked for: from then on, consumers may hold the new key. */
+  private flipped = false;
+  /** The hold's start and per-consumer old-key traffic survive extensions (hold is re-entered). */
+  private holdStart?: number;
+  private readonly oldKeySeen = new Map<string, { requests: number; lastSeenMs: number }>();
 
   constructor(private readonly input: RotationInput) {
     this.s = {
@@ -173,16 +184,17 @@ class Rotation {
         if (await this.awaitRevokeApproval()) break;
       }
     } catch (err) {
-      return this.unwind(err);
+      // Even a cancelled workflow rolls back and leaves evidence.
+      return CancellationScope.nonCancellable(() => this.unwind(err));
     }
     // Past this point the old key may be gone: failures end in FAILED with an alert, never a rollback.
     try {
       await this.revoke();
       await this.verifyRevocation();
     } catch (err) {
-      return this.fail(this.describe(err));
+      return CancellationScope.nonCancellable(() => this.fail(this.describe(err)));
     }
-    return this.finish('completed', 'COMPLETED');
+    return CancellationScope.nonCancellable(() => this.finish('completed', 'COMPLETED'));
   }
 
   // ── phases ────────────────────────────────────────────────────────────────────────────────────
@@ -225,15 +237,15 @@ class Rotation {
       'gate-opened',
       'hand the replacement key to PUT /v1/rotations/:id/replacement-key',
     );
+    const credential = this.credential!;
+    // The API stages the key before it signals: a rollback while waiting must still discard it.
+    this.compensate('discard pending secret', () =>
+      vault.discardPending({ rotationId: this.input.rotationId, credential }),
+    );
     this.openGate('replacement-key', HANDOFF_ROLES);
     await this.waitWithReminders(() => this.staged !== undefined, 'replacement key hand-off');
     const staged = this.staged!;
     this.closeGate();
-    const credential = this.credential!;
-    // The key was staged by the API before the signal: discard it if anything later rolls back.
-    this.compensate('discard pending secret', () =>
-      vault.discardPending({ rotationId: this.input.rotationId, credential }),
-    );
     const pending = await vault.confirmStagedKey({
       rotationId: this.input.rotationId,
       credential,
@@ -259,11 +271,21 @@ class Rotation {
       rotationId: this.input.rotationId,
       credential,
       oldScope: this.preflight!.oldScope!,
+      ...(this.s.gatewayKeys.old ? { oldGatewayKeyId: this.s.gatewayKeys.old } : {}),
     });
     if (this.input.revokeNewKeyOnRollback) {
-      this.compensate('revoke replacement gateway key', () =>
-        gatewayAdmin.revokeGatewayKey({ credential, keyId: issued.gatewayKeyId }),
-      );
+      this.compensate('revoke replacement gateway key', async () => {
+        if (this.flipped) {
+          // Consumers that reloaded after the flip still hold the new key: revoking it now would cut
+          // them off until they reload again, so it stays enabled for a human to revoke once drained.
+          this.log(
+            'manual-action',
+            `replacement key ${issued.gatewayKeyId} stays enabled: revoke it once its traffic has drained`,
+          );
+          return;
+        }
+        await gatewayAdmin.revokeGatewayKey({ credential, keyId: issued.gatewayKeyId });
+      });
     }
     this.compensate('discard pending secret', () =>
       vault.discardPending({ rotationId: this.input.rotationId, credential }),
@@ -326,7 +348,16 @@ class Rotation {
     this.compensate('restore old secret version', async () => {
       const r = await vault.restoreOldSecret({ rotationId: this.input.rotationId, credential });
       if (r.restored) this.s.versions.restored = r.restored;
+      if (this.input.rolloutHookUrl && r.restored) {
+        const status = await rollout.callRolloutHook({
+          rotationId: this.input.rotationId,
+          url: this.input.rolloutHookUrl,
+          version: r.restored.version,
+        });
+        this.log('rollout-hook', `rollback rollout answered ${status}`);
+      }
     });
+    this.flipped = true;
     const promoted = await vault.promote({ rotationId: this.input.rotationId, credential });
     this.s.versions.current = promoted.current;
     this.s.versions.old = promoted.previous;
@@ -347,7 +378,8 @@ class Rotation {
 
   /** HOLDING: checks every interval against the baseline; the old key must drain to zero. */
   private async hold(): Promise<void> {
-    const start = Date.now();
+    // The hold's clock starts once: an extension adds time to the same hold, it does not start a new one.
+    const start = (this.holdStart ??= Date.now());
     const observationEnd = start + this.input.observationWindowMs;
     const maxHoldEnd = () => start + this.input.maxHoldMs + this.extensionMs;
     const emergency = this.input.mode === 'emergency';
@@ -373,7 +405,7 @@ class Rotation {
     );
     const credential = this.credential!;
     let zeroSince: number | undefined;
-    let lastCheck = start;
+    let lastCheck = Date.now();
     for (;;) {
       this.details(`next check at ${iso(Date.now() + this.input.checkIntervalMs)}`);
       await this.sleepUnlessInterrupted(this.input.checkIntervalMs, 'hold check interval');
@@ -407,6 +439,11 @@ class Rotation {
         toMs: now,
       });
       totals.oldKeyRequests += usage.total;
+      for (const c of usage.perConsumer) {
+        if (c.requests === 0) continue;
+        const seen = this.oldKeySeen.get(c.consumer) ?? { requests: 0, lastSeenMs: now };
+        this.oldKeySeen.set(c.consumer, { requests: seen.requests + c.requests, lastSeenMs: now });
+      }
       zeroSince = nextZeroSince(zeroSince, usage);
       if (zeroSince !== undefined) this.s.hold.oldKeyZeroSince = iso(zeroSince);
       else delete this.s.hold.oldKeyZeroSince;
@@ -425,9 +462,14 @@ class Rotation {
         !this.input.requireOldKeyDrain || drainSatisfied(zeroSince, now, this.input.drainWindowMs);
       if (now >= observationEnd && drained) return;
       if (now >= maxHoldEnd() && !drained) {
-        // Never a silent revoke: the consumers still on the old key become the exception list and
-        // the revoke gate waits for a human to accept them, extend the hold, or roll back.
-        this.s.exceptions = undrainedConsumers(usage.perConsumer);
+        // Never a silent revoke: the consumers that used the old key within the drain window become
+        // the exception list, and the revoke gate waits for a human to accept them, extend, or roll back.
+        const recent = now - Math.max(this.input.drainWindowMs, this.input.checkIntervalMs);
+        this.s.exceptions = undrainedConsumers(
+          [...this.oldKeySeen]
+            .filter(([, seen]) => seen.lastSeenMs >= recent)
+            .map(([consumer, seen]) => ({ consumer, requests: seen.requests })),
+        );
         this.log(
           'max-hold-reached',
           `old key still used by ${this.s.exceptions.map((c) => c.consumer).join(', ') || 'unknown consumers'}`,
@@ -518,7 +560,10 @@ class Rotation {
         await step.run();
         this.log('compensated', step.name);
       } catch (err) {
+        // Stop here: a later step (revoking the new key) must not run while an earlier one (the
+        // old value back as the newest version) did not, or consumers would be left with no key.
         failures.push(`${step.name}: ${this.describe(err)}`);
+        break;
       }
     }
     if (this.credential?.adminAdapter === 'manual' && this.s.fingerprints.new) {
@@ -683,23 +728,39 @@ class Rotation {
       },
     );
     setHandler(signal, (args: A) => {
-      const refusal = this.refuseMalformed(args) ?? refuse(args);
-      if (refusal) {
-        this.log(
-          `${signal.name}-refused`,
-          refusal,
-          typeof args?.principal === 'string' ? args.principal : undefined,
-        );
-        return;
+      // A signal cannot be rejected; a handler that threw would fail the workflow task on every
+      // replay, so anything unexpected is recorded as a refusal instead.
+      let refusal: string | undefined;
+      try {
+        refusal = this.refuseMalformed(args) ?? refuse(args);
+        if (!refusal) apply(args);
+      } catch (err) {
+        refusal = `malformed ${signal.name}: ${err instanceof Error ? err.message : String(err)}`;
       }
-      apply(args);
+      if (refusal) {
+        const by = typeof args?.principal === 'string' ? args.principal : undefined;
+        this.log(`${signal.name}-refused`, refusal, by);
+      }
     });
   }
 
   private refuseMalformed(args: Actor | undefined): string | undefined {
     if (!args || typeof args !== 'object') return 'arguments must be an object with principal and roles';
     if (typeof args.principal !== 'string' || !args.principal.trim()) return 'principal is required';
-    if (!Array.isArray(args.roles)) return 'roles must be a list';
+    if (!Array.isArray(args.roles) || !args.roles.every((r) => typeof r === 'string')) {
+      return 'roles must be a list of role names';
+    }
+    // Messages come as untrusted JSON (Temporal CLI, UI): every text field must be text, and none may
+    // look like an API key, since whatever a message carries is written to history.
+    for (const field of TEXT_FIELDS) {
+      const value = (args as unknown as Record<string, unknown>)[field];
+      if (value === undefined) continue;
+      if (typeof value !== 'string') return `${field} must be text`;
+      if (KEY_LIKE.test(value))
+        return `${field} looks like it contains an API key: never paste keys into messages`;
+    }
+    const minutes = (args as unknown as Record<string, unknown>).minutes;
+    if (minutes !== undefined && typeof minutes !== 'number') return 'minutes must be a number';
     if (TERMINAL_PHASES.includes(this.s.phase) || this.s.phase === 'ROLLING_BACK') {
       return `the rotation is ${this.s.phase}`;
     }
@@ -776,6 +837,7 @@ class Rotation {
       return `${a.principal} lacks the requester or operator role`;
     if (this.s.phase !== 'AWAITING_REPLACEMENT_KEY')
       return `no replacement key is awaited (phase ${this.s.phase})`;
+    if (this.staged) return `a replacement key was already handed over (${this.staged.fingerprint})`;
     if (typeof a.version !== 'string' || !a.version) return 'version is required';
     if (typeof a.fingerprint !== 'string' || !/^sha256:[0-9a-f]{12}$/.test(a.fingerprint)) {
       return 'fingerprint must be sha256: followed by 12 hex characters';

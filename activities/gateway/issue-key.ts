@@ -26,10 +26,18 @@ export async function issueReplacementKey(
   oldScope: KeyScope,
   pending: SecretVersionRef | undefined,
   stage: (value: string, keyId: string) => Promise<SecretVersionRef>,
+  inUseKeyId?: string,
 ): Promise<IssueResult> {
   const issued = await admin.findIssued(rotationId);
   if (issued && pending?.gatewayKeyId === issued.keyId) {
     return { keyId: issued.keyId, scope: issued.scope, pending, reused: true };
+  }
+  if (issued && issued.keyId === inUseKeyId) {
+    // A completed rotation of the same ticket issued the key production now uses: never revoke it.
+    throw ApplicationFailure.nonRetryable(
+      `rotation ${rotationId} already issued the key in use (${issued.keyId.slice(0, 12)}…); open a new change ticket to rotate again`,
+      'RotationAlreadyCompleted',
+    );
   }
   if (issued) await revokeKey(admin, issued.keyId);
   const created = await admin.createKey(rotationId, oldScope);

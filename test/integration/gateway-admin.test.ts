@@ -92,6 +92,20 @@ describe('LiteLLM admin adapter', () => {
     expect(await works(staged[0]!.value)).toBe(200);
   });
 
+  it('never revokes the key in use when a completed ticket is run again', async () => {
+    const { stage } = stagingArea();
+    const done = await issueReplacementKey(litellm, 'rot-done', scope, undefined, stage);
+    const value = [...gw.sim.state.keys.values()].find((k) => k.token === done.keyId)!.value;
+    // The rerun's pending secret is gone (promoted); the key it finds is the one production uses.
+    await expect(
+      issueReplacementKey(litellm, 'rot-done', scope, undefined, stage, done.keyId),
+    ).rejects.toMatchObject({
+      type: 'RotationAlreadyCompleted',
+      nonRetryable: true,
+    });
+    expect(await works(value)).toBe(200);
+  });
+
   it('revokes by disabling then deleting; revoking again is fine', async () => {
     const { key, token } = await gw.newKey();
     expect(await revokeKey(litellm, token)).toBe('revoked');

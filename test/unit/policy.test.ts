@@ -13,7 +13,7 @@ describe('the rotation policy', () => {
     const policy = rotationPolicySchema.parse(seed());
     const input = toRotationInput(policy, 'alice', 'CHG-1');
     expect(input).toMatchObject({
-      rotationId: 'production.flatkey-router-key.CHG-1',
+      rotationId: 'production:flatkey-router-key:CHG-1',
       credential: 'flatkey-router-key',
       mode: 'scheduled',
       requestedBy: 'alice',
@@ -109,6 +109,7 @@ describe('the rotation policy', () => {
   });
 
   it('derives one workflow id per environment and credential', () => {
-    expect(workflowIdFor('production', 'flatkey-router-key')).toBe('rekey-production-flatkey-router-key');
+    expect(workflowIdFor('production', 'flatkey-router-key')).toBe('rekey:production:flatkey-router-key');
+    expect(workflowIdFor('prod-eu', 'key')).not.toBe(workflowIdFor('prod', 'eu-key'));
   });
 });

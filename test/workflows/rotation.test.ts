@@ -7,6 +7,7 @@ import {
   approveUpdate,
   extendHoldUpdate,
   rejectUpdate,
+  replacementKeyStagedSignal,
   replacementKeyStagedUpdate,
   revocationConfirmedUpdate,
   rollbackSignal,
@@ -166,11 +167,15 @@ describe('rollback before revoke', () => {
       ['old', true],
     ]);
     expect(status.versions.restored?.fingerprint).toBe(fingerprint(world.oldKey));
-    expect(world.gatewayKeys.get(`gk-${status.rotationId}`)?.revoked).toBe(true);
-    expect(world.gatewayKeys.get('gk-old')?.revoked).toBe(false);
-    expect(world.calls.indexOf('restoreOldSecret')).toBeLessThan(
-      world.calls.indexOf(`revokeGatewayKey:gk-${status.rotationId}`),
+    // After the flip some consumers may already hold the new key: it stays enabled for a human to
+    // revoke once drained, instead of cutting them off.
+    expect(world.gatewayKeys.get(`gk-${status.rotationId}`)?.revoked).toBe(false);
+    expect(status.timeline).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ event: 'manual-action', detail: expect.stringMatching(/stays enabled/) }),
+      ]),
     );
+    expect(world.gatewayKeys.get('gk-old')?.revoked).toBe(false);
   });
 
   it('rolls back on an operator request during the hold and records who asked and why', async () => {
@@ -360,7 +365,8 @@ describe('hold and drain', () => {
     });
     const { status } = await runScenario(env, world, input, 'never-drains', async (h) => {
       const gate = await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
-      expect(gate.exceptions).toEqual([{ consumer: 'enrichment-worker', requests: 7 }]);
+      // Accumulated over the whole hold: 7 requests in each of the 24 checks of a 120-minute hold.
+      expect(gate.exceptions).toEqual([{ consumer: 'enrichment-worker', requests: 7 * 24 }]);
       expect(gate.timeline.at(-2)?.event).toBe('max-hold-reached');
       // A day later nothing has been revoked: it waits for a decision.
       await env.sleep('1 day');
@@ -487,5 +493,76 @@ describe('durable timers', () => {
     const approved = Date.parse(status.approvals[0]!.at);
     expect(approved - opened).toBeGreaterThanOrEqual(2 * 24 * 3600_000);
     expect(wallMs).toBeLessThan(30_000);
+  });
+});
+
+describe('messages from the Temporal CLI are untrusted', () => {
+  it('records a malformed signal as refused and keeps running', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(env, world, seedInput(), 'malformed-signal', async (h) => {
+      await untilPhase(env, h, 'HOLDING');
+      await h.signal(rollbackSignal, { ...OPERATOR, reason: 42 as unknown as string });
+      await h.signal(approveSignal, {
+        principal: 'x',
+        roles: 'approver' as unknown as ['approver'],
+        gate: 'revoke',
+      });
+      await approveRevoke(h);
+    });
+    expect(status.outcome).toBe('completed');
+    const refused = status.timeline.filter((t) => t.event.endsWith('-refused')).map((t) => t.detail);
+    expect(refused).toEqual(['reason must be text', 'roles must be a list of role names']);
+  });
+
+  it('refuses a message whose text looks like an API key, so none reaches history', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(env, world, seedInput(), 'key-in-comment', async (h) => {
+      await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
+      await expectRefused(
+        h.executeUpdate(approveUpdate, {
+          args: [{ ...APPROVER, gate: 'revoke', comment: `new key is ${'sk-' + 'a'.repeat(24)}` }],
+        }),
+        /looks like it contains an API key/,
+      );
+      await approveRevoke(h);
+    });
+    expect(status.outcome).toBe('completed');
+  });
+
+  it('accepts one replacement key hand-off only', async () => {
+    const world = new FakeWorld({ adminAdapter: 'manual' });
+    const input = seedInput();
+    const { status } = await runScenario(env, world, input, 'second-handoff-refused', async (h) => {
+      await untilPhase(env, h, 'AWAITING_REPLACEMENT_KEY');
+      const staged = world.stageByHand(input.rotationId);
+      await h.signal(replacementKeyStagedSignal, { ...REQUESTER, ...staged });
+      await h.signal(replacementKeyStagedSignal, {
+        ...REQUESTER,
+        version: 'other',
+        fingerprint: 'sha256:0123456789ab',
+      });
+      await h.executeUpdate(rollbackUpdate, { args: [{ ...OPERATOR, reason: 'test over' }] });
+    });
+    expect(status.timeline).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          event: 'replacementKeyStaged-refused',
+          detail: expect.stringMatching(/already handed over/),
+        }),
+      ]),
+    );
+    expect(status.outcome).toBe('rolled_back');
+    expect(world.calls).toContain('discardPending');
+  });
+
+  it('rolls back and leaves evidence when the workflow is cancelled during the hold', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(env, world, seedInput(), 'cancelled-during-hold', async (h) => {
+      await untilPhase(env, h, 'HOLDING');
+      await h.cancel();
+    });
+    expect(status.outcome).toBe('rolled_back');
+    expect(world.appReads()).toBe(world.oldKey);
+    expect(world.evidence).toHaveLength(1);
   });
 });
