@@ -89,7 +89,10 @@ function startProcess(name: string, cmd: string, args: string[], logFile: string
     env: { ...process.env, ...env },
   });
   closeSync(fd);
-  if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
+  // Without a listener a missing binary (ENOENT) would crash the whole process.
+  child.on('error', () => undefined);
+  if (child.pid === undefined)
+    throw new Error(`${name}: could not start ${cmd} (is it installed? scripts/bootstrap.sh)`);
   child.unref();
   const pid = child.pid;
   return { child, server: { name, pid, stop: () => stopProcessGroup(pid) } satisfies RunningServer };

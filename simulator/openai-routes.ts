@@ -113,7 +113,8 @@ export function registerOpenAiRoutes(
       );
       return undefined;
     }
-    const key = state.find(value)!;
+    // A revoked key still inside its propagation delay is found even when already deleted.
+    const key = state.keys.get(hashKey(value))!;
     const faults = state.faults.get(key.token) ?? {};
     if (faults.latencyMs) await sleep(faults.latencyMs);
     const fail = async (status: number, message: string, type: string, code: string | null) => {
@@ -131,7 +132,7 @@ export function registerOpenAiRoutes(
         'route_access_denied',
       );
     }
-    if (key.models.length > 0 && !key.models.includes(model)) {
+    if (kind !== 'models' && key.models.length > 0 && !key.models.includes(model)) {
       return fail(
         403,
         `key not allowed to access model. This key can only access models=${JSON.stringify(key.models)}. Tried to access ${model}`,

@@ -47,11 +47,13 @@ export function registerOpenRouterAdmin(
 
   app.get('/api/v1/keys', async (req, reply) => {
     if (!(await admin(req, reply))) return reply;
-    const includeDisabled = (req.query as { include_disabled?: string }).include_disabled === 'true';
+    const query = req.query as { include_disabled?: string; offset?: string };
+    const includeDisabled = query.include_disabled === 'true';
+    const offset = Number(query.offset ?? 0) || 0;
     const keys = [...state.keys.values()].filter(
       (k) => !k.deleted && k.flavour === 'openrouter' && (includeDisabled || !k.blocked),
     );
-    return { data: keys.map(openRouterKey) };
+    return { data: keys.slice(offset, offset + 100).map(openRouterKey) };
   });
 
   app.post('/api/v1/keys', async (req, reply) => {

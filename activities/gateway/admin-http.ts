@@ -18,7 +18,9 @@ export interface AdminResponse<T> {
 
 /** Masks anything shaped like an API key in text bound for an error message (and so for history). */
 export function redactKeys(text: string): string {
-  return text.replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-[redacted]');
+  return text
+    .replace(/\bsk-[A-Za-z0-9_-]{8,}/g, 'sk-[redacted]')
+    .replace(/\b(?:Bearer\s+)?[A-Za-z0-9_-]{32,}\b/g, '[redacted]');
 }
 
 /** Calls an admin endpoint; 404 is returned to the caller, other 4xx/5xx throw. */
@@ -40,8 +42,17 @@ export async function adminCall<T>(
     signal: AbortSignal.timeout(opts.timeoutMs ?? 30_000),
   });
   const text = await res.text();
-  const parsed = (text ? JSON.parse(text) : undefined) as T;
-  if (res.ok || res.status === 404) return { status: res.status, body: parsed };
+  let parsed: T | undefined;
+  try {
+    parsed = (text ? JSON.parse(text) : undefined) as T;
+  } catch {
+    // JSON.parse quotes the body in its message; say only what happened.
+    if (res.ok)
+      throw new Error(
+        `${method} ${new URL(url).pathname} answered ${res.status} with a body that is not JSON`,
+      );
+  }
+  if (res.ok || res.status === 404) return { status: res.status, body: parsed as T };
   const what = `${method} ${new URL(url).pathname} answered ${res.status}`;
   if (res.status === 401 || res.status === 403) {
     throw ApplicationFailure.nonRetryable(
@@ -50,5 +61,5 @@ export async function adminCall<T>(
     );
   }
   if (res.status === 429 || res.status >= 500) throw new Error(`${what}; will retry`);
-  throw ApplicationFailure.nonRetryable(`${what}: ${redactKeys(text.slice(0, 300))}`, 'GatewayAdminRejected');
+  throw ApplicationFailure.nonRetryable(`${what}: ${redactKeys(text).slice(0, 300)}`, 'GatewayAdminRejected');
 }

@@ -14,6 +14,12 @@ export interface ProbeOptions {
   timeoutMs: number;
   /** End-user id the canary sends, so its traffic is told apart from consumers'. */
   canaryUser: string;
+  /**
+   * The authenticated call behind `status` (negative test, preflight): `models` lists models, which
+   * LiteLLM authenticates; `key` reads the current key (`GET {base}/key`), for gateways such as
+   * OpenRouter that serve `/models` without authentication and would make a revoked key look alive.
+   */
+  statusCheck: 'models' | 'key';
 }
 
 export const DEFAULT_PROBE_OPTIONS: ProbeOptions = {
@@ -21,6 +27,7 @@ export const DEFAULT_PROBE_OPTIONS: ProbeOptions = {
   embeddingModel: 'text-embedding-3-small',
   timeoutMs: 30_000,
   canaryUser: 'rekey-canary',
+  statusCheck: 'models',
 };
 
 const answerSchema = {
@@ -186,6 +193,14 @@ export function createOpenAiProbe(options: Partial<ProbeOptions> = {}): GatewayP
     },
 
     async status(baseUrl: string, key: string): Promise<number> {
+      if (opts.statusCheck === 'key') {
+        const res = await fetch(`${baseUrl.replace(/\/+$/, '')}/key`, {
+          headers: { authorization: `Bearer ${key}` },
+          signal: AbortSignal.timeout(opts.timeoutMs),
+        });
+        await res.body?.cancel();
+        return res.status;
+      }
       try {
         await clientFor(baseUrl, key).models.list();
         return 200;

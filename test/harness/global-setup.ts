@@ -38,7 +38,14 @@ async function reapAbandonedRuns(): Promise<void> {
   for (const entry of existsSync(base) ? readdirSync(base) : []) {
     const file = path.join(base, entry, 'servers.json');
     if (!existsSync(file)) continue;
-    const state = JSON.parse(readFileSync(file, 'utf8')) as HarnessState;
+    let state: HarnessState;
+    try {
+      state = JSON.parse(readFileSync(file, 'utf8')) as HarnessState;
+    } catch {
+      // A run killed while writing its state: nothing reliable to stop, just clear it away.
+      rmSync(path.join(base, entry), { recursive: true, force: true });
+      continue;
+    }
     if (alive(state.ownerPid)) continue;
     for (const s of state.servers) await stopProcessGroup(s.pid);
     rmSync(state.dir, { recursive: true, force: true });

@@ -115,6 +115,25 @@ describe('negative test', () => {
     expect(result).toMatchObject({ oldKeyRejected: true, newKeyAccepted: true, attempts: 3 });
   });
 
+  it("uses the gateway's key endpoint where /models needs no key (OpenRouter)", async () => {
+    const create = (name: string) => gw.admin('POST', '/api/v1/keys', { name }, gw.provisioningKey);
+    const old = (await create('old')).body as { key: string; data: { hash: string } };
+    const fresh = (await create('new')).body as { key: string };
+    await gw.admin('DELETE', `/api/v1/keys/${old.data.hash}`, undefined, gw.provisioningKey);
+    const openRouterProbe = createOpenAiProbe({ statusCheck: 'key' });
+    const result = await runNegativeTest(openRouterProbe, `${gw.base}/api/v1`, old.key, fresh.key, {
+      attempts: 2,
+      intervalMs: 10,
+      ...noSleep,
+    });
+    expect(result).toMatchObject({
+      oldKeyStatus: 401,
+      oldKeyRejected: true,
+      newKeyStatus: 200,
+      newKeyAccepted: true,
+    });
+  });
+
   it('reports an old key that still works after every attempt, without throwing', async () => {
     const old = await gw.newKey();
     const fresh = await gw.newKey();

@@ -39,17 +39,12 @@ export function createLiteLlmAdmin(opts: AdminHttpOptions): GatewayAdmin {
     kind: 'litellm',
 
     async describeKey(value) {
-      const res = await adminCall<{ info: LiteLlmKeyRow }>(
-        opts,
-        'GET',
-        `/key/info?key=${encodeURIComponent(value)}`,
-      );
+      // Asked by token (the SHA-256 LiteLLM accepts in place of the key), so the key itself never
+      // travels in a URL that proxies and access logs record.
+      const token = createHash('sha256').update(value).digest('hex');
+      const res = await adminCall<{ info: LiteLlmKeyRow }>(opts, 'GET', `/key/info?key=${token}`);
       if (res.status === 404) return undefined;
-      // Current LiteLLM strips `token` from /key/info; it is the SHA-256 of the value either way.
-      return {
-        keyId: res.body.info.token ?? createHash('sha256').update(value).digest('hex'),
-        scope: scopeOf(res.body.info),
-      };
+      return { keyId: token, scope: scopeOf(res.body.info) };
     },
 
     async findIssued(rotationId) {

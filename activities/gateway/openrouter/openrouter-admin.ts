@@ -17,19 +17,37 @@ const tag = (rotationId: string) => `rekey:${rotationId}`;
 const scopeOf = (k: { limit: number | null }): KeyScope => ({ models: [], maxBudget: k.limit });
 
 export function createOpenRouterAdmin(opts: AdminHttpOptions): GatewayAdmin {
-  const list = async () =>
-    (await adminCall<{ data: OpenRouterKey[] }>(opts, 'GET', '/keys?include_disabled=true')).body.data;
+  /** Every key, following `offset` pages (OpenRouter returns up to 100 a page). */
+  const list = async () => {
+    const all: OpenRouterKey[] = [];
+    for (let offset = 0; offset < 100_000; offset += 100) {
+      const page = (
+        await adminCall<{ data: OpenRouterKey[] }>(
+          opts,
+          'GET',
+          `/keys?include_disabled=true&offset=${offset}`,
+        )
+      ).body.data;
+      all.push(...page);
+      if (page.length < 100) break;
+    }
+    return all;
+  };
   return {
     kind: 'openrouter',
 
     async describeKey(value) {
+      // GET /key authenticates with the key itself: 401 there means the gateway does not know it.
       const current = await adminCall<{ data: { label: string; limit: number | null } }>(
         opts,
         'GET',
         '/key',
         undefined,
         value,
-      ).catch(() => undefined);
+      ).catch((err: unknown) => {
+        if ((err as { type?: string }).type === 'GatewayAdminForbidden') return undefined;
+        throw err;
+      });
       if (!current || current.status !== 200) return undefined;
       const match = (await list()).filter((k) => k.label === current.body.data.label);
       // Labels abbreviate keys; two keys sharing one would make the lookup ambiguous, so refuse to guess.
