@@ -232,6 +232,23 @@ export function createActivities(deps: ActivityDeps) {
       };
     },
 
+    /** ROLLING_BACK: revokes the key this rotation issued, found by its tag; none issued is fine. */
+    async revokeIssuedKey(input: {
+      rotationId: string;
+      credential: CredentialRef;
+    }): Promise<RevokeResult & { keyId?: string }> {
+      const admin = adminFor(input.credential);
+      const issued = await admin.findIssued(input.rotationId);
+      const at = new Date(now()).toISOString();
+      if (!issued) return { method: 'already-gone', at };
+      const outcome = await revokeKey(admin, issued.keyId);
+      return {
+        keyId: issued.keyId,
+        method: outcome === 'revoked' ? 'disabled-and-deleted' : 'already-gone',
+        at,
+      };
+    },
+
     /** VERIFYING_REVOCATION: old key must be refused, new key accepted; retried while the gateway propagates. */
     async negativeTest(input: {
       credential: CredentialRef;

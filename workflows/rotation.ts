@@ -267,12 +267,11 @@ class Rotation {
   private async issue(): Promise<SecretVersionRef> {
     this.enter('ISSUING', 'issuing', 'replacement key with the same scope');
     const credential = this.credential!;
-    const issued = await gatewayAdmin.issueReplacementKey({
-      rotationId: this.input.rotationId,
-      credential,
-      oldScope: this.preflight!.oldScope!,
-      ...(this.s.gatewayKeys.old ? { oldGatewayKeyId: this.s.gatewayKeys.old } : {}),
-    });
+    // Pushed before issuing: an issue that created a key and then failed (retries exhausted, scope
+    // refused) must not leave it live. The key is found by the rotation's tag, not by an id we may lack.
+    this.compensate('discard pending secret', () =>
+      vault.discardPending({ rotationId: this.input.rotationId, credential }),
+    );
     if (this.input.revokeNewKeyOnRollback) {
       this.compensate('revoke replacement gateway key', async () => {
         if (this.flipped) {
@@ -280,16 +279,20 @@ class Rotation {
           // them off until they reload again, so it stays enabled for a human to revoke once drained.
           this.log(
             'manual-action',
-            `replacement key ${issued.gatewayKeyId} stays enabled: revoke it once its traffic has drained`,
+            `replacement key ${this.s.gatewayKeys.new ?? '?'} stays enabled: revoke it once its traffic has drained`,
           );
           return;
         }
-        await gatewayAdmin.revokeGatewayKey({ credential, keyId: issued.gatewayKeyId });
+        const r = await gatewayAdmin.revokeIssuedKey({ rotationId: this.input.rotationId, credential });
+        this.log('replacement-key-revoked', `${r.keyId ?? 'no key was issued'} ${r.method}`);
       });
     }
-    this.compensate('discard pending secret', () =>
-      vault.discardPending({ rotationId: this.input.rotationId, credential }),
-    );
+    const issued = await gatewayAdmin.issueReplacementKey({
+      rotationId: this.input.rotationId,
+      credential,
+      oldScope: this.preflight!.oldScope!,
+      ...(this.s.gatewayKeys.old ? { oldGatewayKeyId: this.s.gatewayKeys.old } : {}),
+    });
     this.s.gatewayKeys.new = issued.gatewayKeyId;
     this.s.versions.pending = issued.pending;
     this.s.fingerprints.new = issued.pending.fingerprint;

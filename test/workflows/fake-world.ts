@@ -251,6 +251,17 @@ export class FakeWorld {
         key.revoked = true;
         return { method: 'disabled-and-deleted', at: new Date().toISOString() };
       },
+      revokeIssuedKey: async (input) => {
+        record(`revokeIssuedKey:gk-${input.rotationId}`);
+        const key = this.gatewayKeys.get(`gk-${input.rotationId}`);
+        if (!key || key.revoked) return { method: 'already-gone', at: new Date().toISOString() };
+        key.revoked = true;
+        return {
+          keyId: `gk-${input.rotationId}`,
+          method: 'disabled-and-deleted',
+          at: new Date().toISOString(),
+        };
+      },
       negativeTest: async (input) => {
         record('negativeTest');
         const oldValue = this.stable.find((v) => v.version === input.old.version)!.value;

@@ -142,7 +142,7 @@ describe('rollback before revoke', () => {
     expect(status.rollbackCause).toMatch(/canary failed: responses route-denied/);
     expect(world.calls).not.toContain('promote');
     expect(world.calls).toEqual(
-      expect.arrayContaining(['discardPending', `revokeGatewayKey:gk-${status.rotationId}`]),
+      expect.arrayContaining(['discardPending', `revokeIssuedKey:gk-${status.rotationId}`]),
     );
     expect(world.pending).toBeUndefined();
     expect(world.stable).toHaveLength(1);
