@@ -1,1 +1,9 @@
 export { ConfigError, loadSettings, settingsSchema, type Settings } from './settings';
+export {
+  credentialEntrySchema,
+  loadRegistry,
+  parseRegistry,
+  RegistryError,
+  toCredentialRef,
+  type CredentialEntry,
+} from './registry';

@@ -1,0 +1,151 @@
+// The credential registry: where the platform team says each credential lives and how it is rotated.
+// One YAML file (config/credentials.yaml, or the file REKEY_CREDENTIALS_FILE names), validated with
+// zod. Admin keys are never inline: the registry names the Key Vault secret that holds them.
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import type { CredentialRegistry } from '../activities/ports';
+import type { CredentialRef } from '../activities/types';
+import { ROLES } from '../common/policy';
+
+const identifier = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
+  .max(120);
+
+const consumerSchema = z.strictObject({
+  app: z.string().min(1).describe('the app, as it sends the OpenAI `user` field'),
+  environment: identifier,
+  reload: z.enum(['dynamic', 'on-deploy', 'restart']).describe('how the app picks up a new secret version'),
+  owner: z.string().min(1).optional(),
+});
+
+const gatewaySchema = z.strictObject({
+  base_url: z.url().describe('OpenAI-compatible base URL apps call'),
+  admin_adapter: z.enum(['manual', 'litellm', 'openrouter']),
+  admin_base_url: z.url().optional().describe('admin API root (LiteLLM proxy root, OpenRouter /api/v1)'),
+  admin_key_secret: z.string().min(1).optional().describe('Key Vault secret holding the admin key'),
+  status_check: z.enum(['models', 'key']).default('models').describe('`key` where /models needs no key'),
+  canary: z
+    .strictObject({
+      chat_model: z.string().min(1).default('gpt-4o-mini'),
+      embedding_model: z.string().min(1).default('text-embedding-3-small'),
+      timeout_seconds: z.number().min(1).max(300).default(30),
+    })
+    .default({ chat_model: 'gpt-4o-mini', embedding_model: 'text-embedding-3-small', timeout_seconds: 30 }),
+});
+
+const telemetrySchema = z.discriminatedUnion('adapter', [
+  z.strictObject({
+    adapter: z.literal('prometheus'),
+    url: z.url(),
+    queries: z.record(z.string(), z.string()).optional().describe('PromQL template overrides'),
+  }),
+  z.strictObject({ adapter: z.literal('litellm-spend-logs') }),
+  z.strictObject({ adapter: z.literal('openrouter-usage') }),
+]);
+
+export const credentialEntrySchema = z
+  .strictObject({
+    name: identifier,
+    environment: identifier,
+    vault_url: z.url(),
+    secret_name: z.string().regex(/^[0-9A-Za-z-]{1,127}$/, 'a Key Vault secret name (letters, digits, "-")'),
+    pending_secret_name: z
+      .string()
+      .regex(/^[0-9A-Za-z-]{1,127}$/)
+      .optional(),
+    gateway: gatewaySchema,
+    telemetry: telemetrySchema,
+    consumers: z.array(consumerSchema).min(1),
+    approval_roles: z
+      .strictObject({
+        flip: z.array(z.enum(ROLES)).min(1).optional(),
+        revoke: z.array(z.enum(ROLES)).min(1).optional(),
+      })
+      .optional(),
+  })
+  .superRefine((c, ctx) => {
+    const automated = c.gateway.admin_adapter !== 'manual';
+    if (automated && (!c.gateway.admin_base_url || !c.gateway.admin_key_secret)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['gateway'],
+        message: `${c.gateway.admin_adapter} needs admin_base_url and admin_key_secret (the Key Vault secret with the admin key)`,
+      });
+    }
+  });
+
+export const registryFileSchema = z.strictObject({ credentials: z.array(credentialEntrySchema) });
+
+export type CredentialEntry = z.infer<typeof credentialEntrySchema>;
+
+/** A registry file that cannot be used; the message names the file and the field. */
+export class RegistryError extends Error {
+  override readonly name = 'RegistryError';
+}
+
+/** The registry entry as the workflow and activities see it (references only). */
+export function toCredentialRef(c: CredentialEntry): CredentialRef {
+  return {
+    name: c.name,
+    environment: c.environment,
+    vaultUrl: c.vault_url,
+    secretName: c.secret_name,
+    pendingSecretName: c.pending_secret_name ?? `${c.secret_name}-pending`,
+    gatewayBaseUrl: c.gateway.base_url,
+    adminAdapter: c.gateway.admin_adapter,
+    consumers: c.consumers.map(({ app, environment, reload }) => ({ app, environment, reload })),
+  };
+}
+
+/** Parses registry YAML; `source` names it in errors. */
+export function parseRegistry(
+  text: string,
+  source: string,
+): CredentialRegistry & { entries: CredentialEntry[] } {
+  let doc: unknown;
+  try {
+    doc = parse(text);
+  } catch (err) {
+    throw new RegistryError(`${source}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
+  }
+  const parsed = registryFileSchema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const inlineKey =
+      issue.code === 'unrecognized_keys' &&
+      issue.keys.some((k) => /key$/.test(k) && k !== 'admin_key_secret');
+    const hint = inlineKey ? ' (admin keys live in Key Vault: name the secret in admin_key_secret)' : '';
+    throw new RegistryError(`${source}: ${issue.path.join('.') || '(root)'}: ${issue.message}${hint}`);
+  }
+  const entries = parsed.data.credentials;
+  const seen = new Set<string>();
+  for (const c of entries) {
+    const id = `${c.environment}/${c.name}`;
+    if (seen.has(id))
+      throw new RegistryError(`${source}: ${c.name} is registered twice for ${c.environment}`);
+    seen.add(id);
+  }
+  return {
+    entries,
+    lookup: (name, environment) => {
+      const entry = entries.find((c) => c.name === name && c.environment === environment);
+      return entry ? toCredentialRef(entry) : undefined;
+    },
+    names: () => [...new Set(entries.map((c) => c.name))].sort(),
+  };
+}
+
+/** Loads the registry file. */
+export function loadRegistry(path: string): CredentialRegistry & { entries: CredentialEntry[] } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new RegistryError(
+      `${path}: cannot read the credential registry (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+  return parseRegistry(text, path);
+}

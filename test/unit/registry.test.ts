@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { loadRegistry, parseRegistry, RegistryError } from '../../config/registry';
+
+const example = path.join(__dirname, '..', '..', 'config', 'credentials.example.yaml');
+const entry = (extra: string) => `credentials:
+  - name: k
+    environment: production
+    vault_url: https://kv.vault.azure.net
+    secret_name: k
+    gateway:
+      base_url: https://gw.example/v1
+      admin_adapter: litellm
+      admin_base_url: https://gw.example
+${extra}
+    telemetry:
+      adapter: litellm-spend-logs
+    consumers:
+      - app: a
+        environment: production
+        reload: dynamic
+`;
+
+describe('the credential registry', () => {
+  it('loads the example registry and resolves a credential to references only', () => {
+    const registry = loadRegistry(example);
+    expect(registry.names()).toEqual([
+      'flatkey-router-key',
+      'litellm-platform-key',
+      'openrouter-research-key',
+    ]);
+    expect(registry.lookup('flatkey-router-key', 'production')).toEqual({
+      name: 'flatkey-router-key',
+      environment: 'production',
+      vaultUrl: 'https://kv-platform-prod.vault.azure.net',
+      secretName: 'flatkey-router-key',
+      pendingSecretName: 'flatkey-router-key-pending',
+      gatewayBaseUrl: 'https://router.flatkey.ai/v1',
+      adminAdapter: 'manual',
+      consumers: [
+        { app: 'customer-chat-api', environment: 'production', reload: 'dynamic' },
+        { app: 'enrichment-worker', environment: 'production', reload: 'restart' },
+      ],
+    });
+    expect(registry.lookup('flatkey-router-key', 'staging')).toBeUndefined();
+    expect(registry.entries.find((c) => c.name === 'openrouter-research-key')?.gateway.status_check).toBe(
+      'key',
+    );
+  });
+
+  it('refuses an admin key written inline, pointing to Key Vault', () => {
+    expect(() =>
+      parseRegistry(entry('      admin_key: sk-master-do-not-do-this\n      admin_key_secret: m'), 'r.yaml'),
+    ).toThrow(/r\.yaml: credentials\.0\.gateway: .*admin keys live in Key Vault/);
+  });
+
+  it('needs the admin key secret and admin URL for automated gateways', () => {
+    expect(() => parseRegistry(entry(''), 'r.yaml')).toThrow(
+      /litellm needs admin_base_url and admin_key_secret/,
+    );
+    expect(() => parseRegistry(entry('      admin_key_secret: litellm-master'), 'r.yaml')).not.toThrow();
+  });
+
+  it('refuses a credential registered twice for one environment', () => {
+    const one = entry('      admin_key_secret: m');
+    const twice = one + one.split('\n').slice(1).join('\n');
+    expect(() => parseRegistry(twice, 'r.yaml')).toThrow(/k is registered twice for production/);
+  });
+
+  it('names the file when it is missing or not YAML', () => {
+    expect(() => loadRegistry('/nonexistent/credentials.yaml')).toThrow(RegistryError);
+    expect(() => parseRegistry('credentials: [', 'bad.yaml')).toThrow(/bad\.yaml: not valid YAML/);
+    expect(readFileSync(example, 'utf8')).not.toMatch(/sk-[A-Za-z0-9]/);
+  });
+});
