@@ -1,10 +1,13 @@
 // Three projects so that unit, workflow (time-skipping) and integration (real servers) tests can run apart.
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2023' } }],
+  // cookie 2 (behind fastify's inject) ships ESM only: compiled to CommonJS for jest's module registry.
+  '/node_modules/cookie/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2023' }, module: { type: 'commonjs' } }],
 };
 const common = {
   testEnvironment: 'node',
   transform,
+  transformIgnorePatterns: ['/node_modules/(?!cookie/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
   setupFiles: ['<rootDir>/test/helpers/quiet-runtime.ts'],
 };

@@ -1,0 +1,25 @@
+// Typed errors for the API, mapped to RFC 9457 problem+json in exactly one place (app.ts).
+
+/** An error the API answers with its own status and a problem type. */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    readonly title: string,
+    detail: string,
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+  }
+}
+
+export const InputError = (detail: string, extra: Record<string, unknown> = {}) =>
+  new HttpProblem(400, 'Bad request', detail, extra);
+export const Unauthenticated = (detail = 'a valid bearer token is required') =>
+  new HttpProblem(401, 'Unauthenticated', detail);
+export const NotAllowed = (detail: string) => new HttpProblem(403, 'Forbidden', detail);
+export const NotFound = (detail: string) => new HttpProblem(404, 'Not found', detail);
+export const Conflict = (detail: string, extra: Record<string, unknown> = {}) =>
+  new HttpProblem(409, 'Conflict', detail, extra);
+export const Unprocessable = (detail: string, extra: Record<string, unknown> = {}) =>
+  new HttpProblem(422, 'Unprocessable', detail, extra);
+export const TooManyRequests = (detail: string) => new HttpProblem(429, 'Too many requests', detail);

@@ -1,0 +1,204 @@
+// /v1/rotations: start (idempotent by change ticket), list (Temporal visibility), status.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
+import { z } from 'zod';
+import { rotationIdFor, rotationPolicySchema, toRotationInput, workflowIdFor } from '../../common/policy';
+import { statusQuery } from '../../workflows/messages';
+import {
+  ChangeTicketKey,
+  RotationCredentialKey,
+  RotationEnvironmentKey,
+  RotationOutcomeKey,
+  RotationPhaseKey,
+  RotationRequestedByKey,
+} from '../../workflows/search-attributes';
+import { rotationStartOptions } from '../../workflows/start-options';
+import type { ApiDeps } from '../app';
+import { requireRole, type Principal } from '../auth';
+import { Conflict, InputError, NotFound, Unprocessable } from '../errors';
+
+const identifier = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const quote = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
+
+/** Splits a rotation id (`environment:credential:ticket`) into its parts. */
+function parseRotationId(id: string) {
+  const [environment, credential, ticket, ...rest] = id.split(':');
+  if (
+    !environment ||
+    !credential ||
+    !ticket ||
+    rest.length ||
+    ![environment, credential, ticket].every((p) => identifier.test(p))
+  ) {
+    throw NotFound(`no rotation ${id}: ids look like environment:credential:ticket`);
+  }
+  return { environment, credential, ticket };
+}
+
+/** A visibility row as the API shows it. */
+function summary(wf: WorkflowExecutionInfo) {
+  const sa = wf.typedSearchAttributes;
+  const environment = sa.get(RotationEnvironmentKey) ?? '';
+  const credential = sa.get(RotationCredentialKey) ?? '';
+  const ticket = sa.get(ChangeTicketKey) ?? '';
+  return {
+    id: rotationIdFor(credential, environment, ticket),
+    workflowId: wf.workflowId,
+    runId: wf.runId,
+    credential,
+    environment,
+    changeTicket: ticket,
+    requestedBy: sa.get(RotationRequestedByKey) ?? null,
+    phase: sa.get(RotationPhaseKey) ?? null,
+    outcome: sa.get(RotationOutcomeKey) ?? null,
+    status: wf.status.name,
+    startTime: wf.startTime.toISOString(),
+    closeTime: wf.closeTime?.toISOString() ?? null,
+  };
+}
+
+export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
+  // eslint-disable-next-line @typescript-eslint/require-await -- Fastify plugins are async by contract
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    const who = (req: FastifyRequest): Principal => deps.auth.authenticate(req.headers.authorization, req.ip);
+    const runs = async (query: string, limit = 50) => {
+      const out: WorkflowExecutionInfo[] = [];
+      for await (const wf of deps.temporal.workflow.list({ query, pageSize: limit })) {
+        out.push(wf);
+        if (out.length >= limit) break;
+      }
+      return out;
+    };
+    const urls = (id: string, workflowId: string, runId?: string) => ({
+      statusUrl: `/v1/rotations/${encodeURIComponent(id)}`,
+      temporalUiUrl: `${deps.temporalUiUrl.replace(/\/+$/, '')}/namespaces/${deps.temporal.options.namespace}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}`,
+    });
+
+    app.post(
+      '/rotations',
+      {
+        schema: {
+          body: rotationPolicySchema,
+          headers: z.object({ 'x-change-ticket': z.string().regex(identifier).optional() }).loose(),
+        },
+      },
+      async (req, reply) => {
+        const principal = who(req);
+        requireRole(principal, 'requester');
+        const policy = req.body;
+        const ticket = policy.rotation.change_ticket?.id ?? req.headers['x-change-ticket'];
+        if (!ticket)
+          throw InputError(
+            'a change ticket is required: rotation.change_ticket.id or the X-Change-Ticket header',
+          );
+        const { credential, environment } = policy.rotation;
+        if (!deps.registry.lookup(credential, environment)) {
+          throw Unprocessable(`credential ${credential} is not registered for ${environment}`, {
+            registered: deps.registry.names(),
+          });
+        }
+        const input = toRotationInput(policy, principal.principal, ticket);
+        const workflowId = workflowIdFor(environment, credential);
+        const ids = { id: input.rotationId, workflowId };
+
+        const running = await describeRunning(workflowId);
+        if (running) {
+          const runningTicket = running.typedSearchAttributes.get(ChangeTicketKey);
+          if (runningTicket === ticket)
+            return reply
+              .code(200)
+              .send({ ...ids, runId: running.runId, ...urls(input.rotationId, workflowId, running.runId) });
+          throw Conflict(
+            `another rotation of ${credential} (${environment}) is running: ${rotationIdFor(credential, environment, runningTicket ?? '?')}`,
+            {
+              running: rotationIdFor(credential, environment, runningTicket ?? '?'),
+            },
+          );
+        }
+        const earlier = await runs(
+          `WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`,
+          1,
+        );
+        if (earlier[0]) {
+          throw Conflict(
+            `change ticket ${ticket} already ran (${earlier[0].typedSearchAttributes.get(RotationOutcomeKey) ?? earlier[0].status.name}); open a new ticket to rotate again`,
+          );
+        }
+        const handle = await deps.temporal.workflow.start(
+          'rotation',
+          rotationStartOptions(input, deps.taskQueue),
+        );
+        // USE_EXISTING joins a run another request started a moment ago: it must be this ticket's.
+        const started = await handle.describe();
+        const startedTicket = started.typedSearchAttributes.get(ChangeTicketKey);
+        if (startedTicket !== ticket) {
+          throw Conflict(
+            `another rotation of ${credential} (${environment}) started first: ${rotationIdFor(credential, environment, startedTicket ?? '?')}`,
+          );
+        }
+        return reply
+          .code(201)
+          .send({ ...ids, runId: started.runId, ...urls(input.rotationId, workflowId, started.runId) });
+      },
+    );
+
+    app.get(
+      '/rotations',
+      {
+        schema: {
+          querystring: z.strictObject({
+            credential: z.string().regex(identifier).optional(),
+            environment: z.string().regex(identifier).optional(),
+            phase: z
+              .string()
+              .regex(/^[A-Z_]+$/)
+              .optional(),
+            outcome: z.enum(['completed', 'rolled_back', 'aborted', 'failed']).optional(),
+            limit: z.coerce.number().int().min(1).max(200).default(50),
+          }),
+        },
+      },
+      async (req) => {
+        requireRole(who(req), 'viewer', 'requester', 'approver', 'operator');
+        const q = req.query;
+        const filters = [`WorkflowType = 'rotation'`];
+        if (q.credential) filters.push(`RotationCredential = ${quote(q.credential)}`);
+        if (q.environment) filters.push(`RotationEnvironment = ${quote(q.environment)}`);
+        if (q.phase) filters.push(`RotationPhase = ${quote(q.phase)}`);
+        if (q.outcome) filters.push(`RotationOutcome = ${quote(q.outcome)}`);
+        return { rotations: (await runs(filters.join(' AND '), q.limit)).map(summary) };
+      },
+    );
+
+    app.get('/rotations/:id', { schema: { params: z.object({ id: z.string().max(400) }) } }, async (req) => {
+      requireRole(who(req), 'viewer', 'requester', 'approver', 'operator');
+      const { environment, credential, ticket } = parseRotationId(req.params.id);
+      const workflowId = workflowIdFor(environment, credential);
+      const [run] = await runs(`WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`, 1);
+      if (!run) throw NotFound(`no rotation ${req.params.id}`);
+      const handle = deps.temporal.workflow.getHandle(workflowId, run.runId);
+      const status = await Promise.race([
+        handle.query(statusQuery).catch(() => undefined),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), 5_000)),
+      ]);
+      return {
+        ...summary(run),
+        ...urls(req.params.id, workflowId, run.runId),
+        // Without a worker answering, the search attributes still tell the phase.
+        detail: status ?? null,
+      };
+    });
+
+    async function describeRunning(workflowId: string) {
+      try {
+        const d = await deps.temporal.workflow.getHandle(workflowId).describe();
+        return d.status.name === 'RUNNING' ? d : undefined;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return undefined;
+        throw err;
+      }
+    }
+  };
+}

@@ -1,0 +1,26 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createTimeSkippingEnv } from '../helpers/time-skipping';
+import { FakeWorld } from './fake-world';
+import { runScenario, seedInput, untilPhase } from './rotation-harness';
+
+// On a time-skipping server of its own: a cancelled run's leftovers must not stall other scenarios.
+let env: TestWorkflowEnvironment;
+beforeAll(async () => {
+  env = await createTimeSkippingEnv();
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+describe('cancelling a rotation', () => {
+  it('rolls back and leaves evidence when the workflow is cancelled during the hold', async () => {
+    const world = new FakeWorld();
+    const { status } = await runScenario(env, world, seedInput(), 'cancelled-during-hold', async (h) => {
+      await untilPhase(env, h, 'HOLDING');
+      await h.cancel();
+    });
+    expect(status.outcome).toBe('rolled_back');
+    expect(world.appReads()).toBe(world.oldKey);
+    expect(world.evidence).toHaveLength(1);
+  });
+});
