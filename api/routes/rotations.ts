@@ -19,6 +19,7 @@ import { requireRole, type Principal } from '../auth';
 import { Conflict, InputError, NotFound, Unprocessable } from '../errors';
 
 const identifier = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+const STATUS_QUERY_TIMEOUT_MS = 5_000;
 const quote = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
 
 /** Splits a rotation id (`environment:credential:ticket`) into its parts. */
@@ -179,10 +180,10 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
       const [run] = await runs(`WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`, 1);
       if (!run) throw NotFound(`no rotation ${req.params.id}`);
       const handle = deps.temporal.workflow.getHandle(workflowId, run.runId);
-      const status = await Promise.race([
-        handle.query(statusQuery).catch(() => undefined),
-        new Promise<undefined>((r) => setTimeout(() => r(undefined), 5_000)),
-      ]);
+      // Bounded: with no worker polling, a query would wait (and be retried) indefinitely.
+      const status = await deps.temporal
+        .withAbortSignal(AbortSignal.timeout(STATUS_QUERY_TIMEOUT_MS), () => handle.query(statusQuery))
+        .catch(() => undefined);
       return {
         ...summary(run),
         ...urls(req.params.id, workflowId, run.runId),
