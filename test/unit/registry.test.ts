@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadRegistry, parseRegistry, RegistryError } from '../../config/registry';
@@ -20,6 +21,9 @@ ${extra}
         environment: production
         reload: dynamic
 `;
+
+/** An admin key someone pasted into the registry, made up per run. */
+const inlineKey = `sk-${randomBytes(12).toString('hex')}`;
 
 describe('the credential registry', () => {
   it('loads the example registry and resolves a credential to references only', () => {
@@ -50,7 +54,7 @@ describe('the credential registry', () => {
 
   it('refuses an admin key written inline, pointing to Key Vault', () => {
     expect(() =>
-      parseRegistry(entry('      admin_key: sk-master-do-not-do-this\n      admin_key_secret: m'), 'r.yaml'),
+      parseRegistry(entry(`      admin_key: ${inlineKey}\n      admin_key_secret: m`), 'r.yaml'),
     ).toThrow(/r\.yaml: credentials\.0\.gateway: .*admin keys live in Key Vault/);
   });
 
