@@ -22,11 +22,10 @@ export type Route = (typeof ROUTES)[number];
 export const ROLES = ['requester', 'approver', 'operator', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
 
-const identifier = z
-  .string()
-  .min(1)
-  .max(120)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only');
+/** What names (credentials, environments, tickets) may contain; ':' is kept free to join them into ids. */
+export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+const identifier = z.string().min(1).max(120).regex(IDENTIFIER, 'letters, digits, ".", "_" and "-" only');
 
 const minutes = (what: string, min: number, max: number, fallback: number) =>
   z

@@ -6,12 +6,9 @@ import { parse } from 'yaml';
 import { z } from 'zod';
 import type { CredentialRegistry } from '../activities/ports';
 import type { CredentialRef } from '../activities/types';
-import { ROLES } from '../common/policy';
+import { IDENTIFIER, ROLES } from '../common/policy';
 
-const identifier = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, ".", "_" and "-" only')
-  .max(120);
+const identifier = z.string().regex(IDENTIFIER, 'letters, digits, ".", "_" and "-" only').max(120);
 
 const consumerSchema = z.strictObject({
   app: z.string().min(1).describe('the app, as it sends the OpenAI `user` field'),

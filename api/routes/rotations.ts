@@ -3,7 +3,13 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
-import { rotationIdFor, rotationPolicySchema, toRotationInput, workflowIdFor } from '../../common/policy';
+import {
+  IDENTIFIER as identifier,
+  rotationIdFor,
+  rotationPolicySchema,
+  toRotationInput,
+  workflowIdFor,
+} from '../../common/policy';
 import { statusQuery } from '../../workflows/messages';
 import {
   ChangeTicketKey,
@@ -18,7 +24,6 @@ import type { ApiDeps } from '../app';
 import { requireRole, type Principal } from '../auth';
 import { Conflict, InputError, NotFound, Unprocessable } from '../errors';
 
-const identifier = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 const STATUS_QUERY_TIMEOUT_MS = 5_000;
 const quote = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
 

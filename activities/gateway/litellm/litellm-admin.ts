@@ -1,7 +1,7 @@
 // LiteLLM proxy key admin: /key/generate, /key/info, /key/list, /key/block, /key/delete. Keys are
 // identified by LiteLLM's `token` (SHA-256 hex of the value); rekey tags its keys with the alias
 // `rekey:<rotation id>`, which /key/list filters on.
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../../fingerprint';
 import type { GatewayAdmin } from '../../ports';
 import type { KeyScope } from '../../types';
 import { adminCall, type AdminHttpOptions } from '../admin-http';
@@ -41,7 +41,7 @@ export function createLiteLlmAdmin(opts: AdminHttpOptions): GatewayAdmin {
     async describeKey(value) {
       // Asked by token (the SHA-256 LiteLLM accepts in place of the key), so the key itself never
       // travels in a URL that proxies and access logs record.
-      const token = createHash('sha256').update(value).digest('hex');
+      const token = sha256Hex(value);
       const res = await adminCall<{ info: LiteLlmKeyRow }>(opts, 'GET', `/key/info?key=${token}`);
       if (res.status === 404) return undefined;
       return { keyId: token, scope: scopeOf(res.body.info) };

@@ -4,6 +4,7 @@
 // use the Prometheus adapter where auth errors and rate limits must be watched.
 import type { Telemetry, TelemetryKey } from '../../ports';
 import type { CredentialRef, WindowMetrics } from '../../types';
+import { fingerprintHex } from '../../fingerprint';
 import { adminCall, type AdminHttpOptions } from '../../gateway/admin-http';
 import { attributionFrom, perConsumer } from '../summaries';
 
@@ -19,7 +20,6 @@ interface SpendLogRow {
 }
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-const hexOf = (fingerprint: string) => fingerprint.replace(/^sha256:/, '');
 
 export function createLiteLlmSpendLogTelemetry(opts: AdminHttpOptions & { canaryUser?: string }): Telemetry {
   const canaryUser = opts.canaryUser ?? 'rekey-canary';
@@ -27,7 +27,7 @@ export function createLiteLlmSpendLogTelemetry(opts: AdminHttpOptions & { canary
   async function rows(fingerprint: string, fromMs: number, toMs: number): Promise<SpendLogRow[]> {
     const q = `start_date=${day(fromMs)}&end_date=${day(toMs)}&summarize=false`;
     const res = await adminCall<SpendLogRow[]>(opts, 'GET', `/spend/logs?${q}`);
-    const hex = hexOf(fingerprint);
+    const hex = fingerprintHex(fingerprint);
     return (res.status === 404 ? [] : res.body).filter((r) => {
       const t = Date.parse(r.startTime);
       return r.api_key.startsWith(hex) && t >= fromMs && t < toMs;

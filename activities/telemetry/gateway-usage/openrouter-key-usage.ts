@@ -58,7 +58,7 @@ export function createOpenRouterUsageTelemetry(opts: AdminHttpOptions): Telemetr
         p95LatencyMs: 0,
         tokens: 0,
       };
-      return { fromMs, toMs: Math.max(toMs, fromMs), ...zero, spend: Math.round(spend * 1e6) / 1e6 };
+      return { fromMs, toMs, ...zero, spend: Math.round(spend * 1e6) / 1e6 };
     },
 
     async usageByConsumer(credential: CredentialRef, key: TelemetryKey): Promise<ConsumerUsage[]> {

@@ -1,6 +1,7 @@
 // Per-key traffic from Prometheus. PromQL templates select a key by `{key}`, the 12 hex characters of
 // its fingerprint, which prefix the SHA-256 `hashed_api_key` label LiteLLM (and the reference gateway)
 // exports. Counters are read at both ends of a window and subtracted, so figures are exact counts.
+import { fingerprintHex } from '../../fingerprint';
 import type { Telemetry, TelemetryKey } from '../../ports';
 import type { CredentialRef, WindowMetrics } from '../../types';
 import { attributionFrom, perConsumer } from '../summaries';
@@ -46,12 +47,6 @@ export interface PrometheusTelemetryOptions {
 
 type Sample = { metric: Record<string, string>; value: [number, string] };
 
-const keyHex = (fingerprint: string) => {
-  const hex = fingerprint.replace(/^sha256:/, '');
-  if (!/^[0-9a-f]{12}$/.test(hex)) throw new Error(`not a rekey fingerprint: ${fingerprint}`);
-  return hex;
-};
-
 export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Telemetry {
   const q: QueryTemplates = { ...LITELLM_QUERIES, ...opts.queries };
   const canaryUser = opts.canaryUser ?? 'rekey-canary';
@@ -66,7 +61,7 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
   }
   const fill = (template: string, fingerprint: string, rangeS = 60) =>
     template
-      .replaceAll('{key}', keyHex(fingerprint))
+      .replaceAll('{key}', fingerprintHex(fingerprint))
       .replaceAll('{range}', String(Math.max(1, Math.round(rangeS))));
   const scalar = (samples: Sample[]) => {
     const v = Number(samples[0]?.value[1] ?? 0);
