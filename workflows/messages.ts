@@ -84,6 +84,18 @@ export interface RevocationConfirmedArgs extends Actor {
   comment?: string;
 }
 
+/** Why a message was refused: the API answers NotAllowed with 403, NotOpen with 409, Invalid with 400. */
+export type RefusalKind = 'NotAllowed' | 'NotOpen' | 'Invalid';
+export interface Refusal {
+  kind: RefusalKind;
+  message: string;
+}
+/** The ApplicationFailure type a refused update carries, so callers can branch without parsing text. */
+export const refusalFailureType = (kind: RefusalKind) => `MessageRefused.${kind}`;
+export const notAllowed = (message: string): Refusal => ({ kind: 'NotAllowed', message });
+export const notOpen = (message: string): Refusal => ({ kind: 'NotOpen', message });
+export const invalid = (message: string): Refusal => ({ kind: 'Invalid', message });
+
 /** What an accepted update reports back. */
 export interface MessageAck {
   accepted: true;

@@ -49,6 +49,11 @@ import {
   rollbackSignal,
   rollbackUpdate,
   statusQuery,
+  invalid,
+  notAllowed,
+  notOpen,
+  refusalFailureType,
+  type Refusal,
   type AbortArgs,
   type Actor,
   type ApproveArgs,
@@ -714,7 +719,7 @@ class Rotation {
   private both<A extends Actor>(
     update: UpdateDefinition<MessageAck, [A]>,
     signal: SignalDefinition<[A]>,
-    refuse: (args: A) => string | undefined,
+    refuse: (args: A) => Refusal | undefined,
     apply: (args: A) => void,
   ): void {
     setHandler(
@@ -726,7 +731,13 @@ class Rotation {
       {
         validator: (args: A) => {
           const refusal = this.refuseMalformed(args) ?? refuse(args);
-          if (refusal) throw new Error(refusal);
+          if (refusal) {
+            throw ApplicationFailure.create({
+              type: refusalFailureType(refusal.kind),
+              message: refusal.message,
+              nonRetryable: true,
+            });
+          }
         },
       },
     );
@@ -735,7 +746,7 @@ class Rotation {
       // replay, so anything unexpected is recorded as a refusal instead.
       let refusal: string | undefined;
       try {
-        refusal = this.refuseMalformed(args) ?? refuse(args);
+        refusal = (this.refuseMalformed(args) ?? refuse(args))?.message;
         if (!refusal) apply(args);
       } catch (err) {
         refusal = `malformed ${signal.name}: ${err instanceof Error ? err.message : String(err)}`;
@@ -747,25 +758,26 @@ class Rotation {
     });
   }
 
-  private refuseMalformed(args: Actor | undefined): string | undefined {
-    if (!args || typeof args !== 'object') return 'arguments must be an object with principal and roles';
-    if (typeof args.principal !== 'string' || !args.principal.trim()) return 'principal is required';
+  private refuseMalformed(args: Actor | undefined): Refusal | undefined {
+    if (!args || typeof args !== 'object')
+      return invalid('arguments must be an object with principal and roles');
+    if (typeof args.principal !== 'string' || !args.principal.trim()) return invalid('principal is required');
     if (!Array.isArray(args.roles) || !args.roles.every((r) => typeof r === 'string')) {
-      return 'roles must be a list of role names';
+      return invalid('roles must be a list of role names');
     }
     // Messages come as untrusted JSON (Temporal CLI, UI): every text field must be text, and none may
     // look like an API key, since whatever a message carries is written to history.
     for (const field of TEXT_FIELDS) {
       const value = (args as unknown as Record<string, unknown>)[field];
       if (value === undefined) continue;
-      if (typeof value !== 'string') return `${field} must be text`;
+      if (typeof value !== 'string') return invalid(`${field} must be text`);
       if (KEY_LIKE.test(value))
-        return `${field} looks like it contains an API key: never paste keys into messages`;
+        return invalid(`${field} looks like it contains an API key: never paste keys into messages`);
     }
     const minutes = (args as unknown as Record<string, unknown>).minutes;
-    if (minutes !== undefined && typeof minutes !== 'number') return 'minutes must be a number';
+    if (minutes !== undefined && typeof minutes !== 'number') return invalid('minutes must be a number');
     if (TERMINAL_PHASES.includes(this.s.phase) || this.s.phase === 'ROLLING_BACK') {
-      return `the rotation is ${this.s.phase}`;
+      return notOpen(`the rotation is ${this.s.phase}`);
     }
     return undefined;
   }
@@ -774,37 +786,43 @@ class Rotation {
     return this.s.pendingGate?.gate === gate && !this.decisions.has(gate);
   }
 
-  private refuseApprove(a: ApproveArgs): string | undefined {
-    if (a.gate !== 'flip' && a.gate !== 'revoke') return `unknown gate ${String(a.gate)} (flip or revoke)`;
-    if (!this.gateOpen(a.gate)) return `the ${a.gate} gate is not open (phase ${this.s.phase})`;
+  private refuseApprove(a: ApproveArgs): Refusal | undefined {
+    if (a.gate !== 'flip' && a.gate !== 'revoke')
+      return invalid(`unknown gate ${String(a.gate)} (flip or revoke)`);
+    if (!this.gateOpen(a.gate)) return notOpen(`the ${a.gate} gate is not open (phase ${this.s.phase})`);
     return approvalRefusal(a, this.s.pendingGate!.requiredRoles, this.input.requestedBy, this.input.mode);
   }
 
-  private refuseReject(a: RejectArgs): string | undefined {
-    if (a.gate !== 'flip' && a.gate !== 'revoke') return `unknown gate ${String(a.gate)} (flip or revoke)`;
-    if (!this.gateOpen(a.gate)) return `the ${a.gate} gate is not open (phase ${this.s.phase})`;
-    if (!a.reason?.trim()) return 'a rejection needs a reason';
+  private refuseReject(a: RejectArgs): Refusal | undefined {
+    if (a.gate !== 'flip' && a.gate !== 'revoke')
+      return invalid(`unknown gate ${String(a.gate)} (flip or revoke)`);
+    if (!this.gateOpen(a.gate)) return notOpen(`the ${a.gate} gate is not open (phase ${this.s.phase})`);
+    if (!a.reason?.trim()) return invalid('a rejection needs a reason');
     if (!a.roles.some((r) => this.s.pendingGate!.requiredRoles.includes(r))) {
-      return `${a.principal} lacks a required role (${this.s.pendingGate!.requiredRoles.join(' or ')})`;
+      return notAllowed(
+        `${a.principal} lacks a required role (${this.s.pendingGate!.requiredRoles.join(' or ')})`,
+      );
     }
     return undefined;
   }
 
-  private refuseRollback(a: RollbackArgs): string | undefined {
+  private refuseRollback(a: RollbackArgs): Refusal | undefined {
     if (!a.roles.some((r) => r === 'operator' || r === 'approver'))
-      return `${a.principal} lacks the operator or approver role`;
-    if (!a.reason?.trim()) return 'a rollback needs a reason';
+      return notAllowed(`${a.principal} lacks the operator or approver role`);
+    if (!a.reason?.trim()) return invalid('a rollback needs a reason');
     if (POINT_OF_NO_RETURN.includes(this.s.phase)) {
-      return `too late to roll back: the old key is being or has been revoked (phase ${this.s.phase})`;
+      return notOpen(
+        `too late to roll back: the old key is being or has been revoked (phase ${this.s.phase})`,
+      );
     }
-    if (this.interrupt) return `a ${this.interrupt.kind} is already under way`;
+    if (this.interrupt) return notOpen(`a ${this.interrupt.kind} is already under way`);
     return undefined;
   }
 
-  private refuseAbort(a: AbortArgs): string | undefined {
+  private refuseAbort(a: AbortArgs): Refusal | undefined {
     if (!a.roles.some((r) => r === 'operator' || r === 'requester'))
-      return `${a.principal} lacks the operator or requester role`;
-    if (!a.reason?.trim()) return 'an abort needs a reason';
+      return notAllowed(`${a.principal} lacks the operator or requester role`);
+    if (!a.reason?.trim()) return invalid('an abort needs a reason');
     const beforeFlip: Phase[] = [
       'PREPARING',
       'AWAITING_REPLACEMENT_KEY',
@@ -813,46 +831,48 @@ class Rotation {
       'AWAITING_FLIP_APPROVAL',
     ];
     if (!beforeFlip.includes(this.s.phase))
-      return `abort is only possible before the flip; use rollback (phase ${this.s.phase})`;
-    if (this.interrupt) return `a ${this.interrupt.kind} is already under way`;
+      return notOpen(`abort is only possible before the flip; use rollback (phase ${this.s.phase})`);
+    if (this.interrupt) return notOpen(`a ${this.interrupt.kind} is already under way`);
     return undefined;
   }
 
-  private refuseExtend(a: ExtendHoldArgs): string | undefined {
+  private refuseExtend(a: ExtendHoldArgs): Refusal | undefined {
     if (!a.roles.some((r) => r === 'operator' || r === 'approver'))
-      return `${a.principal} lacks the operator or approver role`;
+      return notAllowed(`${a.principal} lacks the operator or approver role`);
     if (!Number.isFinite(a.minutes) || a.minutes < 1 || a.minutes > 24 * 60)
-      return 'minutes must be between 1 and 1440';
-    if (!a.reason?.trim()) return 'an extension needs a reason';
+      return invalid('minutes must be between 1 and 1440');
+    if (!a.reason?.trim()) return invalid('an extension needs a reason');
     if (
       this.s.phase !== 'HOLDING' &&
       !(this.s.phase === 'AWAITING_REVOKE_APPROVAL' && this.s.exceptions.length > 0)
     ) {
-      return `the hold can only be extended while HOLDING or when it ran out with exceptions (phase ${this.s.phase})`;
+      return notOpen(
+        `the hold can only be extended while HOLDING or when it ran out with exceptions (phase ${this.s.phase})`,
+      );
     }
     if (this.extensionMs + a.minutes * 60_000 > MAX_TOTAL_EXTENSION_MS)
-      return 'extensions may add up to 7 days at most';
+      return invalid('extensions may add up to 7 days at most');
     return undefined;
   }
 
-  private refuseStaged(a: ReplacementKeyStagedArgs): string | undefined {
+  private refuseStaged(a: ReplacementKeyStagedArgs): Refusal | undefined {
     if (!a.roles.some((r) => HANDOFF_ROLES.includes(r)))
-      return `${a.principal} lacks the requester or operator role`;
+      return notAllowed(`${a.principal} lacks the requester or operator role`);
     if (this.s.phase !== 'AWAITING_REPLACEMENT_KEY')
-      return `no replacement key is awaited (phase ${this.s.phase})`;
-    if (this.staged) return `a replacement key was already handed over (${this.staged.fingerprint})`;
-    if (typeof a.version !== 'string' || !a.version) return 'version is required';
+      return notOpen(`no replacement key is awaited (phase ${this.s.phase})`);
+    if (this.staged) return notOpen(`a replacement key was already handed over (${this.staged.fingerprint})`);
+    if (typeof a.version !== 'string' || !a.version) return invalid('version is required');
     if (typeof a.fingerprint !== 'string' || !/^sha256:[0-9a-f]{12}$/.test(a.fingerprint)) {
-      return 'fingerprint must be sha256: followed by 12 hex characters';
+      return invalid('fingerprint must be sha256: followed by 12 hex characters');
     }
     return undefined;
   }
 
-  private refuseConfirmation(a: RevocationConfirmedArgs): string | undefined {
+  private refuseConfirmation(a: RevocationConfirmedArgs): Refusal | undefined {
     if (!a.roles.some((r) => CONFIRM_ROLES.includes(r)))
-      return `${a.principal} lacks the approver or operator role`;
+      return notAllowed(`${a.principal} lacks the approver or operator role`);
     if (this.s.pendingGate?.gate !== 'revocation-confirmation') {
-      return `no revocation confirmation is awaited (phase ${this.s.phase})`;
+      return notOpen(`no revocation confirmation is awaited (phase ${this.s.phase})`);
     }
     return undefined;
   }

@@ -2,6 +2,7 @@
 // approval gates (roles, four-eyes, break-glass). The workflow calls them; unit tests call them directly.
 import type { ConsumerUsage, WindowMetrics } from '../activities/types';
 import type { Mode, Role, Thresholds } from '../common/policy';
+import { invalid, notAllowed, type Refusal } from './messages';
 
 /** One threshold the new key's traffic broke, with the figures that broke it. */
 export interface Breach {
@@ -127,16 +128,16 @@ export function approvalRefusal(
   requiredRoles: readonly Role[],
   requestedBy: string,
   mode: Mode,
-): string | undefined {
-  if (!approver.principal.trim()) return 'the approver has no principal';
+): Refusal | undefined {
+  if (!approver.principal.trim()) return invalid('the approver has no principal');
   if (!approver.roles.some((r) => requiredRoles.includes(r))) {
-    return `${approver.principal} lacks a required role (${requiredRoles.join(' or ')})`;
+    return notAllowed(`${approver.principal} lacks a required role (${requiredRoles.join(' or ')})`);
   }
   if (approver.principal === requestedBy) {
     if (mode !== 'emergency')
-      return `four-eyes: ${approver.principal} requested this rotation and cannot approve it`;
+      return notAllowed(`four-eyes: ${approver.principal} requested this rotation and cannot approve it`);
     if (!approver.breakGlassReason?.trim()) {
-      return 'break-glass approval by the requester must carry a reason (breakGlassReason)';
+      return invalid('break-glass approval by the requester must carry a reason (breakGlassReason)');
     }
   }
   return undefined;

@@ -102,7 +102,7 @@ describe('approval gates', () => {
   it('refuses a principal without a required role', () => {
     expect(
       approvalRefusal({ principal: 'dave', roles: ['viewer'] }, ['approver'], 'alice', 'scheduled'),
-    ).toMatch(/lacks a required role/);
+    ).toEqual({ kind: 'NotAllowed', message: expect.stringMatching(/lacks a required role/) });
   });
 
   it('refuses the requester (four-eyes) in scheduled mode even with a reason', () => {
@@ -113,13 +113,13 @@ describe('approval gates', () => {
         'alice',
         'scheduled',
       ),
-    ).toMatch(/four-eyes/);
+    ).toEqual({ kind: 'NotAllowed', message: expect.stringMatching(/four-eyes/) });
   });
 
   it('allows a break-glass approval by the requester in emergency mode only with a reason', () => {
     expect(
       approvalRefusal({ principal: 'alice', roles: ['approver'] }, ['approver'], 'alice', 'emergency'),
-    ).toMatch(/must carry a reason/);
+    ).toEqual({ kind: 'Invalid', message: expect.stringMatching(/must carry a reason/) });
     expect(
       approvalRefusal(
         { principal: 'alice', roles: ['approver'], breakGlassReason: '  ' },
@@ -127,7 +127,7 @@ describe('approval gates', () => {
         'alice',
         'emergency',
       ),
-    ).toMatch(/must carry a reason/);
+    ).toEqual({ kind: 'Invalid', message: expect.stringMatching(/must carry a reason/) });
     expect(
       approvalRefusal(
         { principal: 'alice', roles: ['approver'], breakGlassReason: 'key leaked' },

@@ -1,4 +1,4 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { fingerprint } from '../../activities/fingerprint';
 import {
@@ -13,6 +13,8 @@ import {
   rollbackSignal,
   rollbackUpdate,
   statusQuery,
+  refusalFailureType,
+  type RefusalKind,
 } from '../../workflows/messages';
 import {
   RotationCredentialKey,
@@ -49,13 +51,17 @@ async function approveRevoke(h: RotationHandle, by = APPROVER) {
   await h.executeUpdate(approveUpdate, { args: [{ ...by, gate: 'revoke', comment: 'drain looks clean' }] });
 }
 
-async function expectRefused(promise: Promise<unknown>, message: RegExp) {
+/** Expects an update to be refused with this message and refusal kind (what the API maps to a status). */
+async function expectRefused(promise: Promise<unknown>, message: RegExp, kind: RefusalKind) {
   const err = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
-  expect(String((err as WorkflowUpdateFailedError).cause?.message)).toMatch(message);
+  const cause = (err as WorkflowUpdateFailedError).cause;
+  expect(String(cause?.message)).toMatch(message);
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  expect((cause as ApplicationFailure).type).toBe(refusalFailureType(kind));
 }
 
 describe('rotation workflow', () => {
@@ -257,6 +263,7 @@ describe('gates', () => {
       await expectRefused(
         h.executeUpdate(rollbackUpdate, { args: [{ ...OPERATOR, reason: 'second thoughts' }] }),
         /too late to roll back.*REVOKING/,
+        'NotOpen',
       );
       await h.signal(rollbackSignal, { ...OPERATOR, reason: 'second thoughts via CLI' });
       world.gatewayKeys.get('gk-old')!.revoked = true;
@@ -279,14 +286,17 @@ describe('gates', () => {
           args: [{ principal: REQUESTER.principal, roles: ['requester', 'approver'], gate: 'revoke' }],
         }),
         /four-eyes/,
+        'NotAllowed',
       );
       await expectRefused(
         h.executeUpdate(approveUpdate, { args: [{ ...VIEWER, gate: 'revoke' }] }),
         /lacks a required role \(approver\)/,
+        'NotAllowed',
       );
       await expectRefused(
         h.executeUpdate(approveUpdate, { args: [{ ...OPERATOR, gate: 'revoke' }] }),
         /lacks a required role/,
+        'NotAllowed',
       );
       expect((await h.query(statusQuery)).phase).toBe('AWAITING_REVOKE_APPROVAL');
       await h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'revoke' }] });
@@ -302,14 +312,17 @@ describe('gates', () => {
       await expectRefused(
         h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'revoke' }] }),
         /revoke gate is not open \(phase HOLDING\)/,
+        'NotOpen',
       );
       await expectRefused(
         h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'flip' }] }),
         /flip gate is not open/,
+        'NotOpen',
       );
       await expectRefused(
         h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'deploy' as 'flip' }] }),
         /unknown gate deploy/,
+        'Invalid',
       );
       await approveRevoke(h);
     });
@@ -435,6 +448,7 @@ describe('emergency mode', () => {
           args: [{ principal: REQUESTER.principal, roles: ['approver'], gate: 'revoke' }],
         }),
         /break-glass approval by the requester must carry a reason/,
+        'Invalid',
       );
       await h.executeUpdate(approveUpdate, {
         args: [
@@ -525,6 +539,7 @@ describe('messages from the Temporal CLI are untrusted', () => {
           args: [{ ...APPROVER, gate: 'revoke', comment: `new key is ${'sk-' + 'a'.repeat(24)}` }],
         }),
         /looks like it contains an API key/,
+        'Invalid',
       );
       await approveRevoke(h);
     });
