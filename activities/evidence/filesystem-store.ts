@@ -1,0 +1,146 @@
+// The default evidence store: one JSON document per rotation in a folder, chained by SHA-256. Each
+// document names the hash of the one written before it, so removing or editing a bundle breaks the
+// chain that `verify` walks. Writes are idempotent per rotation: a retried activity gets the record of
+// the bundle it already wrote instead of a second link.
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { EvidenceStore } from '../ports';
+import type { EvidenceRecord } from '../types';
+
+/** One link of the chain, as `chain.jsonl` keeps it. */
+interface ChainEntry {
+  rotationId: string;
+  file: string;
+  sha256: string;
+  previousSha256: string | null;
+  writtenAt: string;
+}
+
+/** What is stored for a rotation: the bundle and the hash of the bundle before it. */
+export interface StoredEvidence {
+  rotationId: string;
+  previousSha256: string | null;
+  writtenAt: string;
+  bundle: unknown;
+}
+
+/** Reads bundles back (API, CLI, `verify`). */
+export interface EvidenceReader {
+  read(rotationId: string): Promise<{ record: EvidenceRecord; document: StoredEvidence } | undefined>;
+  /** Walks the whole chain; `problems` is empty when every link and every file checks out. */
+  verify(): Promise<{ links: number; problems: string[] }>;
+}
+
+const LOCK_WAIT_MS = 10_000;
+const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
+/** Rotation ids hold `:`, which some filesystems refuse; the file name keeps them readable. */
+const fileFor = (rotationId: string) =>
+  `${rotationId.replace(/[^A-Za-z0-9._-]/g, '_')}.${sha256(rotationId).slice(0, 8)}.json`;
+
+/** A filesystem evidence store rooted at `dir` (created on first write). */
+export function createFilesystemEvidenceStore(dir: string): EvidenceStore & EvidenceReader {
+  const chainFile = path.join(dir, 'chain.jsonl');
+
+  async function chain(): Promise<ChainEntry[]> {
+    const text = await readFile(chainFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return '';
+      throw err;
+    });
+    return text
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as ChainEntry);
+  }
+
+  /** Serialises writers (several workers may share the folder) with an exclusive lock file. */
+  async function locked<T>(fn: () => Promise<T>): Promise<T> {
+    const lock = path.join(dir, '.lock');
+    const deadline = Date.now() + LOCK_WAIT_MS;
+    for (;;) {
+      try {
+        await (await open(lock, 'wx')).close();
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (Date.now() > deadline) {
+          throw new Error(`evidence store ${dir} is locked (${lock}); remove it if no writer is running`, {
+            cause: err,
+          });
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await rm(lock, { force: true });
+    }
+  }
+
+  const record = (e: ChainEntry): EvidenceRecord => ({
+    location: path.join(dir, e.file),
+    sha256: e.sha256,
+    previousSha256: e.previousSha256,
+  });
+
+  return {
+    async write(rotationId, bundle) {
+      await mkdir(dir, { recursive: true, mode: 0o750 });
+      return locked(async () => {
+        const links = await chain();
+        const existing = links.find((e) => e.rotationId === rotationId);
+        if (existing) return record(existing);
+        const previousSha256 = links.at(-1)?.sha256 ?? null;
+        const document: StoredEvidence = {
+          rotationId,
+          previousSha256,
+          writtenAt: new Date().toISOString(),
+          bundle,
+        };
+        const text = `${JSON.stringify(document, null, 2)}\n`;
+        const entry: ChainEntry = {
+          rotationId,
+          file: fileFor(rotationId),
+          sha256: sha256(text),
+          previousSha256,
+          writtenAt: document.writtenAt,
+        };
+        const target = path.join(dir, entry.file);
+        await writeFile(`${target}.tmp`, text, { mode: 0o640 });
+        await rename(`${target}.tmp`, target);
+        await appendFile(chainFile, `${JSON.stringify(entry)}\n`, { mode: 0o640 });
+        return record(entry);
+      });
+    },
+
+    async read(rotationId) {
+      const entry = (await chain()).find((e) => e.rotationId === rotationId);
+      if (!entry) return undefined;
+      const text = await readFile(path.join(dir, entry.file), 'utf8');
+      return { record: record(entry), document: JSON.parse(text) as StoredEvidence };
+    },
+
+    async verify() {
+      const problems: string[] = [];
+      const links = await chain();
+      let previous: string | null = null;
+      for (const e of links) {
+        if (e.previousSha256 !== previous) {
+          problems.push(
+            `${e.rotationId}: links to ${e.previousSha256 ?? 'nothing'}, expected ${previous ?? 'nothing'}`,
+          );
+        }
+        const text = await readFile(path.join(dir, e.file), 'utf8').catch(() => undefined);
+        if (text === undefined) problems.push(`${e.rotationId}: ${e.file} is missing`);
+        else if (sha256(text) !== e.sha256)
+          problems.push(`${e.rotationId}: ${e.file} was changed after it was written`);
+        else if ((JSON.parse(text) as StoredEvidence).previousSha256 !== e.previousSha256) {
+          problems.push(`${e.rotationId}: the bundle's previousSha256 disagrees with the chain`);
+        }
+        previous = e.sha256;
+      }
+      return { links: links.length, problems };
+    },
+  };
+}

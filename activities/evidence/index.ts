@@ -1,0 +1,1 @@
+export { createFilesystemEvidenceStore, type EvidenceReader, type StoredEvidence } from './filesystem-store';

@@ -1,0 +1,1 @@
+export { createWebhookNotifier, webhookSignature, type WebhookNotifierOptions } from './webhook-notifier';

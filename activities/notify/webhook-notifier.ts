@@ -1,0 +1,53 @@
+// Tells the change ticket's webhook about phase changes, open gates and reminders. The body is signed
+// with HMAC-SHA256 over `timestamp.body` (header X-Rekey-Signature: sha256=<hex>) so the receiver can
+// check it came from rekey and is fresh. One POST per attempt: retries belong to the activity's retry
+// policy, and the workflow never lets a failure here block the rotation.
+import { createHmac } from 'node:crypto';
+import type { Notifier } from '../ports';
+
+export interface WebhookNotifierOptions {
+  /** Shared secret for the signature; without it the body goes unsigned (and the log says so). */
+  signingSecret?: string;
+  timeoutMs?: number;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+  now?: () => number;
+}
+
+/** The signature header value for a body sent at `timestamp` (seconds). */
+export function webhookSignature(secret: string, timestamp: string, body: string): string {
+  return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex')}`;
+}
+
+/** A notifier that POSTs JSON events to the rotation's webhook URL, when the ticket gave one. */
+export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifier {
+  const log = opts.log ?? (() => undefined);
+  return {
+    async notify(event) {
+      const { webhookUrl, ...payload } = event;
+      log('rotation event', { ...payload, webhook: Boolean(webhookUrl) });
+      if (!webhookUrl) return;
+      const body = JSON.stringify({
+        ...payload,
+        source: 'rekey',
+        sentAt: new Date((opts.now ?? Date.now)()).toISOString(),
+      });
+      const timestamp = String(Math.floor((opts.now ?? Date.now)() / 1000));
+      const res = await fetch(webhookUrl, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-rekey-timestamp': timestamp,
+          'x-rekey-event': payload.event,
+          ...(opts.signingSecret
+            ? { 'x-rekey-signature': webhookSignature(opts.signingSecret, timestamp, body) }
+            : {}),
+        },
+        body,
+        signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+      });
+      // Drain the body so the connection is released.
+      await res.arrayBuffer().catch(() => undefined);
+      if (!res.ok) throw new Error(`webhook answered ${res.status} for ${payload.event}`);
+    },
+  };
+}

@@ -1,0 +1,67 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createWebhookNotifier, webhookSignature } from '../../activities/notify';
+
+// The ticket webhook notifier against a real HTTP receiver on loopback.
+describe('the webhook notifier', () => {
+  let server: Server;
+  let url: string;
+  let answer = 204;
+  const received: { headers: IncomingMessage['headers']; body: string }[] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        received.push({ headers: req.headers, body });
+        res.writeHead(answer).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/rekey`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  beforeEach(() => {
+    received.length = 0;
+    answer = 204;
+  });
+
+  const event = {
+    rotationId: 'prod:key:CHG-1',
+    event: 'gate-opened' as const,
+    phase: 'AWAITING_REVOKE_APPROVAL',
+    message: 'revoke gate open',
+  };
+
+  it('signs the body with HMAC-SHA256 over timestamp and body, which the receiver can verify', async () => {
+    const secret = 'a-shared-webhook-secret';
+    await createWebhookNotifier({ signingSecret: secret }).notify({ ...event, webhookUrl: url });
+    expect(received).toHaveLength(1);
+    const { headers, body } = received[0]!;
+    expect(JSON.parse(body)).toMatchObject({
+      rotationId: 'prod:key:CHG-1',
+      event: 'gate-opened',
+      source: 'rekey',
+    });
+    expect(headers['x-rekey-signature']).toBe(
+      webhookSignature(secret, String(headers['x-rekey-timestamp']), body),
+    );
+    expect(headers['x-rekey-signature']).not.toBe(
+      webhookSignature('another-secret-entirely', String(headers['x-rekey-timestamp']), body),
+    );
+  });
+
+  it('throws when the receiver fails, so the activity retry policy tries again', async () => {
+    answer = 503;
+    await expect(createWebhookNotifier().notify({ ...event, webhookUrl: url })).rejects.toThrow(
+      /answered 503/,
+    );
+  });
+
+  it('only logs when the ticket names no webhook', async () => {
+    const logged: unknown[] = [];
+    await createWebhookNotifier({ log: (m, f) => logged.push({ m, f }) }).notify(event);
+    expect(received).toHaveLength(0);
+    expect(logged).toHaveLength(1);
+  });
+});
