@@ -13,6 +13,7 @@ import type {
   Fingerprint,
   KeyScope,
   NotifyEvent,
+  SecretVersionRecord,
   SecretVersionRef,
   WindowMetrics,
 } from './types';
@@ -35,6 +36,8 @@ export interface SecretStore {
   rollback(rotationId: string): Promise<{ restored?: SecretVersionRef; disabled?: SecretVersionRef }>;
   retirePrevious(rotationId: string): Promise<SecretVersionRef | undefined>;
   discardPending(rotationId: string): Promise<void>;
+  /** Every version of the stable and pending secret with tags and times, oldest first; no values. */
+  history(): Promise<SecretVersionRecord[]>;
 }
 
 /** A gateway's key admin API (one adapter per gateway kind, see activities/gateway/admin-registry.ts). */

@@ -20,6 +20,26 @@ export interface SecretVersionRef {
   gatewayKeyId?: string;
 }
 
+/** Where a secret version stands in a rotation (tag `rekey-stage`). */
+export type SecretStage = 'pending' | 'current' | 'previous' | 'rolled-back' | 'retired';
+
+/** One version of a credential's stable or pending secret for the evidence: tags and times, never a value. */
+export interface SecretVersionRecord {
+  vaultUrl: string;
+  name: string;
+  version: string;
+  enabled: boolean;
+  createdAt?: string;
+  updatedAt?: string;
+  /** From the `rekey-fingerprint` tag; versions rekey never touched have none. */
+  fingerprint?: Fingerprint;
+  stage?: SecretStage;
+  rotationId?: string;
+  gatewayKeyId?: string;
+  /** Every tag of the version (rekey's and anyone else's). */
+  tags: Record<string, string>;
+}
+
 /** A consumer of the credential as registered by the platform team. */
 export interface Consumer {
   app: string;

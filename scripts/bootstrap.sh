@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every tool rekey's tests and demo need, idempotently: into .tools/ (gitignored) Node 24, npm
-# dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping test server and the
-# Lowkey Vault Azure Key Vault emulator; from Debian, Prometheus. Each step says what it installs and,
+# dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping test server, the
+# Lowkey Vault Azure Key Vault emulator and the TLS certificate of the reference Key Vault (the fallback
+# when Lowkey Vault cannot be fetched); from Debian, Prometheus. Each step says what it installs and,
 # when it fails, what is missing and how to get it.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$BIN"
@@ -152,6 +153,34 @@ step_lowkey_vault() {
   fi
 }
 
+# The reference Key Vault (simulator/key-vault) serves HTTPS with a self-signed certificate of its own
+# (CN=localhost, SAN localhost and 127.0.0.1, no CA). Node trusts it only through NODE_EXTRA_CA_CERTS;
+# TLS verification is never switched off. Generated once; the key stays readable by its owner only.
+step_reference_key_vault_tls() {
+  local dir="$TOOLS/reference-key-vault"
+  if [ -s "$dir/key.pem" ] && grep -q 'BEGIN CERTIFICATE' "$dir/cert.pem" 2>/dev/null; then
+    log "reference Key Vault TLS certificate already in .tools/reference-key-vault"
+    return
+  fi
+  command -v openssl >/dev/null || die "openssl is needed for the reference Key Vault's certificate (apt-get install openssl)"
+  log "generating a self-signed TLS certificate for the reference Key Vault (CN=localhost) into .tools/reference-key-vault"
+  mkdir -p "$dir"
+  rm -f "$dir/key.pem" "$dir/cert.pem" "$dir/key.pem.tmp" "$dir/cert.pem.tmp"
+  # umask 077 so the private key is never readable by others, not even between writing and chmod.
+  (
+    umask 077
+    openssl req -x509 -newkey rsa:2048 -sha256 -nodes -days 3650 -subj /CN=localhost \
+      -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -addext "basicConstraints=critical,CA:FALSE" \
+      -addext "keyUsage=critical,digitalSignature,keyEncipherment" -addext "extendedKeyUsage=serverAuth" \
+      -keyout "$dir/key.pem.tmp" -out "$dir/cert.pem.tmp" 2>/dev/null
+  ) || die "openssl could not generate the reference Key Vault certificate"
+  chmod 600 "$dir/key.pem.tmp"
+  chmod 644 "$dir/cert.pem.tmp"
+  mv "$dir/key.pem.tmp" "$dir/key.pem"
+  mv "$dir/cert.pem.tmp" "$dir/cert.pem"
+  log "reference Key Vault certificate: .tools/reference-key-vault/cert.pem (trust it with NODE_EXTRA_CA_CERTS)"
+}
+
 step_prometheus() {
   if command -v prometheus >/dev/null 2>&1; then
     log "Prometheus $(prometheus --version 2>&1 | awk 'NR==1 {print $3}') already installed"
@@ -177,8 +206,10 @@ main() {
       step_test_server
       step_prometheus
       step_lowkey_vault
+      step_reference_key_vault_tls
       ;;
-    *) die "usage: bootstrap.sh [all|node]" ;;
+    reference-key-vault-tls) step_reference_key_vault_tls ;;
+    *) die "usage: bootstrap.sh [all|node|reference-key-vault-tls]" ;;
   esac
 }
 main "$@"

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import tls from 'node:tls';
 import { Connection } from '@temporalio/client';
 import { REKEY_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
@@ -206,6 +207,77 @@ export async function startLowkeyVault(opts: LowkeyVaultOptions): Promise<Runnin
     throw new Error(`${(err as Error).message} (log: ${opts.logFile})`, { cause: err });
   }
   return server;
+}
+
+/** Where the reference Key Vault's entry point and the TLS material scripts/bootstrap.sh generates live. */
+export function keyVaultPaths() {
+  const dir = path.join(TOOLS, 'reference-key-vault');
+  return {
+    dir,
+    certPem: path.join(dir, 'cert.pem'),
+    keyPem: path.join(dir, 'key.pem'),
+    main: path.join(ROOT, 'simulator', 'key-vault', 'main.ts'),
+    tsx: path.join(ROOT, 'node_modules', '.bin', 'tsx'),
+  };
+}
+
+/** Why the reference Key Vault cannot run here, or undefined when it can. */
+export function referenceKeyVaultUnavailableReason(): string | undefined {
+  const p = keyVaultPaths();
+  if (!existsSync(p.certPem) || !existsSync(p.keyPem))
+    return `the reference Key Vault certificate ${p.certPem} or its key is missing (run \`bash scripts/bootstrap.sh reference-key-vault-tls\`)`;
+  if (!existsSync(p.tsx)) return `${p.tsx} is missing (run \`npm ci\`)`;
+  return undefined;
+}
+
+/** Options of a reference Key Vault (simulator/key-vault) process. */
+export interface ReferenceKeyVaultOptions {
+  httpsPort: number;
+  logFile: string;
+  /** Keeps secrets (values included, mode 0600) across a restart on the same port. */
+  stateFile?: string;
+  purgeProtection?: boolean;
+}
+
+/** Starts the reference Key Vault over HTTPS as its own process group; Node trusts it via NODE_EXTRA_CA_CERTS. */
+export async function startReferenceKeyVault(opts: ReferenceKeyVaultOptions): Promise<RunningServer> {
+  const reason = referenceKeyVaultUnavailableReason();
+  if (reason) throw new Error(reason);
+  const p = keyVaultPaths();
+  await assertPortsFree('reference Key Vault', [opts.httpsPort]);
+  const env: NodeJS.ProcessEnv = {
+    REKEY_KEYVAULT_PORT: String(opts.httpsPort),
+    REKEY_KEYVAULT_TLS_CERT: p.certPem,
+    REKEY_KEYVAULT_TLS_KEY: p.keyPem,
+    REKEY_KEYVAULT_PURGE_PROTECTION: opts.purgeProtection ? '1' : '0',
+  };
+  if (opts.stateFile) env.REKEY_KEYVAULT_STATE_FILE = opts.stateFile;
+  const { child, server } = startProcess('reference-key-vault', p.tsx, [p.main], opts.logFile, env);
+  try {
+    await waitFor('reference Key Vault', () => portOpen(opts.httpsPort), 30_000, child);
+  } catch (err) {
+    await server.stop();
+    throw new Error(`${(err as Error).message} (log: ${opts.logFile})`, { cause: err });
+  }
+  return server;
+}
+
+/**
+ * Adds the certificates of the file NODE_EXTRA_CA_CERTS names to this process's default CA store, when
+ * they are not there yet. Node reads that variable only at start; jest runs a lone test file inside its
+ * own process, which started before global setup set it. Verification stays on: only these certificates
+ * are added.
+ */
+export function applyNodeExtraCaCerts(): void {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file || !existsSync(file)) return;
+  const pems =
+    readFileSync(file, 'utf8').match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  const current = tls.getCACertificates('default');
+  const normalize = (pem: string) => pem.replace(/\s+/g, '');
+  const have = new Set(current.map(normalize));
+  const missing = pems.filter((pem) => !have.has(normalize(pem)));
+  if (missing.length > 0) tls.setDefaultCACertificates([...current, ...missing]);
 }
 
 /** Options of a Prometheus instance of our own (never the system service). */

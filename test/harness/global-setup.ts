@@ -14,9 +14,12 @@ import path from 'node:path';
 import {
   ROOT,
   freePort,
+  keyVaultPaths,
   lowkeyPaths,
   lowkeyUnavailableReason,
+  referenceKeyVaultUnavailableReason,
   startLowkeyVault,
+  startReferenceKeyVault,
   startTemporalDevServer,
   stopProcessGroup,
   type RunningServer,
@@ -52,6 +55,21 @@ async function reapAbandonedRuns(): Promise<void> {
   }
 }
 
+/**
+ * One PEM file for NODE_EXTRA_CA_CERTS: what the environment already trusted that way (kept, so that a
+ * proxy's CA still works), the given certificates, and the reference Key Vault's certificate, which tests
+ * that start their own reference Key Vault need also when Lowkey Vault is the shared emulator.
+ */
+function writeCaBundle(dir: string, certs: string[]): string {
+  process.env.REKEY_ORIGINAL_NODE_EXTRA_CA_CERTS ??= process.env.NODE_EXTRA_CA_CERTS ?? '';
+  const original = process.env.REKEY_ORIGINAL_NODE_EXTRA_CA_CERTS;
+  const reference = keyVaultPaths().certPem;
+  const files = [original, ...certs, reference].filter((f): f is string => !!f && existsSync(f));
+  const bundle = path.join(dir, 'extra-ca-certs.pem');
+  writeFileSync(bundle, files.map((f) => readFileSync(f, 'utf8').trim()).join('\n') + '\n');
+  return bundle;
+}
+
 export default async function globalSetup(): Promise<void> {
   mkdirSync(base, { recursive: true });
   await reapAbandonedRuns();
@@ -84,24 +102,50 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEMPORAL_ADDRESS = `127.0.0.1:${grpcPort}`;
     process.env.TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
 
-    const missing = lowkeyUnavailableReason();
-    if (missing) {
-      process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE = missing;
-      console.warn(`\n[rekey] Key Vault integration tests will be skipped: ${missing}`);
-    } else {
-      const httpsPort = await freePort();
+    // Azure Key Vault: Lowkey Vault when its jar is here, else the reference Key Vault (simulator/key-vault).
+    let lowkeyMissing = lowkeyUnavailableReason();
+    const referenceMissing = referenceKeyVaultUnavailableReason();
+    const httpsPort = await freePort();
+    if (!lowkeyMissing) {
+      try {
+        started.push(
+          await startLowkeyVault({
+            httpsPort,
+            tokenPort: await freePort(),
+            logFile: path.join(dir, 'lowkey-vault.log'),
+          }),
+        );
+        process.env.REKEY_TEST_KEYVAULT_KIND = 'lowkey';
+      } catch (err) {
+        // A Lowkey Vault that is installed but does not start must not hide behind the fallback silently.
+        lowkeyMissing = `Lowkey Vault did not start: ${(err as Error).message}`;
+        console.warn(`\n[rekey] ${lowkeyMissing}; using the reference Key Vault instead`);
+      }
+    }
+    if (lowkeyMissing && !referenceMissing) {
       started.push(
-        await startLowkeyVault({
+        await startReferenceKeyVault({
           httpsPort,
-          tokenPort: await freePort(),
-          logFile: path.join(dir, 'lowkey-vault.log'),
+          logFile: path.join(dir, 'reference-key-vault.log'),
+          stateFile: path.join(dir, 'reference-key-vault.json'),
         }),
       );
-      record();
-      process.env.AZURE_KEYVAULT_URL = `https://localhost:${httpsPort}`;
-      // Jest's workers start after global setup, so they inherit this and trust the emulator's certificate.
-      process.env.NODE_EXTRA_CA_CERTS = lowkeyPaths().certPem;
+      process.env.REKEY_TEST_KEYVAULT_KIND = 'reference';
     }
+    record();
+    if (lowkeyMissing && referenceMissing) {
+      const reason = `${lowkeyMissing}; and ${referenceMissing}`;
+      process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE = reason;
+      console.warn(`\n[rekey] Key Vault integration tests will be skipped: ${reason}`);
+    } else {
+      delete process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE;
+      process.env.AZURE_KEYVAULT_URL = `https://localhost:${httpsPort}`;
+      // Jest's workers start after global setup, so they inherit this and trust the emulators' certificates
+      // (a lone test file runs inside this process: scripts/local-stack.ts applyNodeExtraCaCerts).
+      process.env.NODE_EXTRA_CA_CERTS = writeCaBundle(dir, lowkeyMissing ? [] : [lowkeyPaths().certPem]);
+    }
+    // Where tests put files of servers they start themselves (e.g. a reference Key Vault they restart).
+    process.env.REKEY_TEST_RUN_DIR = dir;
   } catch (err) {
     // Jest skips the teardown when setup throws: stop what did start here.
     for (const s of [...started].reverse()) await s.stop();

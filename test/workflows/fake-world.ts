@@ -8,6 +8,8 @@ import type {
   CanaryRequest,
   ConsumerUsage,
   CredentialRef,
+  SecretStage,
+  SecretVersionRecord,
   SecretVersionRef,
   WindowMetrics,
 } from '../../activities/types';
@@ -62,6 +64,30 @@ export class FakeWorld {
   /** What an app reading the stable path (newest enabled version) gets. */
   appReads(): string | undefined {
     return [...this.stable].reverse().find((v) => v.enabled)?.value;
+  }
+
+  /** The fake vault's versions as SecretStore.history() reports them: tags, stages and fingerprints, no values. */
+  history(): SecretVersionRecord[] {
+    // The fake's stage labels, in the rekey-stage vocabulary of the real adapter.
+    const stageOf = (stage: string): SecretStage =>
+      stage === 'rolled-back-to'
+        ? 'current'
+        : stage.startsWith('pending')
+          ? 'pending'
+          : (stage as SecretStage);
+    const record = (v: Version, name: string): SecretVersionRecord => ({
+      vaultUrl: VAULT,
+      name,
+      version: v.version,
+      enabled: v.enabled,
+      fingerprint: fingerprint(v.value),
+      stage: stageOf(v.stage),
+      tags: { 'rekey-stage': stageOf(v.stage), 'rekey-fingerprint': fingerprint(v.value) },
+    });
+    return [
+      ...this.stable.map((v) => record(v, 'flatkey-router-key')),
+      ...(this.pending ? [record(this.pending, 'flatkey-router-key-pending')] : []),
+    ];
   }
 
   /** Stages a key as the API's manual hand-off does, returning only its reference. */

@@ -1,0 +1,2 @@
+export * from './azure-key-vault';
+export { createSecretStoreResolver, type SecretStoreResolverOptions } from './store-resolver';

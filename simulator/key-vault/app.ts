@@ -1,0 +1,68 @@
+// The reference Key Vault: the Azure Key Vault secrets REST API, faithful enough that the official
+// @azure/keyvault-secrets SDK works against it unchanged, for development and CI where Lowkey Vault
+// cannot be installed. Served over HTTPS (the SDK refuses plain HTTP); `app.inject` tests it without TLS.
+// A dev emulator: any bearer token is accepted, and the optional state file holds secret values.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { challengeAuth, EMULATOR_TENANT_ID } from './challenge-auth';
+import { KeyVaultError } from './errors';
+import { registerSecretRoutes } from './secrets-routes';
+import { KeyVaultState, type KeyVaultStateOptions } from './state';
+
+export interface KeyVaultOptions extends KeyVaultStateOptions {
+  /** PEM key and certificate; without them the app serves plain HTTP (only for `app.inject`). */
+  tls?: { key: string | Buffer; cert: string | Buffer };
+  /** The tenant named in the 401 challenge. */
+  tenantId?: string;
+  /** One line per request (method, path, status); never bodies, so never values. */
+  log?: (line: string) => void;
+}
+
+export interface ReferenceKeyVault {
+  app: FastifyInstance;
+  state: KeyVaultState;
+}
+
+/** Builds the emulator; `app.listen` serves it, `app.inject` tests it. */
+export function buildKeyVault(opts: KeyVaultOptions = {}): ReferenceKeyVault {
+  const state = new KeyVaultState(opts);
+  // `https: null` serves plain HTTP; one option keeps a single app type for both.
+  const app = Fastify({ logger: false, https: opts.tls ?? null });
+
+  app.addHook('onRequest', challengeAuth(opts.tenantId ?? EMULATOR_TENANT_ID));
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-ms-request-id', randomUUID());
+    state.expire();
+    const query = req.query as Record<string, unknown>;
+    if (typeof query['api-version'] !== 'string' || query['api-version'] === '')
+      throw new KeyVaultError(400, 'BadParameter', 'The api-version query parameter is required.');
+  });
+  if (opts.log) {
+    const log = opts.log;
+    app.addHook('onResponse', async (req, reply) => {
+      log(`${req.method} ${req.url.split('?')[0]} ${reply.statusCode}`);
+    });
+  }
+
+  registerSecretRoutes(app, state);
+
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({
+      error: { code: 'NotFound', message: `No operation at ${req.method} ${req.url.split('?')[0]}` },
+    }),
+  );
+  // One place maps errors to the service's error body. Parser errors can quote the body (a secret value),
+  // so they are answered with a fixed message.
+  app.setErrorHandler((err: FastifyError, _req, reply) => {
+    if (err instanceof KeyVaultError) return reply.code(err.status).send(err.body());
+    if (err.code?.startsWith('FST_ERR_CTP') || err instanceof SyntaxError)
+      return reply
+        .code(400)
+        .send({ error: { code: 'BadParameter', message: 'The request body is not valid JSON.' } });
+    if (err.statusCode && err.statusCode < 500)
+      return reply.code(err.statusCode).send({ error: { code: 'BadParameter', message: 'Bad request.' } });
+    return reply.code(500).send({ error: { code: 'InternalServerError', message: 'Internal error.' } });
+  });
+
+  return { app, state };
+}
