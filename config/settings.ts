@@ -19,8 +19,37 @@ export const settingsSchema = z.object({
     .default('rekey-rotations')
     .describe('task queue of the rotation worker'),
   AZURE_KEYVAULT_URL: z.url().optional().describe('Key Vault that holds the gateway keys'),
+  REKEY_KEYVAULT_EMULATOR: z
+    .enum(['true', 'false', '1', '0'])
+    .default('false')
+    .transform((v) => v === 'true' || v === '1')
+    .describe('dev only: talk to a local Key Vault emulator with a no-op credential (refused for Azure)'),
+  REKEY_WEBHOOK_SIGNING_SECRET: z
+    .string()
+    .min(16)
+    .optional()
+    .describe('HMAC-SHA256 secret that signs ticket webhook bodies (X-Rekey-Signature)'),
   REKEY_API_HOST: z.string().min(1).default('127.0.0.1').describe('address the API listens on'),
-  REKEY_API_PORT: port.default(8080).describe('port the API listens on'),
+  REKEY_API_PORT: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(65535)
+    .default(8080)
+    .describe('port the API listens on; 0 picks a free one'),
+  REKEY_API_TOKENS_FILE: z
+    .string()
+    .min(1)
+    .default('config/api-tokens.yaml')
+    .describe(
+      'API bearer tokens: a YAML list of {sha256, principal, roles}; tokens are never stored in clear',
+    ),
+  REKEY_API_SHUTDOWN_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .max(300)
+    .default(10)
+    .describe('how long a stopping API lets in-flight requests finish before closing their connections'),
   REKEY_WORKER_METRICS_PORT: port.default(9464).describe('port of the worker /metrics endpoint'),
   REKEY_CREDENTIALS_FILE: z
     .string()

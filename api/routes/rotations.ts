@@ -23,24 +23,10 @@ import { rotationStartOptions } from '../../workflows/start-options';
 import type { ApiDeps } from '../app';
 import { requireRole, type Principal } from '../auth';
 import { Conflict, InputError, NotFound, Unprocessable } from '../errors';
+import { parseRotationId } from './rotation-id';
 
 const STATUS_QUERY_TIMEOUT_MS = 5_000;
 const quote = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
-
-/** Splits a rotation id (`environment:credential:ticket`) into its parts. */
-function parseRotationId(id: string) {
-  const [environment, credential, ticket, ...rest] = id.split(':');
-  if (
-    !environment ||
-    !credential ||
-    !ticket ||
-    rest.length ||
-    ![environment, credential, ticket].every((p) => identifier.test(p))
-  ) {
-    throw NotFound(`no rotation ${id}: ids look like environment:credential:ticket`);
-  }
-  return { environment, credential, ticket };
-}
 
 /** A visibility row as the API shows it. */
 function summary(wf: WorkflowExecutionInfo) {
@@ -144,6 +130,7 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
             `another rotation of ${credential} (${environment}) started first: ${rotationIdFor(credential, environment, startedTicket ?? '?')}`,
           );
         }
+        app.metrics.rotationsStarted.inc({ environment, mode: input.mode });
         return reply
           .code(201)
           .send({ ...ids, runId: started.runId, ...urls(input.rotationId, workflowId, started.runId) });

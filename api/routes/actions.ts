@@ -1,0 +1,275 @@
+// /v1/rotations/:id/…: what people do to a running rotation — approve or reject a gate, roll back,
+// abort, extend the hold, hand over a manual replacement key, confirm a manual revocation. Each is a
+// Temporal update: the workflow's validator is the single judge, and its refusal kind maps to the status
+// (NotAllowed → 403, NotOpen → 409, Invalid → 400). The principal comes from the token, never the body.
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import { z } from 'zod';
+import { workflowIdFor } from '../../common/policy';
+import {
+  abortUpdate,
+  approveUpdate,
+  extendHoldUpdate,
+  rejectUpdate,
+  replacementKeyStagedUpdate,
+  revocationConfirmedUpdate,
+  rollbackUpdate,
+  statusQuery,
+  refusalFailureType,
+  type Actor,
+  type MessageAck,
+  type RefusalKind,
+} from '../../workflows/messages';
+import { ChangeTicketKey, RotationOutcomeKey } from '../../workflows/search-attributes';
+import type { ApiDeps } from '../app';
+import { requireRole } from '../auth';
+import { Conflict, HttpProblem, NotAllowed, NotFound } from '../errors';
+import { parseRotationId } from './rotation-id';
+
+/** How long the API waits for a worker to run an update's validator before answering 503. */
+const UPDATE_TIMEOUT_MS = 15_000;
+
+const text = (what: string, max = 2000) => z.string().trim().min(1).max(max).describe(what);
+const idParams = z.object({ id: z.string().max(400).describe('rotation id: environment:credential:ticket') });
+const ackSchema = z.object({
+  id: z.string(),
+  accepted: z.literal(true),
+  phase: z.string().describe('the phase when the workflow accepted the message'),
+});
+
+const approvalBody = z
+  .strictObject({
+    gate: z.enum(['flip', 'revoke']).describe('which gate this decision is for'),
+    decision: z.enum(['approve', 'reject']).default('approve'),
+    comment: text('why, for the record').optional(),
+    reason: text('required to reject').optional(),
+    breakGlassReason: text('emergency mode: lets the requester approve their own rotation').optional(),
+  })
+  .refine((b) => b.decision === 'approve' || b.reason || b.comment, {
+    message: 'a rejection needs a reason',
+    path: ['reason'],
+  });
+const reasonBody = z.strictObject({ reason: text('why, for the record and the evidence') });
+const extensionBody = z.strictObject({
+  minutes: z.number().int().min(1).max(1440).describe('how much longer to hold and watch'),
+  reason: text('why the hold is extended'),
+});
+const confirmationBody = z.strictObject({ comment: text('what was done at the gateway').optional() });
+const replacementKeyBody = z.strictObject({
+  key: z
+    .string()
+    .min(16, 'the key is too short to be an API key')
+    .max(1024)
+    .regex(/^\S+$/, 'the key must not contain whitespace')
+    .describe('the replacement key; written to the pending secret, never stored or echoed elsewhere'),
+});
+
+/** The refusal kinds the workflow signals, as HTTP statuses. */
+const REFUSAL_STATUS: Record<RefusalKind, number> = { NotAllowed: 403, NotOpen: 409, Invalid: 400 };
+
+export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
+  // eslint-disable-next-line @typescript-eslint/require-await -- Fastify plugins are async by contract
+  return async (plain) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+
+    /** The caller, who must hold a role that may act at all; the workflow judges the rest. */
+    const actor = (req: FastifyRequest): Actor => {
+      const who = deps.auth.authenticate(req.headers.authorization, req.ip);
+      requireRole(who, 'requester', 'approver', 'operator');
+      return who;
+    };
+
+    /** The running workflow of this rotation; 404 when unknown, 409 when it has finished. */
+    async function running(id: string) {
+      const { environment, credential, ticket } = parseRotationId(id);
+      const handle = deps.temporal.workflow.getHandle(workflowIdFor(environment, credential));
+      const described = await handle.describe().catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) throw NotFound(`no rotation ${id}`);
+        throw err;
+      });
+      if (described.typedSearchAttributes.get(ChangeTicketKey) !== ticket) {
+        throw NotFound(`no running rotation ${id}`);
+      }
+      if (described.status.name !== 'RUNNING') {
+        const outcome = described.typedSearchAttributes.get(RotationOutcomeKey) ?? described.status.name;
+        throw Conflict(`rotation ${id} has finished (${outcome})`);
+      }
+      return { handle, environment, credential, ticket };
+    }
+
+    /** Sends an update and turns a refusal into the matching problem. */
+    async function send<A>(
+      handle: WorkflowHandle,
+      update: UpdateDefinition<MessageAck, [A]>,
+      args: A,
+    ): Promise<MessageAck> {
+      try {
+        return await deps.temporal.withAbortSignal(AbortSignal.timeout(UPDATE_TIMEOUT_MS), () =>
+          handle.executeUpdate(update, { args: [args] }),
+        );
+      } catch (err) {
+        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
+          const kind = (Object.keys(REFUSAL_STATUS) as RefusalKind[]).find(
+            (k) => refusalFailureType(k) === (err.cause as ApplicationFailure).type,
+          );
+          if (kind) throw new HttpProblem(REFUSAL_STATUS[kind], 'Refused', err.cause.message);
+        }
+        if (err instanceof WorkflowNotFoundError) throw Conflict('the rotation finished meanwhile');
+        if (isAbort(err)) {
+          throw new HttpProblem(
+            503,
+            'Service unavailable',
+            'no rekey worker answered in time; the message was not applied, try again',
+          );
+        }
+        throw err;
+      }
+    }
+
+    const ack = (id: string, a: MessageAck) => ({ id, accepted: a.accepted, phase: a.phase });
+    const responses = (code: number) => ({ [code]: ackSchema });
+
+    app.post(
+      '/rotations/:id/approvals',
+      {
+        schema: {
+          params: idParams,
+          body: approvalBody,
+          response: responses(200),
+          description: 'Approve or reject the flip or revoke gate (four-eyes: not the requester).',
+        },
+      },
+      async (req) => {
+        const who = actor(req);
+        const { handle } = await running(req.params.id);
+        const b = req.body;
+        const result =
+          b.decision === 'approve'
+            ? await send(handle, approveUpdate, {
+                ...who,
+                gate: b.gate,
+                ...(b.comment ? { comment: b.comment } : {}),
+                ...(b.breakGlassReason ? { breakGlassReason: b.breakGlassReason } : {}),
+              })
+            : await send(handle, rejectUpdate, { ...who, gate: b.gate, reason: (b.reason ?? b.comment)! });
+        return ack(req.params.id, result);
+      },
+    );
+
+    /** A message that is accepted now and takes effect at the workflow's next step: 202. */
+    function acceptedRoute<B extends z.ZodType, A>(
+      name: string,
+      body: B,
+      update: UpdateDefinition<MessageAck, [Actor & A]>,
+      toArgs: (body: z.infer<B>) => A,
+      description: string,
+    ) {
+      app.post(
+        `/rotations/:id/${name}`,
+        { schema: { params: idParams, body, response: responses(202), description } },
+        async (req, reply) => {
+          const who = actor(req);
+          const { handle } = await running(req.params.id);
+          const result = await send(handle, update, { ...who, ...toArgs(req.body as z.infer<B>) });
+          return reply.code(202).send(ack(req.params.id, result));
+        },
+      );
+    }
+
+    acceptedRoute(
+      'rollback',
+      reasonBody,
+      rollbackUpdate,
+      (b) => ({ reason: b.reason }),
+      'Roll back: the old key is served again. Refused (409) once revocation began.',
+    );
+    acceptedRoute(
+      'abort',
+      reasonBody,
+      abortUpdate,
+      (b) => ({ reason: b.reason }),
+      'Abort before the flip: the replacement is discarded, nothing changes for apps.',
+    );
+    acceptedRoute(
+      'hold-extensions',
+      extensionBody,
+      extendHoldUpdate,
+      (b) => ({ minutes: b.minutes, reason: b.reason }),
+      'Hold and watch longer (while HOLDING, or when the hold ran out with exceptions).',
+    );
+    acceptedRoute(
+      'revocation-confirmations',
+      confirmationBody,
+      revocationConfirmedUpdate,
+      (b) => (b.comment ? { comment: b.comment } : {}),
+      'Manual gateways: confirm the old key was revoked at the gateway.',
+    );
+
+    app.put(
+      '/rotations/:id/replacement-key',
+      {
+        schema: {
+          params: idParams,
+          body: replacementKeyBody,
+          response: {
+            202: z.object({
+              id: z.string(),
+              version: z.string().describe('the pending secret version that holds the key'),
+              fingerprint: z.string().describe('sha256: + 12 hex of the key, never the key'),
+              phase: z.string(),
+            }),
+          },
+          description:
+            'Manual gateways: hand over the replacement key. It goes straight to the pending secret; ' +
+            'the workflow receives only its version id and fingerprint.',
+        },
+      },
+      async (req, reply) => {
+        const who = actor(req);
+        requireRole(who, 'requester', 'operator');
+        const { handle, environment, credential } = await running(req.params.id);
+        const store = deps.secretStoreFor;
+        if (!store) {
+          throw new HttpProblem(503, 'Service unavailable', 'this API has no secret store configured');
+        }
+        const ref = deps.registry.lookup(credential, environment);
+        if (!ref) throw Conflict(`credential ${credential} is no longer registered for ${environment}`);
+        // Nothing is written unless a key is awaited: a refused hand-off must leave the vault as it was.
+        const status = await deps.temporal
+          .withAbortSignal(AbortSignal.timeout(UPDATE_TIMEOUT_MS), () => handle.query(statusQuery))
+          .catch((err: unknown) => {
+            if (isAbort(err)) {
+              throw new HttpProblem(503, 'Service unavailable', 'no rekey worker answered in time');
+            }
+            throw err;
+          });
+        if (status.pendingGate?.gate !== 'replacement-key') {
+          throw Conflict(`no replacement key is awaited (phase ${status.phase})`);
+        }
+        if (!who.roles.some((r) => status.pendingGate!.requiredRoles.includes(r))) {
+          throw NotAllowed(
+            `${who.principal} lacks the ${status.pendingGate.requiredRoles.join(' or ')} role`,
+          );
+        }
+        const staged = await store(ref).stagePending(status.rotationId, req.body.key);
+        const result = await send(handle, replacementKeyStagedUpdate, {
+          ...who,
+          version: staged.version,
+          fingerprint: staged.fingerprint,
+        });
+        return reply.code(202).send({
+          id: req.params.id,
+          version: staged.version,
+          fingerprint: staged.fingerprint,
+          phase: result.phase,
+        });
+      },
+    );
+  };
+}
+
+function isAbort(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+}

@@ -1,0 +1,137 @@
+// The production entry of the API (`npm run api`): builds real clients from settings, listens, and
+// stops gracefully on SIGTERM/SIGINT — no new connections, in-flight requests finish (bounded), then
+// the Temporal connection closes. Tests call startServer with port 0 and close() it themselves.
+import { readFileSync } from 'node:fs';
+import { Client, Connection } from '@temporalio/client';
+import type { FastifyInstance } from 'fastify';
+import { parse as parseYaml } from 'yaml';
+import { createFilesystemEvidenceStore } from '../activities/evidence';
+import { createSecretStoreResolver } from '../activities/secrets';
+import { ConfigError, loadRegistry, loadSettings, type Settings } from '../config';
+import { buildApp, type ApiDeps } from './app';
+import { Authenticator, tokenConfigSchema, type TokenConfig } from './auth';
+
+/** What a caller (a test, the demo) may replace in the wiring startServer builds from settings. */
+export interface ServerOverrides extends Partial<ApiDeps> {
+  /** Called after the app is built and before it listens, e.g. to add a route or hook. */
+  beforeListen?: (app: FastifyInstance) => void | Promise<void>;
+  /** Bound on letting in-flight requests finish at shutdown; default REKEY_API_SHUTDOWN_SECONDS. */
+  shutdownTimeoutMs?: number;
+}
+
+/** A listening API and the graceful stop its signal handlers call. */
+export interface RunningServer {
+  app: FastifyInstance;
+  /** Base URL the API listens on, e.g. http://127.0.0.1:8080. */
+  url: string;
+  /** Stops accepting connections, lets in-flight requests finish (bounded), closes Temporal; idempotent. */
+  close: () => Promise<void>;
+}
+
+/** Reads the API tokens file: a YAML (or JSON) list of {sha256, principal, roles}, at least one. */
+export function loadTokens(path: string): TokenConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `${path}: cannot read the API tokens file (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set REKEY_API_TOKENS_FILE`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: not valid YAML (${(err as Error).message.split('\n')[0]})`);
+  }
+  const parsed = tokenConfigSchema.safeParse(doc);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ConfigError(`${path}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
+  }
+  // An API nobody can call is a misconfiguration, not a secure default.
+  if (parsed.data.length === 0) throw new ConfigError(`${path}: no API tokens configured`);
+  return parsed.data;
+}
+
+/** Builds the API from settings, connects Temporal and listens; returns the app and its graceful stop. */
+export async function startServer(
+  settings: Settings,
+  overrides: ServerOverrides = {},
+): Promise<RunningServer> {
+  const { beforeListen, shutdownTimeoutMs, ...deps } = overrides;
+  const connection = deps.temporal
+    ? undefined
+    : await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
+  try {
+    const app = buildApp({
+      temporal: deps.temporal ?? new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
+      registry: deps.registry ?? loadRegistry(settings.REKEY_CREDENTIALS_FILE),
+      auth: deps.auth ?? new Authenticator(loadTokens(settings.REKEY_API_TOKENS_FILE)),
+      taskQueue: settings.REKEY_TASK_QUEUE,
+      temporalUiUrl: settings.TEMPORAL_UI_URL,
+      secretStoreFor: createSecretStoreResolver({ emulator: settings.REKEY_KEYVAULT_EMULATOR })
+        .secretStoreFor,
+      evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
+      logger: { level: settings.REKEY_LOG_LEVEL },
+      ...deps,
+    });
+    await beforeListen?.(app);
+    const url = await app.listen({ host: settings.REKEY_API_HOST, port: settings.REKEY_API_PORT });
+    const timeoutMs = shutdownTimeoutMs ?? settings.REKEY_API_SHUTDOWN_SECONDS * 1000;
+
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        app.log.info({ timeoutMs }, 'shutting down: refusing new connections, finishing in-flight requests');
+        // A keep-alive socket whose request was just answered is closed at once, so shutdown ends when
+        // the last in-flight request does, not after the keep-alive timeout.
+        const reaper = setInterval(() => app.server.closeIdleConnections(), 50);
+        const deadline = setTimeout(() => {
+          app.log.warn({ timeoutMs }, 'shutdown timeout: closing connections with requests still running');
+          app.server.closeAllConnections();
+        }, timeoutMs);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(reaper);
+          clearTimeout(deadline);
+          await connection?.close();
+        }
+      })());
+    return { app, url, close };
+  } catch (err) {
+    await connection?.close();
+    throw err;
+  }
+}
+
+/** Entry point: `npm run api`. */
+export async function main(): Promise<void> {
+  const server = await startServer(loadSettings());
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      server.app.log.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(1);
+    }
+    stopping = true;
+    server.app.log.info({ signal }, 'signal received');
+    server.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        server.app.log.error({ err: { message: (err as Error).message } }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(`[rekey] ${(err as Error).message}`);
+    process.exit(1);
+  });
+}
