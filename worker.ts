@@ -2,8 +2,29 @@
 // Production wiring builds real adapters from config and injects them into createActivities(deps);
 // tests call createRotationWorker with their own connection and activities.
 import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
-import { createActivities, type ActivityDeps, type RotationActivities } from './activities';
+import { ApplicationFailure } from '@temporalio/common';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import {
+  createActivities,
+  FailureTypes,
+  type ActivityDeps,
+  type CredentialRef,
+  type CredentialRegistry,
+  type GatewayProbe,
+  type RotationActivities,
+  type Telemetry,
+} from './activities';
+import { createFilesystemEvidenceStore } from './activities/evidence';
+import { ADMIN_ADAPTERS, createOpenAiProbe } from './activities/gateway';
+import { createWebhookNotifier } from './activities/notify';
+import { createSecretStoreResolver } from './activities/secrets';
+import {
+  createLiteLlmSpendLogTelemetry,
+  createOpenRouterUsageTelemetry,
+  createPrometheusTelemetry,
+} from './activities/telemetry';
 import { loadSettings, type Settings } from './config';
+import { loadRegistry, toCredentialRef, type CredentialEntry } from './config/registry';
 
 /** Options for one rotation worker; exactly one of workflowsPath (default) or a prebuilt bundle. */
 export interface RotationWorkerOptions {
@@ -27,15 +48,125 @@ export function createRotationWorker(opts: RotationWorkerOptions): Promise<Worke
   });
 }
 
+/** What buildActivityDeps needs besides settings; tests pass their own registry or vault client. */
+export interface WiringOptions {
+  registry?: CredentialRegistry & { entries: CredentialEntry[] };
+  /** The Key Vault client of a vault URL; defaults to the SDK with the configured credential. */
+  secretClientFor?: (vaultUrl: string) => SecretClient;
+  log?: (message: string, fields: Record<string, unknown>) => void;
+}
+
+/** How long a resolved gateway admin key is reused before Key Vault is asked again. */
+const ADMIN_KEY_TTL_MS = 5 * 60_000;
+
 /**
- * Builds the production adapters from settings. The Key Vault secret store, the gateway adapters and
- * telemetry, and the evidence store and notifier land with their own work; until they do, the worker
- * refuses to start rather than run rotations against nothing.
+ * Builds the production adapters from settings and the credential registry: the Key Vault secret
+ * store per credential, the gateway admin adapter with its admin key read from Key Vault, the canary
+ * probe and the telemetry adapter each credential names, the filesystem evidence store and the
+ * webhook notifier.
  */
-export function buildActivityDeps(_settings: Settings): ActivityDeps {
-  throw new Error(
-    'rekey worker: production adapters are not wired yet (Key Vault secret store, gateway admin + canary, telemetry, evidence store, notifier)',
+export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}): ActivityDeps {
+  const registry = opts.registry ?? loadRegistry(settings.REKEY_CREDENTIALS_FILE);
+  const vaults = createSecretStoreResolver({
+    emulator: settings.REKEY_KEYVAULT_EMULATOR,
+    ...(opts.secretClientFor ? { secretClientFor: opts.secretClientFor } : {}),
+  });
+  const entryOf = (credential: CredentialRef): CredentialEntry => {
+    const entry = registry.entries.find(
+      (c) => c.name === credential.name && c.environment === credential.environment,
+    );
+    if (!entry) {
+      throw ApplicationFailure.nonRetryable(
+        `credential ${credential.name} (${credential.environment}) is not in the registry`,
+        FailureTypes.UnknownCredential,
+      );
+    }
+    return entry;
+  };
+  const memo = <T>(make: (entry: CredentialEntry) => T) => {
+    const made = new Map<CredentialEntry, T>();
+    return (credential: CredentialRef): T => {
+      const entry = entryOf(credential);
+      if (!made.has(entry)) made.set(entry, make(entry));
+      return made.get(entry)!;
+    };
+  };
+
+  /** The admin key, read from the credential's vault when needed and kept for a few minutes. */
+  const adminKeyOf = (entry: CredentialEntry) => {
+    let cached: { value: string; until: number } | undefined;
+    return async () => {
+      if (cached && cached.until > Date.now()) return cached.value;
+      const secret = await vaults.secretClientFor(entry.vault_url).getSecret(entry.gateway.admin_key_secret!);
+      if (!secret.value) throw new Error(`admin key secret ${entry.gateway.admin_key_secret} is empty`);
+      cached = { value: secret.value, until: Date.now() + ADMIN_KEY_TTL_MS };
+      return secret.value;
+    };
+  };
+  const adminOptions = memo((entry) => ({
+    baseUrl: entry.gateway.admin_base_url ?? entry.gateway.base_url,
+    adminKey: adminKeyOf(entry),
+  }));
+
+  const gatewayAdminFor = memo((entry) =>
+    entry.gateway.admin_adapter === 'manual'
+      ? undefined
+      : ADMIN_ADAPTERS[entry.gateway.admin_adapter](adminOptions(toCredentialRef(entry))),
   );
+  const telemetryFor = memo((entry): Telemetry => {
+    const t = entry.telemetry;
+    switch (t.adapter) {
+      case 'prometheus':
+        return createPrometheusTelemetry({ url: t.url, ...(t.queries ? { queries: t.queries } : {}) });
+      case 'litellm-spend-logs':
+        return createLiteLlmSpendLogTelemetry(adminOptions(toCredentialRef(entry)));
+      case 'openrouter-usage':
+        return createOpenRouterUsageTelemetry(adminOptions(toCredentialRef(entry)));
+    }
+  });
+  // The probe is called with a gateway base URL; its options (models, status check) come from the
+  // credential registered for that gateway.
+  const probes = new Map<string, GatewayProbe>();
+  const probeFor = (baseUrl: string): GatewayProbe => {
+    let probe = probes.get(baseUrl);
+    if (!probe) {
+      const g = registry.entries.find((c) => c.gateway.base_url === baseUrl)?.gateway;
+      probe = createOpenAiProbe(
+        g
+          ? {
+              chatModel: g.canary.chat_model,
+              embeddingModel: g.canary.embedding_model,
+              timeoutMs: g.canary.timeout_seconds * 1000,
+              statusCheck: g.status_check,
+            }
+          : {},
+      );
+      probes.set(baseUrl, probe);
+    }
+    return probe;
+  };
+
+  return {
+    registry,
+    secretStoreFor: (credential) => vaults.secretStoreFor(credential),
+    gatewayAdminFor,
+    probe: {
+      canary: (baseUrl, key, routes) => probeFor(baseUrl).canary(baseUrl, key, routes),
+      status: (baseUrl, key) => probeFor(baseUrl).status(baseUrl, key),
+    },
+    telemetry: {
+      window: (c, key, from, to) => telemetryFor(c).window(c, key, from, to),
+      usageByConsumer: (c, key, from, to) => telemetryFor(c).usageByConsumer(c, key, from, to),
+      attribution: (c, key, owner) => telemetryFor(c).attribution(c, key, owner),
+    },
+    evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
+    notifier: createWebhookNotifier({
+      ...(settings.REKEY_WEBHOOK_SIGNING_SECRET
+        ? { signingSecret: settings.REKEY_WEBHOOK_SIGNING_SECRET }
+        : {}),
+      ...(opts.log ? { log: opts.log } : {}),
+    }),
+  };
 }
 
 /** Entry point: `npm run worker`. */
