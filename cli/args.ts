@@ -1,0 +1,424 @@
+// The command line: one spec per command drives both parsing (node:util parseArgs, strict) and help.
+// The token is read from REKEY_TOKEN only, never from a flag: flags show up in `ps` and shell history.
+import { parseArgs } from 'node:util';
+import { PHASES, type Gate, type Outcome } from '../workflows/messages';
+import type { ListFilters } from './client';
+
+export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
+
+const GATES = ['flip', 'revoke'] as const satisfies readonly Gate[];
+const OUTCOMES = ['completed', 'rolled_back', 'aborted', 'failed'] as const satisfies readonly Outcome[];
+// Fails to compile when workflows/messages gains an outcome this list lacks.
+const everyOutcome: Exclude<Outcome, (typeof OUTCOMES)[number]> extends never ? true : never = true;
+void everyOutcome;
+const MAX_LIST_LIMIT = 200;
+
+/** A command line rekey cannot run; main prints it with the usage and exits 2. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly command?: CommandName,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export type Command =
+  | { name: 'start'; file: string; ticket?: string }
+  | { name: 'list'; filters: ListFilters }
+  | { name: 'status'; id: string }
+  | { name: 'approve'; id: string; gate: Gate; comment?: string; breakGlassReason?: string }
+  | { name: 'reject'; id: string; gate: Gate; reason: string }
+  | { name: 'rollback'; id: string; reason: string }
+  | { name: 'abort'; id: string; reason: string }
+  | { name: 'extend-hold'; id: string; minutes: number; reason: string }
+  | { name: 'confirm-revocation'; id: string; comment?: string }
+  | { name: 'hand-off'; id: string; keyFile: string }
+  | { name: 'evidence'; id: string; markdown: boolean };
+export type CommandName = Command['name'];
+
+/** What a command line asks for: run a command, or print help or the version. */
+export type Invocation =
+  | { kind: 'run'; command: Command; api: string; json: boolean }
+  | { kind: 'help'; command?: CommandName }
+  | { kind: 'version' };
+
+interface OptionSpec {
+  type: 'string' | 'boolean';
+  short?: string;
+  /** Placeholder shown in help, e.g. `<file>`. */
+  value?: string;
+  help: string;
+}
+
+interface CommandSpec {
+  /** Positional synopsis, e.g. `<id>`. */
+  args: string;
+  summary: string;
+  options: Record<string, OptionSpec>;
+  /** Builds the command from parsed values; throws UsageError on a bad combination. */
+  build(v: Values, positionals: string[]): Command;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+const GLOBAL_OPTIONS = {
+  api: {
+    type: 'string',
+    value: '<url>',
+    help: `API base URL (default: $REKEY_API_URL, else ${DEFAULT_API_URL})`,
+  },
+  json: { type: 'boolean', help: "print the API's JSON answer (errors: the problem+json, on stderr)" },
+  help: { type: 'boolean', short: 'h', help: 'show help' },
+  version: { type: 'boolean', help: 'print the version' },
+} as const satisfies Record<string, OptionSpec>;
+
+const ID = '<id>';
+const reasonOpt = (what: string): OptionSpec => ({ type: 'string', value: '<text>', help: `why (${what})` });
+const gateOpt: OptionSpec = { type: 'string', value: 'revoke|flip', help: 'the gate to decide' };
+
+export const COMMANDS: Record<CommandName, CommandSpec> = {
+  start: {
+    args: '',
+    summary: 'start a rotation from a policy file (idempotent by change ticket)',
+    options: {
+      file: {
+        type: 'string',
+        short: 'f',
+        value: '<file>',
+        help: 'the rotation policy: YAML, or JSON when the name ends in .json; - reads stdin (YAML or JSON)',
+      },
+      ticket: {
+        type: 'string',
+        value: '<id>',
+        help: 'the change ticket (X-Change-Ticket), when the policy has no rotation.change_ticket.id',
+      },
+    },
+    build: (v, p) => {
+      noPositionals('start', p);
+      return { name: 'start', file: required('start', v, 'file'), ticket: optional(v, 'ticket') };
+    },
+  },
+  list: {
+    args: '',
+    summary: 'list rotations from Temporal visibility',
+    options: {
+      credential: { type: 'string', value: '<name>', help: 'only this credential' },
+      environment: { type: 'string', value: '<name>', help: 'only this environment' },
+      phase: {
+        type: 'string',
+        value: '<phase>',
+        help: 'only this phase, e.g. HOLDING or AWAITING_REVOKE_APPROVAL',
+      },
+      outcome: { type: 'string', value: '<outcome>', help: `only this outcome: ${OUTCOMES.join(', ')}` },
+      limit: { type: 'string', value: '<n>', help: `at most n rows (1-${MAX_LIST_LIMIT}, default 50)` },
+    },
+    build: (v, p) => {
+      noPositionals('list', p);
+      const phase = optional(v, 'phase')?.toUpperCase();
+      if (phase !== undefined) oneOf('list', 'phase', phase, PHASES);
+      const outcome = optional(v, 'outcome')?.toLowerCase();
+      if (outcome !== undefined) oneOf('list', 'outcome', outcome, OUTCOMES);
+      const limitText = optional(v, 'limit');
+      const limit =
+        limitText === undefined ? undefined : integer('list', 'limit', limitText, 1, MAX_LIST_LIMIT);
+      const filters: ListFilters = {
+        credential: optional(v, 'credential'),
+        environment: optional(v, 'environment'),
+        phase,
+        outcome,
+        limit,
+      };
+      return { name: 'list', filters };
+    },
+  },
+  status: {
+    args: ID,
+    summary: 'show a rotation: phase, pending gate, versions, timeline',
+    options: {},
+    build: (_v, p) => ({ name: 'status', id: id('status', p) }),
+  },
+  approve: {
+    args: ID,
+    summary: 'approve the open flip or revoke gate',
+    options: {
+      gate: gateOpt,
+      comment: { type: 'string', value: '<text>', help: 'recorded with the approval' },
+      'break-glass-reason': {
+        type: 'string',
+        value: '<text>',
+        help: 'emergency mode only: lets the requester approve their own rotation',
+      },
+    },
+    build: (v, p) => ({
+      name: 'approve',
+      id: id('approve', p),
+      gate: gate('approve', v),
+      comment: optional(v, 'comment'),
+      breakGlassReason: optional(v, 'break-glass-reason'),
+    }),
+  },
+  reject: {
+    args: ID,
+    summary: 'reject the open flip or revoke gate (the rotation rolls back)',
+    options: { gate: gateOpt, reason: reasonOpt('required') },
+    build: (v, p) => ({
+      name: 'reject',
+      id: id('reject', p),
+      gate: gate('reject', v),
+      reason: required('reject', v, 'reason'),
+    }),
+  },
+  rollback: {
+    args: ID,
+    summary: 'roll back to the old key (refused once revocation started)',
+    options: { reason: reasonOpt('required') },
+    build: (v, p) => ({ name: 'rollback', id: id('rollback', p), reason: required('rollback', v, 'reason') }),
+  },
+  abort: {
+    args: ID,
+    summary: 'stop a rotation before the flip (after it, use rollback)',
+    options: { reason: reasonOpt('required') },
+    build: (v, p) => ({ name: 'abort', id: id('abort', p), reason: required('abort', v, 'reason') }),
+  },
+  'extend-hold': {
+    args: ID,
+    summary: 'lengthen the hold (HOLDING, or a hold that ran out with exceptions)',
+    options: {
+      minutes: { type: 'string', value: '<n>', help: 'minutes to add (a positive integer)' },
+      reason: reasonOpt('required'),
+    },
+    build: (v, p) => ({
+      name: 'extend-hold',
+      id: id('extend-hold', p),
+      minutes: integer('extend-hold', 'minutes', required('extend-hold', v, 'minutes'), 1),
+      reason: required('extend-hold', v, 'reason'),
+    }),
+  },
+  'confirm-revocation': {
+    args: ID,
+    summary: 'manual gateways: confirm the old key was revoked at the gateway',
+    options: { comment: { type: 'string', value: '<text>', help: 'recorded with the confirmation' } },
+    build: (v, p) => ({
+      name: 'confirm-revocation',
+      id: id('confirm-revocation', p),
+      comment: optional(v, 'comment'),
+    }),
+  },
+  'hand-off': {
+    args: ID,
+    summary: 'manual gateways: hand the replacement key to rekey (stored in the vault, never shown)',
+    options: {
+      'key-file': {
+        type: 'string',
+        value: '<file>|-',
+        help: 'file holding the new key, or - for stdin (never pass a key as an argument)',
+      },
+    },
+    build: (v, p) => ({
+      name: 'hand-off',
+      id: id('hand-off', p),
+      keyFile: required('hand-off', v, 'key-file'),
+    }),
+  },
+  evidence: {
+    args: ID,
+    summary: 'print the evidence bundle (JSON, or Markdown)',
+    options: { markdown: { type: 'boolean', help: 'the Markdown rendering instead of JSON' } },
+    build: (v, p) => ({ name: 'evidence', id: id('evidence', p), markdown: v.markdown === true }),
+  },
+};
+
+const isCommand = (s: string): s is CommandName => Object.hasOwn(COMMANDS, s);
+
+/** Turns argv (without node and the script) into what to do; throws UsageError. */
+export function parseCommandLine(
+  argv: readonly string[],
+  env: Record<string, string | undefined>,
+): Invocation {
+  const at = commandIndex(argv);
+  const name = at === -1 ? undefined : argv[at];
+  const rest = at === -1 ? [...argv] : [...argv.slice(0, at), ...argv.slice(at + 1)];
+  const terminator = rest.indexOf('--');
+  const flags = terminator === -1 ? rest : rest.slice(0, terminator);
+
+  if (name === 'help') {
+    const topic = rest.find((a) => !a.startsWith('-'));
+    if (topic !== undefined && !isCommand(topic)) throw new UsageError(`unknown command: ${topic}`);
+    return { kind: 'help', command: topic };
+  }
+  if (name !== undefined && !isCommand(name)) throw new UsageError(`unknown command: ${name}`);
+  // Help wins over everything else on the line, so `rekey approve --help` works before the flags are right.
+  if (flags.includes('--help') || flags.includes('-h')) return { kind: 'help', command: name };
+  if (name === undefined) {
+    if (flags.includes('--version')) return { kind: 'version' };
+    throw new UsageError(argv.length ? `no command in: ${argv.join(' ')}` : 'no command given');
+  }
+
+  const spec = COMMANDS[name];
+  let parsed: { values: Values; positionals: string[] };
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { ...GLOBAL_OPTIONS, ...spec.options },
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (err) {
+    throw new UsageError(firstLine((err as Error).message), name);
+  }
+  if (parsed.values.version === true) return { kind: 'version' };
+  const command = spec.build(parsed.values, parsed.positionals);
+  const api = optional(parsed.values, 'api') ?? (env.REKEY_API_URL || DEFAULT_API_URL);
+  return { kind: 'run', command, api: apiUrl(api, name), json: parsed.values.json === true };
+}
+
+/** Where the command name is: the first argument that is neither a global option nor its value. */
+function commandIndex(argv: readonly string[]): number {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] ?? '';
+    if (a === '--') return i + 1 < argv.length ? i + 1 : -1;
+    if (a === '--api') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--api=') || ['--json', '--help', '-h', '--version'].includes(a)) continue;
+    if (a.startsWith('-')) throw new UsageError(`unknown option before the command: ${a}`);
+    return i;
+  }
+  return -1;
+}
+
+function apiUrl(raw: string, command: CommandName): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`--api (or REKEY_API_URL) is not a URL: ${raw}`, command);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new UsageError(`--api must be an http(s) URL, not ${url.protocol}`, command);
+  }
+  if (url.username || url.password) {
+    throw new UsageError('--api must not carry credentials; the token comes from REKEY_TOKEN', command);
+  }
+  return url.toString().replace(/\/+$/, '');
+}
+
+function optional(v: Values, name: string): string | undefined {
+  const value = v[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function required(command: CommandName, v: Values, name: string): string {
+  const value = optional(v, name);
+  if (value === undefined || value.trim() === '') throw new UsageError(`--${name} is required`, command);
+  return value;
+}
+
+function id(command: CommandName, positionals: string[]): string {
+  if (positionals.length === 0) throw new UsageError('the rotation id is missing', command);
+  if (positionals.length > 1) {
+    throw new UsageError(`one rotation id expected, got: ${positionals.join(' ')}`, command);
+  }
+  return positionals[0] ?? '';
+}
+
+function noPositionals(command: CommandName, positionals: string[]): void {
+  if (positionals.length) throw new UsageError(`unexpected argument: ${positionals.join(' ')}`, command);
+}
+
+function gate(command: CommandName, v: Values): Gate {
+  return oneOf(command, 'gate', required(command, v, 'gate'), GATES);
+}
+
+function oneOf<T extends string>(
+  command: CommandName,
+  name: string,
+  value: string,
+  allowed: readonly T[],
+): T {
+  if (!(allowed as readonly string[]).includes(value)) {
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got ${value}`, command);
+  }
+  return value as T;
+}
+
+function integer(command: CommandName, name: string, text: string, min: number, max = Infinity): number {
+  const n = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Infinity ? `an integer >= ${min}` : `an integer from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be ${range}; got ${text}`, command);
+  }
+  return n;
+}
+
+const firstLine = (s: string) => s.split('\n')[0] ?? s;
+
+/** One command's synopsis line, or the general one. */
+function synopsis(command?: CommandName): string {
+  if (!command) return 'rekey <command> [options]';
+  const spec = COMMANDS[command];
+  const hasOptions = Object.keys(spec.options).length > 0;
+  return ['rekey', command, spec.args, hasOptions ? '[options]' : ''].filter(Boolean).join(' ');
+}
+
+/** What follows a usage error: the synopsis and where the full help is. */
+export function shortUsage(command?: CommandName): string {
+  const help = command ? `rekey ${command} --help` : 'rekey --help';
+  return `Usage: ${synopsis(command)}
+Run \`${help}\` for the options and exit codes.\n`;
+}
+
+/** The help text: the command list, or one command's synopsis and options. */
+export function usage(command?: CommandName): string {
+  const optionLines = (options: Record<string, OptionSpec>) => {
+    const rows = Object.entries(options).map(([name, o]) => [
+      `${o.short ? `-${o.short}, ` : '    '}--${name}${o.value ? ` ${o.value}` : ''}`,
+      o.help,
+    ]);
+    const width = Math.max(...rows.map(([l]) => (l ?? '').length));
+    return rows.map(([l, h]) => `  ${(l ?? '').padEnd(width)}  ${h}`).join('\n');
+  };
+  const env = [
+    'Environment:',
+    '  REKEY_TOKEN    bearer token (never a flag: flags are visible in ps and shell history)',
+    `  REKEY_API_URL  API base URL when --api is not given (default ${DEFAULT_API_URL})`,
+    '',
+    'Exit codes: 0 done, 1 refused by the API (4xx), 2 usage error, 3 API unreachable or failing (5xx).',
+  ].join('\n');
+  if (command) {
+    const spec = COMMANDS[command];
+    return [
+      `Usage: ${synopsis(command)}`,
+      '',
+      spec.summary,
+      '',
+      ...(Object.keys(spec.options).length ? ['Options:', optionLines(spec.options), ''] : []),
+      'Global options:',
+      optionLines(GLOBAL_OPTIONS),
+      '',
+      env,
+      '',
+    ].join('\n');
+  }
+  const names = Object.keys(COMMANDS) as CommandName[];
+  const width = Math.max(...names.map((n) => `${n} ${COMMANDS[n].args}`.length));
+  return [
+    `Usage: ${synopsis()}`,
+    '',
+    'Rotates an AI-gateway API key as a Temporal workflow, through the rekey API.',
+    '',
+    'Commands:',
+    ...names.map((n) => `  ${`${n} ${COMMANDS[n].args}`.padEnd(width)}  ${COMMANDS[n].summary}`),
+    '',
+    'Global options:',
+    optionLines(GLOBAL_OPTIONS),
+    '',
+    env,
+    '',
+    'Run `rekey <command> --help` for the options of a command.',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,222 @@
+import { Readable } from 'node:stream';
+import type { RotationSummary, RotationView } from '../../cli/client';
+import { toProblem } from '../../cli/client';
+import type { CliIo } from '../../cli/commands';
+import { formatList, formatProblem, formatStart, formatStatus, shellQuote, table } from '../../cli/format';
+import { main } from '../../cli/main';
+import type { RotationStatus } from '../../workflows/messages';
+
+const ID = 'production:flatkey-router-key:CHG-1';
+
+const summary: RotationSummary = {
+  id: ID,
+  workflowId: 'rekey:production:flatkey-router-key',
+  runId: 'run-1',
+  credential: 'flatkey-router-key',
+  environment: 'production',
+  changeTicket: 'CHG-1',
+  requestedBy: 'alice@example.com',
+  phase: 'AWAITING_REVOKE_APPROVAL',
+  outcome: null,
+  status: 'RUNNING',
+  startTime: '2025-03-01T10:00:00.123Z',
+  closeTime: null,
+};
+
+const detail: RotationStatus = {
+  rotationId: ID,
+  credential: 'flatkey-router-key',
+  environment: 'production',
+  mode: 'scheduled',
+  changeTicket: 'CHG-1',
+  requestedBy: 'alice@example.com',
+  phase: 'AWAITING_REVOKE_APPROVAL',
+  pendingGate: {
+    gate: 'revoke',
+    openedAt: '2025-03-01T11:00:00.000Z',
+    requiredRoles: ['approver'],
+    reminders: 1,
+  },
+  timeline: [
+    { at: '2025-03-01T10:00:00.500Z', phase: 'PREPARING', event: 'started', by: 'alice@example.com' },
+    { at: '2025-03-01T10:20:00.000Z', phase: 'HOLDING', event: 'hold-check', detail: 'ok' },
+  ],
+  checks: [],
+  approvals: [
+    { gate: 'flip', decision: 'APPROVED', principal: 'bob@example.com', at: '2025-03-01T10:10:00Z' },
+  ],
+  versions: {
+    old: {
+      vaultUrl: 'https://kv',
+      name: 'flatkey-router-key',
+      version: 'v1',
+      fingerprint: 'sha256:aaaaaaaaaaaa',
+      enabled: true,
+    },
+  },
+  fingerprints: {},
+  gatewayKeys: {},
+  preChecks: [],
+  canary: [],
+  exceptions: [{ consumer: 'enrichment-worker', requests: 3 }],
+};
+
+const view = (d: RotationStatus | null): RotationView => ({
+  ...summary,
+  statusUrl: `/v1/rotations/${encodeURIComponent(ID)}`,
+  temporalUiUrl: 'http://ui/namespaces/default/workflows/x',
+  detail: d,
+});
+
+describe('rekey human output', () => {
+  it('lists rotations as an aligned table, with - for what is not known yet', () => {
+    const out = formatList([summary, { ...summary, id: 'staging:k:CHG-2', requestedBy: null, phase: null }]);
+    expect(out.split('\n')).toEqual([
+      'ID                                   PHASE                     OUTCOME  STATUS   REQUESTED BY       STARTED',
+      `${ID}  AWAITING_REVOKE_APPROVAL  -        RUNNING  alice@example.com  2025-03-01T10:00:00Z`,
+      'staging:k:CHG-2                      -                         -        RUNNING  -                  2025-03-01T10:00:00Z',
+      '',
+    ]);
+    expect(formatList([])).toBe('no rotations match\n');
+  });
+
+  it('puts the started id alone on the first line and makes the status link absolute', () => {
+    const out = formatStart(
+      false,
+      { id: ID, workflowId: 'wf', runId: 'r', statusUrl: '/v1/rotations/x', temporalUiUrl: 'http://ui/x' },
+      'https://rekey.example/base',
+    );
+    expect(out.split('\n')[0]).toBe(ID);
+    expect(out).toMatch(/already running with this change ticket/);
+    expect(out).toMatch(/status +https:\/\/rekey\.example\/base\/v1\/rotations\/x/);
+  });
+
+  it('shows the pending gate with the command that answers it, versions, approvals and the timeline', () => {
+    const out = formatStatus(view(detail));
+    expect(out).toMatch(/phase +AWAITING_REVOKE_APPROVAL \(RUNNING\)/);
+    expect(out).toMatch(
+      /pending gate +revoke since 2025-03-01T11:00:00Z, needs approver, 1 reminder\(s\) sent/,
+    );
+    expect(out).toMatch(new RegExp(`next +rekey approve ${ID} --gate revoke`));
+    expect(out).toMatch(/versions +old flatkey-router-key\/v1 \(sha256:aaaaaaaaaaaa\)/);
+    expect(out).toMatch(/approval +flip APPROVED by bob@example.com at 2025-03-01T10:10:00Z/);
+    expect(out).toMatch(/exceptions +old key still used by enrichment-worker \(3 requests\)/);
+    expect(out).toMatch(
+      /timeline\n {2}AT +PHASE +EVENT +BY +DETAIL\n {2}2025-03-01T10:00:00Z +PREPARING +started +alice/,
+    );
+    expect(out).toMatch(/HOLDING +hold-check +- +ok/);
+  });
+
+  it('points a manual hand-off at the key-file command, never at a key argument', () => {
+    const out = formatStatus(
+      view({
+        ...detail,
+        pendingGate: { ...detail.pendingGate!, gate: 'replacement-key', requiredRoles: ['requester'] },
+      }),
+    );
+    expect(out).toMatch(new RegExp(`next +rekey hand-off ${ID} --key-file <file>\\|-`));
+  });
+
+  it('says so when no worker answered the status query, instead of claiming no gate is pending', () => {
+    const out = formatStatus(view(null));
+    expect(out).toMatch(/phase +AWAITING_REVOKE_APPROVAL \(RUNNING\)/);
+    expect(out).toMatch(/pending gate +unknown: no worker answered the status query/);
+    expect(out).not.toMatch(/timeline/);
+  });
+
+  it('prints a refusal with its detail, every field error, extra members and the request id', () => {
+    const out = formatProblem(
+      {
+        type: 'about:blank',
+        title: 'Invalid request',
+        status: 400,
+        detail: '2 field(s) invalid: rotation, rotation.cutover.observation_window_minutes',
+        requestId: 'req-1',
+        errors: [
+          { path: 'rotation', message: 'Unrecognized key: "colour"' },
+          { path: 'rotation.cutover.observation_window_minutes', message: 'expected number' },
+        ],
+        registered: ['a', 'b'],
+      },
+      { tokenSet: true },
+    );
+    expect(out.split('\n')).toEqual([
+      'rekey: 400 Invalid request: 2 field(s) invalid: rotation, rotation.cutover.observation_window_minutes',
+      '  rotation: Unrecognized key: "colour"',
+      '  rotation.cutover.observation_window_minutes: expected number',
+      '  registered: a, b',
+      '  request id: req-1',
+      '',
+    ]);
+    expect(formatProblem({ title: 'Unauthenticated', status: 401 }, { tokenSet: false })).toMatch(
+      /hint: REKEY_TOKEN is not set/,
+    );
+  });
+
+  it("reads Fastify's own error shape and plain text as problems too", () => {
+    expect(
+      toProblem(
+        404,
+        'Not Found',
+        '{"message":"Route PUT:/v1/x not found","error":"Not Found","statusCode":404}',
+        '/v1/x',
+      ),
+    ).toEqual({ title: 'Not Found', status: 404, detail: 'Route PUT:/v1/x not found', instance: '/v1/x' });
+    expect(toProblem(502, 'Bad Gateway', '<html>upstream down</html>', '/v1/rotations')).toMatchObject({
+      title: 'Bad Gateway',
+      status: 502,
+      detail: '<html>upstream down</html>',
+    });
+  });
+
+  it('quotes ids for the shell only when they need it', () => {
+    expect(shellQuote(ID)).toBe(ID);
+    expect(shellQuote("it's")).toBe(`'it'\\''s'`);
+    expect(table(['A', 'B'], [['long value', 'x']])).toBe('A           B\nlong value  x\n');
+  });
+});
+
+describe('rekey error output', () => {
+  // A canned answer, to check how refusals are printed and which exit code they map to.
+  const answering = (status: number, body: unknown) => {
+    const out = { stdout: '', stderr: '' };
+    const io: CliIo = {
+      stdout: { write: (s: string) => (out.stdout += s) },
+      stderr: { write: (s: string) => (out.stderr += s) },
+      stdin: Readable.from([]),
+      env: { REKEY_TOKEN: 'rk_test' },
+      fetch: () =>
+        Promise.resolve(
+          new Response(JSON.stringify(body), {
+            status,
+            headers: { 'content-type': 'application/problem+json' },
+          }),
+        ),
+    };
+    return { io, out };
+  };
+  const conflict = {
+    type: 'about:blank',
+    title: 'Conflict',
+    status: 409,
+    detail: 'gate not open',
+    requestId: 'r9',
+  };
+
+  it('prints a 4xx problem on stderr and exits 1, or the problem document itself with --json', async () => {
+    const human = answering(409, conflict);
+    expect(await main(['approve', ID, '--gate', 'flip'], human.io, '1')).toBe(1);
+    expect(human.out.stderr).toBe('rekey: 409 Conflict: gate not open\n  request id: r9\n');
+    expect(human.out.stdout).toBe('');
+
+    const json = answering(409, conflict);
+    expect(await main(['approve', ID, '--gate', 'flip', '--json'], json.io, '1')).toBe(1);
+    expect(JSON.parse(json.out.stderr)).toEqual(conflict);
+  });
+
+  it('exits 3 on a 5xx answer', async () => {
+    const { io, out } = answering(500, { title: 'Internal error', status: 500, detail: 'see the log' });
+    expect(await main(['list'], io, '1')).toBe(3);
+    expect(out.stderr).toMatch(/^rekey: 500 Internal error: see the log/);
+  });
+});
