@@ -3,10 +3,12 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import {
   ROOT,
+  keyVaultPaths,
   lowkeyPaths,
   lowkeyUnavailableReason,
   portOpen,
   startLowkeyVault,
+  startReferenceKeyVault,
   startTemporalDevServer,
   stopProcessGroup,
   type RunningServer,
@@ -56,7 +58,19 @@ async function up() {
     env.TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
     const missing = lowkeyUnavailableReason();
     if (missing) {
-      console.warn(`Lowkey Vault not started: ${missing}`);
+      // The reference Key Vault stands in, as in the test harness; its state survives `make down`/`up`.
+      console.warn(`Lowkey Vault not started (${missing}); starting the reference Key Vault instead`);
+      const httpsPort = envPort('REKEY_KEYVAULT_PORT', 8443);
+      started.push(
+        await startReferenceKeyVault({
+          httpsPort,
+          logFile: path.join(dir, 'reference-key-vault.log'),
+          stateFile: path.join(dir, 'reference-key-vault.json'),
+        }),
+      );
+      env.AZURE_KEYVAULT_URL = `https://localhost:${httpsPort}`;
+      env.REKEY_KEYVAULT_EMULATOR = 'true';
+      env.NODE_EXTRA_CA_CERTS = keyVaultPaths().certPem;
     } else {
       const httpsPort = envPort('REKEY_LOWKEY_PORT', 8443);
       started.push(
@@ -67,6 +81,7 @@ async function up() {
         }),
       );
       env.AZURE_KEYVAULT_URL = `https://localhost:${httpsPort}`;
+      env.REKEY_KEYVAULT_EMULATOR = 'true';
       env.NODE_EXTRA_CA_CERTS = lowkeyPaths().certPem;
     }
   } catch (err) {
