@@ -7,12 +7,15 @@ import { revokeKey } from './gateway/admin-registry';
 import { issueReplacementKey } from './gateway/issue-key';
 import { runNegativeTest } from './gateway/negative-test';
 import type { ActivityDeps, TelemetryKey } from './ports';
+import { Context } from '@temporalio/activity';
 import { FailureTypes } from '../common/failures';
+import { sha256Hex } from './fingerprint';
 import type {
   AttributionReport,
   CanaryReport,
   CredentialRef,
   EvidenceRecord,
+  Fingerprint,
   IssuedKey,
   NegativeTestResult,
   NotifyEvent,
@@ -61,7 +64,7 @@ export function createActivities(deps: ActivityDeps) {
       const store = deps.secretStoreFor(credential);
       const current = await store.readCurrent();
       const oldKey = await store.resolve(current);
-      const oldKeyStatus = await deps.probe.status(credential.gatewayBaseUrl, oldKey);
+      const oldKeyStatus = await deps.probeFor(credential).status(credential.gatewayBaseUrl, oldKey);
       if (oldKeyStatus < 200 || oldKeyStatus >= 300) {
         throw nonRetryable(
           FailureTypes.OldKeyRejected,
@@ -166,7 +169,7 @@ export function createActivities(deps: ActivityDeps) {
       routes: Route[];
     }): Promise<CanaryReport> {
       const key = await deps.secretStoreFor(input.credential).resolve(input.pending);
-      return deps.probe.canary(input.credential.gatewayBaseUrl, key, input.routes);
+      return deps.probeFor(input.credential).canary(input.credential.gatewayBaseUrl, key, input.routes);
     },
 
     /** CANARY: the new key's usage rolls up to the expected owner, without cost or quota anomaly. */
@@ -179,8 +182,13 @@ export function createActivities(deps: ActivityDeps) {
     },
 
     /** FLIPPING: the pending value becomes the newest version of the stable path. */
-    async promote(input: { rotationId: string; credential: CredentialRef }): Promise<PromoteResult> {
-      return deps.secretStoreFor(input.credential).promote(input.rotationId);
+    async promote(input: {
+      rotationId: string;
+      credential: CredentialRef;
+      /** The pending version the canary proved; promote refuses any other. */
+      expected: { version: string; fingerprint: Fingerprint };
+    }): Promise<PromoteResult> {
+      return deps.secretStoreFor(input.credential).promote(input.rotationId, input.expected);
     },
 
     /** FLIPPING: tells the deploy system to roll the new secret version out (optional). */
@@ -259,11 +267,17 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<NegativeTestResult> {
       const store = deps.secretStoreFor(input.credential);
       const [oldKey, newKey] = [await store.resolve(input.old), await store.resolve(input.current)];
-      return runNegativeTest(deps.probe, input.credential.gatewayBaseUrl, oldKey, newKey, {
-        attempts: input.attempts,
-        intervalMs: input.intervalMs,
-        now,
-      });
+      return runNegativeTest(
+        deps.probeFor(input.credential),
+        input.credential.gatewayBaseUrl,
+        oldKey,
+        newKey,
+        {
+          attempts: input.attempts,
+          intervalMs: input.intervalMs,
+          now,
+        },
+      );
     },
 
     /** VERIFYING_REVOCATION: disables the previous secret version after the negative test. */
@@ -300,10 +314,24 @@ export function createActivities(deps: ActivityDeps) {
       message: string;
       webhookUrl?: string;
     }): Promise<void> {
-      await deps.notifier.notify(input);
+      // Stable across retries of this activity, distinct for every event: receivers dedupe on it.
+      const info = activityInfo();
+      const run = info?.workflowExecution;
+      const deliveryId =
+        info && run ? sha256Hex(`${run.workflowId}/${run.runId}/${info.activityId}`) : undefined;
+      await deps.notifier.notify({ ...input, ...(deliveryId ? { deliveryId } : {}) });
     },
   };
 }
 
 /** The activity surface the workflow proxies. */
 export type RotationActivities = ReturnType<typeof createActivities>;
+
+/** The running activity's info, or undefined when called outside an activity (tests, scripts). */
+function activityInfo() {
+  try {
+    return Context.current().info;
+  } catch {
+    return undefined;
+  }
+}

@@ -32,7 +32,14 @@ export interface SecretStore {
   resolve(ref: Pick<SecretVersionRef, 'name' | 'version'>): Promise<string>;
   /** In-process only: writes a replacement key as the pending secret, tagged with the rotation id. */
   stagePending(rotationId: string, value: string, gatewayKeyId?: string): Promise<SecretVersionRef>;
-  promote(rotationId: string): Promise<{ current: SecretVersionRef; previous: SecretVersionRef }>;
+  /**
+   * The pending version `expected` (and only it: same version id and fingerprint, else
+   * StagedKeyMismatch) becomes the newest version of the stable path; idempotent per rotation.
+   */
+  promote(
+    rotationId: string,
+    expected: { version: string; fingerprint: Fingerprint },
+  ): Promise<{ current: SecretVersionRef; previous: SecretVersionRef }>;
   rollback(rotationId: string): Promise<{ restored?: SecretVersionRef; disabled?: SecretVersionRef }>;
   retirePrevious(rotationId: string): Promise<SecretVersionRef | undefined>;
   discardPending(rotationId: string): Promise<void>;
@@ -95,6 +102,8 @@ export interface Notifier {
     phase: string;
     message: string;
     webhookUrl?: string;
+    /** Same for every retry of one event, so the receiver can drop duplicates. */
+    deliveryId?: string;
   }): Promise<void>;
 }
 
@@ -103,7 +112,8 @@ export interface ActivityDeps {
   registry: CredentialRegistry;
   secretStoreFor(credential: CredentialRef): SecretStore;
   gatewayAdminFor(credential: CredentialRef): GatewayAdmin | undefined;
-  probe: GatewayProbe;
+  /** The probe with this credential's canary models and status check. */
+  probeFor(credential: CredentialRef): GatewayProbe;
   telemetry: Telemetry;
   evidence: EvidenceStore;
   notifier: Notifier;

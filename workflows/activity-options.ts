@@ -22,7 +22,13 @@ export const preflightOptions: ActivityOptions = {
   },
 };
 
-/** Key Vault writes and reads (stage, promote, roll back, retire): idempotent, retried through outages. */
+/**
+ * Key Vault writes and reads (stage, promote, roll back, retire): idempotent, retried through outages.
+ * No heartbeatTimeout: these activities do not heartbeat. Instead every store operation aborts all its
+ * requests at its own 40 s deadline, well inside the 1-minute start-to-close, so a timed-out attempt has
+ * stopped before its retry starts; the worker's own cancel at start-to-close (+5 s local buffer) aborts
+ * the same signal too (activities/secrets/azure-key-vault/operation-budget.ts has the arithmetic).
+ */
 export const vaultOptions: ActivityOptions = {
   startToCloseTimeout: '1 minute',
   retry: {

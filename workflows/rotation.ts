@@ -366,7 +366,13 @@ class Rotation {
       }
     });
     this.flipped = true;
-    const promoted = await vault.promote({ rotationId: this.input.rotationId, credential });
+    // The version that was canaried, and nothing else, becomes current.
+    const staged = this.s.versions.pending!;
+    const promoted = await vault.promote({
+      rotationId: this.input.rotationId,
+      credential,
+      expected: { version: staged.version, fingerprint: staged.fingerprint },
+    });
     this.s.versions.current = promoted.current;
     this.s.versions.old = promoted.previous;
     this.log(
@@ -864,6 +870,9 @@ class Rotation {
     if (typeof a.version !== 'string' || !a.version) return invalid('version is required');
     if (typeof a.fingerprint !== 'string' || !/^sha256:[0-9a-f]{12}$/.test(a.fingerprint)) {
       return invalid('fingerprint must be sha256: followed by 12 hex characters');
+    }
+    if (a.fingerprint === this.s.fingerprints.old) {
+      return invalid('this is the key being replaced, not a new one: hand over a newly created key');
     }
     return undefined;
   }

@@ -3,13 +3,15 @@
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { SecretStore } from '../ports';
 import type { CredentialRef } from '../types';
-import { createKeyVaultSecretStore, createSecretClient } from './azure-key-vault';
+import { createKeyVaultSecretStore, createSecretClient, type SecretStoreLogger } from './azure-key-vault';
 
 export interface SecretStoreResolverOptions {
   /** Dev only: a local emulator with a no-op credential (refused for Azure vault hosts). */
   emulator: boolean;
   /** The client of a vault URL; defaults to the SDK with DefaultAzureCredential (or the emulator's). */
   secretClientFor?: (vaultUrl: string) => SecretClient;
+  /** Where every store logs what it wrote, reused and left alone (never a value); silent without one. */
+  logger?: SecretStoreLogger;
 }
 
 /** Resolves a credential to its secret store, reusing clients and stores across calls. */
@@ -38,6 +40,7 @@ export function createSecretStoreResolver(opts: SecretStoreResolverOptions): {
           vaultUrl: credential.vaultUrl,
           secretName: credential.secretName,
           pendingSecretName: credential.pendingSecretName,
+          ...(opts.logger ? { logger: opts.logger } : {}),
         });
         stores.set(key, store);
       }

@@ -1,7 +1,10 @@
 // The reference Key Vault's state: secrets with their versions, soft-deleted secrets, and the rules of
 // the Azure Key Vault secrets API (names are case-insensitive, a set adds a version, a delete is soft,
-// a deleted name cannot be reused until recovered or purged). Optionally persisted to a JSON file so a
-// restarted emulator keeps its secrets. That file holds secret VALUES in clear: dev and CI only.
+// a deleted name cannot be reused until recovered or purged). Like the service, delete, purge and recover
+// can finish asynchronously (`operationDelayMs`): meanwhile the name answers 409 (ObjectIsBeingDeleted,
+// ObjectIsBeingRecovered) to a set, and neither Get Secret nor Get Deleted Secret finds it. Optionally
+// persisted to a JSON file so a restarted emulator keeps its secrets. That file holds secret VALUES in
+// clear: dev and CI only.
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -29,11 +32,19 @@ export interface StoredVersion {
   updated: number;
 }
 
+/** A delete, purge or recover the service has accepted but not finished (epoch ms when it will). */
+export interface PendingTransition {
+  kind: 'deleting' | 'purging' | 'recovering';
+  until: number;
+}
+
 /** A secret: its versions in creation order (the last is the latest) and, when soft-deleted, when. */
 export interface StoredSecret {
   name: string;
   versions: StoredVersion[];
   deleted?: { deletedDate: number; scheduledPurgeDate: number };
+  /** Set while a delete, purge or recover is still in progress (only with `operationDelayMs`). */
+  transition?: PendingTransition;
 }
 
 /** Attributes a set or an update may carry (epoch seconds). */
@@ -52,6 +63,16 @@ export interface KeyVaultStateOptions {
   purgeProtection?: boolean;
   /** Epoch milliseconds; tests inject a clock. */
   now?: () => number;
+  /**
+   * How long a delete, purge or recover takes to finish after the service accepted it (0: at once).
+   * The real service finishes them asynchronously, usually within seconds.
+   */
+  operationDelayMs?: number;
+  /**
+   * Azure Policy as the vault's scope may assign it, enforced with the service's 403 ForbiddenByPolicy:
+   * `requireExpiry` is the built-in "Key Vault secrets should have an expiration date" with a deny effect.
+   */
+  policy?: { requireExpiry?: boolean };
 }
 
 /** The service's name rule for secrets: 1–127 letters, digits and dashes. */
@@ -71,11 +92,18 @@ export class KeyVaultState {
   private readonly nowMs: () => number;
   readonly retentionDays: number;
   readonly purgeProtection: boolean;
+  readonly operationDelayMs: number;
+  /** The vault's Azure Policy; tests switch it on after seeding. */
+  policy: { requireExpiry?: boolean };
 
   constructor(private readonly opts: KeyVaultStateOptions = {}) {
     this.nowMs = opts.now ?? Date.now;
     this.retentionDays = opts.retentionDays ?? 90;
     this.purgeProtection = opts.purgeProtection ?? false;
+    this.operationDelayMs = opts.operationDelayMs ?? 0;
+    this.policy = { ...opts.policy };
+    if (!Number.isFinite(this.operationDelayMs) || this.operationDelayMs < 0)
+      throw new Error(`operationDelayMs must be 0 or more, got ${this.operationDelayMs}`);
     if (this.retentionDays < 7 || this.retentionDays > 90)
       throw new Error(`retentionDays must be 7–90, got ${this.retentionDays}`);
     if (opts.stateFile && existsSync(opts.stateFile)) this.load(opts.stateFile);
@@ -96,9 +124,11 @@ export class KeyVaultState {
     return [...this.secrets.values()].filter((s) => !s.deleted).sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Soft-deleted secrets, in name order. */
+  /** Soft-deleted secrets (deletion finished), in name order. */
   deleted(): StoredSecret[] {
-    return [...this.secrets.values()].filter((s) => s.deleted).sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.secrets.values()]
+      .filter((s) => s.deleted && !s.transition)
+      .sort((a, b) => a.name.localeCompare(b.name));
   }
 
   /** An active secret, or SecretNotFound as the service words it. */
@@ -132,8 +162,17 @@ export class KeyVaultState {
     if (Buffer.byteLength(input.value, 'utf8') > MAX_VALUE_BYTES)
       throw new KeyVaultError(400, 'BadParameter', 'The secret value exceeds the maximum size of 25 KB.');
     validateTags(input.tags);
+    if (this.policy.requireExpiry && typeof input.attributes?.exp !== 'number')
+      throw new KeyVaultError(
+        403,
+        'Forbidden',
+        `Operation 'secrets/setSecret' on ${name} is disallowed by Azure Policy: the policy assignment ` +
+          `'Key Vault secrets should have an expiration date' denies secrets without an expiration date.`,
+        'ForbiddenByPolicy',
+      );
     const key = name.toLowerCase();
     let secret = this.secrets.get(key);
+    if (secret?.transition) throw inTransition(secret);
     if (secret?.deleted) {
       throw new KeyVaultError(
         409,
@@ -188,20 +227,29 @@ export class KeyVaultState {
     const secret = this.get(name);
     const t = this.nowS();
     secret.deleted = { deletedDate: t, scheduledPurgeDate: t + this.retentionDays * 86_400 };
+    if (this.operationDelayMs > 0)
+      secret.transition = { kind: 'deleting', until: this.nowMs() + this.operationDelayMs };
     this.save();
     return secret;
   }
 
-  /** A soft-deleted secret, or SecretNotFound. */
+  /** A soft-deleted secret whose deletion has finished, or SecretNotFound (also while it is in progress). */
   getDeleted(name: string): StoredSecret {
     const secret = this.secrets.get(name.toLowerCase());
-    if (!secret?.deleted) throw deletedNotFound(name);
+    if (!secret?.deleted || secret.transition) throw deletedNotFound(name);
     return secret;
+  }
+
+  /** A deleted secret a purge or recover may act on: 409 while its deletion is still in progress. */
+  private settledDeleted(name: string): StoredSecret {
+    const secret = this.secrets.get(name.toLowerCase());
+    if (secret?.transition?.kind === 'deleting') throw inTransition(secret);
+    return this.getDeleted(name);
   }
 
   /** Purge Deleted Secret: gone for good, unless the vault has purge protection. */
   purge(name: string): void {
-    const secret = this.getDeleted(name);
+    const secret = this.settledDeleted(name);
     if (this.purgeProtection) {
       throw new KeyVaultError(
         403,
@@ -210,16 +258,35 @@ export class KeyVaultState {
         'ForbiddenByPolicy',
       );
     }
-    this.secrets.delete(secret.name.toLowerCase());
+    // The name stays blocked (409 to a set) until the purge has finished.
+    if (this.operationDelayMs > 0)
+      secret.transition = { kind: 'purging', until: this.nowMs() + this.operationDelayMs };
+    else this.secrets.delete(secret.name.toLowerCase());
     this.save();
   }
 
-  /** Recover Deleted Secret: every version back, as it was. */
+  /** Recover Deleted Secret: every version back, as it was (once the recovery has finished). */
   recover(name: string): StoredSecret {
-    const secret = this.getDeleted(name);
-    delete secret.deleted;
+    const secret = this.settledDeleted(name);
+    if (this.operationDelayMs > 0)
+      secret.transition = { kind: 'recovering', until: this.nowMs() + this.operationDelayMs };
+    else delete secret.deleted;
     this.save();
     return secret;
+  }
+
+  /** Finishes the deletes, purges and recovers whose time has come (called on every request). */
+  settle(): void {
+    const now = this.nowMs();
+    let changed = false;
+    for (const [key, s] of this.secrets) {
+      if (!s.transition || s.transition.until > now) continue;
+      if (s.transition.kind === 'purging') this.secrets.delete(key);
+      else if (s.transition.kind === 'recovering') delete s.deleted;
+      delete s.transition;
+      changed = true;
+    }
+    if (changed) this.save();
   }
 
   /** Drops soft-deleted secrets whose retention has passed (the service's scheduled purge). */
@@ -227,7 +294,7 @@ export class KeyVaultState {
     const t = this.nowS();
     let changed = false;
     for (const [key, s] of this.secrets) {
-      if (s.deleted && s.deleted.scheduledPurgeDate <= t) {
+      if (s.deleted && !s.transition && s.deleted.scheduledPurgeDate <= t) {
         this.secrets.delete(key);
         changed = true;
       }
@@ -302,6 +369,23 @@ export function notFound(nameOrId: string): KeyVaultError {
     'SecretNotFound',
     `A secret with (name/id) ${nameOrId} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
   );
+}
+
+/** The service's 409 for a name whose delete, purge or recover is still in progress. */
+function inTransition(secret: StoredSecret): KeyVaultError {
+  return secret.transition?.kind === 'recovering'
+    ? new KeyVaultError(
+        409,
+        'Conflict',
+        `Secret ${secret.name} is currently being recovered.`,
+        'ObjectIsBeingRecovered',
+      )
+    : new KeyVaultError(
+        409,
+        'Conflict',
+        `Secret ${secret.name} is currently being deleted.`,
+        'ObjectIsBeingDeleted',
+      );
 }
 
 function deletedNotFound(name: string): KeyVaultError {

@@ -1,18 +1,29 @@
 // The Key Vault SecretStore against a real Key Vault emulator over verified TLS: the shared one global
 // setup starts (Lowkey Vault or the reference Key Vault), plus reference Key Vaults of this file's own
-// for purge protection and for an outage. Every key value is random, made at run time, and checked to
-// appear in no result, log line or error.
-import { randomBytes } from 'node:crypto';
+// for purge protection, an outage, and drills (latency, asynchronous deletes, injected 429/503, Azure
+// Policy). Every key value is random, made at run time, and checked to appear in no result, log line or
+// error.
+import { createHash, randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import https from 'node:https';
 import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
-import { SecretClient, type SecretProperties } from '@azure/keyvault-secrets';
-import { ApplicationFailure } from '@temporalio/common';
+import { SecretClient, type SecretProperties, type SetSecretOptions } from '@azure/keyvault-secrets';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import pino from 'pino';
-import { createKeyVaultSecretStore, createSecretClient, KeyVaultTag as Tag } from '../../activities/secrets';
+import {
+  createKeyVaultSecretStore,
+  createSecretClient,
+  createSecretStoreResolver,
+  KeyVaultTag as Tag,
+  VaultFailureTypes,
+  type KeyVaultSecretStoreOptions,
+} from '../../activities/secrets';
 import type { SecretStore } from '../../activities/ports';
+import type { Fingerprint, SecretVersionRef } from '../../activities/types';
 import { fingerprint } from '../../activities/fingerprint';
 import { FailureTypes } from '../../common/failures';
 import {
@@ -22,12 +33,11 @@ import {
   startReferenceKeyVault,
   type RunningServer,
 } from '../../scripts/local-stack';
-import { buildKeyVault } from '../../simulator/key-vault';
+import { buildKeyVault, type KeyVaultOptions } from '../../simulator/key-vault';
 import { HARNESS_STATE_ENV, type HarnessState } from '../harness/harness-state';
 
+// The harness always starts at least the reference Key Vault: no vault is a failure, never a skip.
 const unavailable = process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE;
-const describeVault = unavailable ? describe.skip : describe;
-if (unavailable) console.warn(`SecretStore tests skipped: ${unavailable}`);
 
 // What an app does against an emulator: any token, and no check that the challenge names *.vault.azure.net.
 const appCredential: TokenCredential = {
@@ -80,12 +90,20 @@ async function versions(client: SecretClient, name: string): Promise<SecretPrope
   return out;
 }
 
-describeVault('the Azure Key Vault SecretStore', () => {
+const closers: Array<() => Promise<void>> = [];
+
+/** What the workflow hands promote: the pending version the canary proved. */
+function proven(staged: SecretVersionRef): { version: string; fingerprint: Fingerprint } {
+  return { version: staged.version, fingerprint: staged.fingerprint };
+}
+
+describe('the Azure Key Vault SecretStore', () => {
   let url: string;
   let client: SecretClient;
   let app: SecretClient;
 
   beforeAll(() => {
+    if (unavailable) throw new Error(`no Key Vault emulator could start: ${unavailable}`);
     applyNodeExtraCaCerts();
     url = process.env.AZURE_KEYVAULT_URL ?? '';
     if (!url) throw new Error('AZURE_KEYVAULT_URL is not set by the harness');
@@ -93,11 +111,19 @@ describeVault('the Azure Key Vault SecretStore', () => {
     app = new SecretClient(url, appCredential, { disableChallengeResourceVerification: true });
   });
 
+  afterAll(async () => {
+    for (const close of closers.reverse()) await close();
+  });
+
   /** A credential's secrets with a hand-written current key, as the platform team sets them up. */
-  async function credential(c = client, vaultUrl = url) {
+  async function credential(
+    c = client,
+    vaultUrl = url,
+    extra: { seed?: SetSecretOptions; store?: Partial<KeyVaultSecretStoreOptions> } = {},
+  ) {
     const name = `kv-${randomBytes(5).toString('hex')}`;
     const oldKey = newKey('old');
-    const seeded = await c.setSecret(name, oldKey);
+    const seeded = await c.setSecret(name, oldKey, extra.seed);
     const store: SecretStore = createKeyVaultSecretStore({
       client: c,
       vaultUrl,
@@ -105,8 +131,23 @@ describeVault('the Azure Key Vault SecretStore', () => {
       pendingSecretName: `${name}-pending`,
       logger,
       settle: { attempts: 5, intervalMs: 200 },
+      ...extra.store,
     });
     return { name, pending: `${name}-pending`, oldKey, oldVersion: seeded.properties.version ?? '', store };
+  }
+
+  /** A reference Key Vault of this test's own over TLS, with drill options; closed after the file. */
+  async function ownVault(opts: Omit<KeyVaultOptions, 'tls'> = {}) {
+    const paths = keyVaultPaths();
+    const vault = buildKeyVault({
+      ...opts,
+      tls: { key: readFileSync(paths.keyPem), cert: readFileSync(paths.certPem) },
+    });
+    await vault.app.listen({ port: 0, host: '127.0.0.1' });
+    closers.push(() => vault.app.close());
+    const address = vault.app.server.address();
+    const vaultUrl = `https://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    return { ...vault, vaultUrl, client: createSecretClient(vaultUrl, { emulator: true }) };
   }
 
   const rotation = () => `rot-${randomBytes(4).toString('hex')}`;
@@ -148,9 +189,9 @@ describeVault('the Azure Key Vault SecretStore', () => {
     const { store, name, pending, oldKey, oldVersion } = await credential();
     const rot = rotation();
     const newKeyValue = newKey('new');
-    await store.stagePending(rot, newKeyValue, 'gk-2');
-    const first = seen(await store.promote(rot));
-    const again = seen(await store.promote(rot));
+    const staged = await store.stagePending(rot, newKeyValue, 'gk-2');
+    const first = seen(await store.promote(rot, proven(staged)));
+    const again = seen(await store.promote(rot, proven(staged)));
     expect(again).toEqual(first);
     expect(first.previous).toMatchObject({
       version: oldVersion,
@@ -171,6 +212,7 @@ describeVault('the Azure Key Vault SecretStore', () => {
       [Tag.stage]: 'current',
       [Tag.fingerprint]: fingerprint(newKeyValue),
       [Tag.replaces]: oldVersion,
+      [Tag.promotes]: staged.version,
       [Tag.gatewayKey]: 'gk-2',
     });
     expect(byVersion.get(oldVersion)?.tags).toEqual({
@@ -189,9 +231,9 @@ describeVault('the Azure Key Vault SecretStore', () => {
     const rot = rotation();
     const newKeyValue = newKey('new');
     expect((await app.getSecret(name)).value).toBe(oldKey);
-    await store.stagePending(rot, newKeyValue);
+    const staged = await store.stagePending(rot, newKeyValue);
     expect((await app.getSecret(name)).value).toBe(oldKey);
-    const promoted = seen(await store.promote(rot));
+    const promoted = seen(await store.promote(rot, proven(staged)));
     expect((await app.getSecret(name)).value).toBe(newKeyValue);
 
     const first = seen(await store.rollback(rot));
@@ -217,7 +259,7 @@ describeVault('the Azure Key Vault SecretStore', () => {
       tags: expect.objectContaining({ [Tag.stage]: 'rolled-back' }),
     });
 
-    const refused = await failure(store.promote(rot));
+    const refused = await failure(store.promote(rot, proven(staged)));
     expect(refused).toMatchObject({ type: 'RotationRolledBack', nonRetryable: true });
     expect(await versions(client, name)).toHaveLength(3);
   });
@@ -226,8 +268,8 @@ describeVault('the Azure Key Vault SecretStore', () => {
     const { store, name, oldVersion } = await credential();
     const rot = rotation();
     const newKeyValue = newKey('new');
-    await store.stagePending(rot, newKeyValue);
-    const { previous } = await store.promote(rot);
+    const staged = await store.stagePending(rot, newKeyValue);
+    const { previous } = await store.promote(rot, proven(staged));
     const first = seen(await store.retirePrevious(rot));
     const again = seen(await store.retirePrevious(rot));
     expect(again).toEqual(first);
@@ -300,8 +342,11 @@ describeVault('the Azure Key Vault SecretStore', () => {
     const b = await credential();
     const [rotA, rotB] = [rotation(), rotation()];
     const [newA, newB] = [newKey('new-a'), newKey('new-b')];
-    await Promise.all([a.store.stagePending(rotA, newA), b.store.stagePending(rotB, newB)]);
-    await Promise.all([a.store.promote(rotA), b.store.promote(rotB)]);
+    const [stagedA, stagedB] = await Promise.all([
+      a.store.stagePending(rotA, newA),
+      b.store.stagePending(rotB, newB),
+    ]);
+    await Promise.all([a.store.promote(rotA, proven(stagedA)), b.store.promote(rotB, proven(stagedB))]);
     await a.store.rollback(rotA);
     expect((await app.getSecret(a.name)).value).toBe(a.oldKey);
     expect((await app.getSecret(b.name)).value).toBe(newB);
@@ -315,8 +360,8 @@ describeVault('the Azure Key Vault SecretStore', () => {
   it('records every version in history, oldest first, with stages, tags and times but no values', async () => {
     const { store, name, oldVersion } = await credential();
     const rot = rotation();
-    await store.stagePending(rot, newKey('new'), 'gk-h');
-    const { current } = await store.promote(rot);
+    const staged = await store.stagePending(rot, newKey('new'), 'gk-h');
+    const { current } = await store.promote(rot, proven(staged));
     const { restored } = await store.rollback(rot);
     const history = seen(await store.history());
     expect(history.map((r) => [r.version, r.stage, r.enabled])).toEqual([
@@ -347,8 +392,8 @@ describeVault('the Azure Key Vault SecretStore', () => {
     expect(disabled.message).toContain(url);
     expect(disabled.message).toContain(name);
     const rot = rotation();
-    await store.stagePending(rot, newKey('new'));
-    expect(await failure(store.promote(rot))).toMatchObject({
+    const staged = await store.stagePending(rot, newKey('new'));
+    expect(await failure(store.promote(rot, proven(staged)))).toMatchObject({
       type: FailureTypes.SecretDisabled,
       nonRetryable: true,
     });
@@ -370,7 +415,7 @@ describeVault('the Azure Key Vault SecretStore', () => {
       const { store, name } = await credential(outageClient, vaultUrl);
       const rot = rotation();
       const newKeyValue = newKey('new');
-      await store.stagePending(rot, newKeyValue);
+      const staged = await store.stagePending(rot, newKeyValue);
       expect(statSync(stateFile).mode & 0o777).toBe(0o600);
 
       await server.stop();
@@ -380,7 +425,7 @@ describeVault('the Azure Key Vault SecretStore', () => {
           startReferenceKeyVault({ httpsPort, logFile, stateFile }).then(resolve, reject);
         }, 3_000);
       });
-      const promoted = seen(await store.promote(rot));
+      const promoted = seen(await store.promote(rot, proven(staged)));
       server = await restarted;
       recordServer(server);
       expect(Date.now() - downAt).toBeGreaterThanOrEqual(3_000);
@@ -389,7 +434,7 @@ describeVault('the Azure Key Vault SecretStore', () => {
         disableChallengeResourceVerification: true,
       });
       expect((await reader.getSecret(name)).value).toBe(newKeyValue);
-      expect(seen(await store.promote(rot))).toEqual(promoted);
+      expect(seen(await store.promote(rot, proven(staged)))).toEqual(promoted);
       expect(await versions(outageClient, name)).toHaveLength(2);
       const vaultLog = readFileSync(logFile, 'utf8');
       for (const key of keys) expect(vaultLog).not.toContain(key);
@@ -448,6 +493,329 @@ describeVault('the Azure Key Vault SecretStore', () => {
       front.closeAllConnections();
       await new Promise((resolve) => front.close(resolve));
     }
+  });
+
+  it('promotes exactly the canaried version, not a pending version written after the canary', async () => {
+    const { store, name, pending } = await credential();
+    const rot = rotation();
+    const canaried = newKey('canaried');
+    const late = newKey('late');
+    const staged = seen(await store.stagePending(rot, canaried));
+    // A late second hand-off of the same rotation lands after the canary proved `staged`.
+    const lateRef = seen(await store.stagePending(rot, late));
+    expect(lateRef.version).not.toBe(staged.version);
+    expect((await app.getSecret(pending)).value).toBe(late);
+
+    const promoted = seen(await store.promote(rot, proven(staged)));
+    expect(promoted.current.fingerprint).toBe(fingerprint(canaried));
+    expect((await app.getSecret(name)).value).toBe(canaried);
+    const byVersion = new Map((await versions(client, name)).map((v) => [v.version, v]));
+    expect(byVersion.get(promoted.current.version)?.tags?.[Tag.promotes]).toBe(staged.version);
+    expect(seen(await store.promote(rot, proven(staged)))).toEqual(promoted);
+    expect(await versions(client, name)).toHaveLength(2);
+  });
+
+  it('refuses, non-retryably and before writing, a version whose tag or fingerprint is not the canaried one', async () => {
+    const { store, name, oldKey } = await credential();
+    const rot = rotation();
+    const staged = await store.stagePending(rot, newKey('new'));
+    const other = fingerprint(newKey('other'));
+
+    const wrongPrint = await failure(store.promote(rot, { version: staged.version, fingerprint: other }));
+    expect(wrongPrint).toMatchObject({ type: FailureTypes.StagedKeyMismatch, nonRetryable: true });
+    for (const part of [staged.version, staged.fingerprint, other])
+      expect(wrongPrint.message).toContain(part);
+
+    const wrongRotation = await failure(store.promote(rotation(), proven(staged)));
+    expect(wrongRotation).toMatchObject({ type: FailureTypes.StagedKeyMismatch, nonRetryable: true });
+    expect(wrongRotation.message).toContain(rot);
+    expect(await versions(client, name)).toHaveLength(1);
+    expect((await app.getSecret(name)).value).toBe(oldKey);
+
+    // Once promoted, asking for another version is refused too instead of answering with the promoted one.
+    await store.promote(rot, proven(staged));
+    const afterwards = await failure(store.promote(rot, { version: 'f'.repeat(32), fingerprint: other }));
+    expect(afterwards).toMatchObject({ type: FailureTypes.StagedKeyMismatch, nonRetryable: true });
+    expect(await versions(client, name)).toHaveLength(2);
+  });
+
+  it('refuses a pending secret name that is the stable name in any letter case, as Key Vault names are', async () => {
+    const name = `kv-Same-${randomBytes(4).toString('hex')}`;
+    const key = newKey('same');
+    await client.setSecret(name, key);
+    expect((await app.getSecret(name.toUpperCase())).value).toBe(key);
+    let thrown: unknown;
+    try {
+      createKeyVaultSecretStore({
+        client,
+        vaultUrl: url,
+        secretName: name,
+        pendingSecretName: name.toLowerCase(),
+      });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(ApplicationFailure);
+    expect(thrown).toMatchObject({ type: VaultFailureTypes.SecretNamesCollide, nonRetryable: true });
+    expect((thrown as Error).message).toContain(`${name}-pending`);
+  });
+
+  it('stops issuing requests as soon as the activity running an operation is cancelled', async () => {
+    // A pending name stuck in deletion keeps stagePending in its settle loop (409 ObjectIsBeingDeleted).
+    const vault = await ownVault({ operationDelayMs: 120_000 });
+    const { store, pending } = await credential(vault.client, vault.vaultUrl, {
+      store: { settle: { attempts: 10_000, intervalMs: 50 } },
+    });
+    await store.stagePending(rotation(), newKey('stale'));
+    await vault.client.beginDeleteSecret(pending);
+
+    const env = new MockActivityEnvironment();
+    let operation: Promise<unknown> | undefined;
+    const run = env.run(() => (operation = store.stagePending(rotation(), newKey('new'))));
+    run.catch(() => undefined);
+    await sleep(600);
+    const before = vault.stats.requests;
+    expect(before).toBeGreaterThan(5);
+    // What the worker does at the start-to-close timeout.
+    env.cancel('TIMED_OUT');
+    const stoppedAt = Date.now();
+    const stopped = await operation!.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(Date.now() - stoppedAt).toBeLessThan(1_000);
+    expect(stopped).toBeInstanceOf(CancelledFailure);
+    const afterStop = vault.stats.requests;
+    await sleep(1_000);
+    expect(vault.stats.requests).toBe(afterStop);
+  });
+
+  it('gives up at its own deadline outside an activity (the API hand-off) and sends nothing after', async () => {
+    const vault = await ownVault({ operationDelayMs: 120_000 });
+    const { store, pending } = await credential(vault.client, vault.vaultUrl, {
+      store: { settle: { attempts: 10_000, intervalMs: 50 }, budget: { deadlineMs: 800 } },
+    });
+    await store.stagePending(rotation(), newKey('stale'));
+    await vault.client.beginDeleteSecret(pending);
+    const started = Date.now();
+    const late = await failure(store.stagePending(rotation(), newKey('new')));
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(late).toMatchObject({ type: VaultFailureTypes.VaultUnavailable, nonRetryable: false });
+    expect(late.message).toContain('deadline');
+    const afterStop = vault.stats.requests;
+    await sleep(1_000);
+    expect(vault.stats.requests).toBe(afterStop);
+  });
+
+  it('aborts a request the vault does not answer within the request timeout', async () => {
+    const vault = await ownVault();
+    const { store } = await credential(vault.client, vault.vaultUrl, {
+      store: { budget: { requestTimeoutMs: 300 } },
+    });
+    vault.drills.latencyMs = 5_000;
+    const started = Date.now();
+    const slow = await failure(store.readCurrent());
+    vault.drills.latencyMs = 0;
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(slow).toMatchObject({ type: VaultFailureTypes.VaultUnavailable, nonRetryable: false });
+    expect(slow.message).toContain('request timeout');
+  });
+
+  it('carries content type, the platform team’s tags and a future expiry forward on promote and rollback', async () => {
+    const expiresOn = new Date(Math.floor(Date.now() / 1000 + 30 * 86_400) * 1000);
+    const notBefore = new Date(Math.floor(Date.now() / 1000 - 86_400) * 1000);
+    const metadata = { contentType: 'application/x-api-key', tags: { owner: 'team-a', 'cost-centre': '42' } };
+    const { store, name } = await credential(client, url, { seed: { ...metadata, expiresOn, notBefore } });
+    const rot = rotation();
+    const staged = await store.stagePending(rot, newKey('new'));
+    const { current } = seen(await store.promote(rot, proven(staged)));
+    const { restored } = seen(await store.rollback(rot));
+    const byVersion = new Map((await versions(client, name)).map((v) => [v.version, v]));
+    for (const version of [current.version, restored?.version ?? '']) {
+      const v = byVersion.get(version);
+      expect(v).toMatchObject({ contentType: metadata.contentType, expiresOn, notBefore });
+      expect(v?.tags).toMatchObject(metadata.tags);
+    }
+
+    // An expiry already past is not copied: it would publish a version that is expired on arrival.
+    const expired = await credential(client, url, {
+      seed: { ...metadata, expiresOn: new Date(Date.now() - 86_400_000) },
+    });
+    const rot2 = rotation();
+    const staged2 = await expired.store.stagePending(rot2, newKey('new'));
+    const promoted2 = await expired.store.promote(rot2, proven(staged2));
+    const copy = (await versions(client, expired.name)).find((v) => v.version === promoted2.current.version);
+    expect(copy?.expiresOn).toBeUndefined();
+    expect(copy).toMatchObject({
+      contentType: metadata.contentType,
+      tags: expect.objectContaining(metadata.tags),
+    });
+  });
+
+  it('refuses before the flip a promote whose re-tagging would pass the 15-tag limit', async () => {
+    // A current version written by an earlier rotation (6 rekey tags) plus 9 of the platform team's: 15.
+    const userTags = Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`team-tag-${i}`, `v${i}`]));
+    const earlier = {
+      [Tag.rotation]: 'rot-earlier',
+      [Tag.stage]: 'current',
+      [Tag.fingerprint]: fingerprint('earlier'),
+      [Tag.replaces]: 'a'.repeat(32),
+      [Tag.promotes]: 'b'.repeat(32),
+      [Tag.gatewayKey]: 'gk-0',
+    };
+    const { store, name, oldKey, pending } = await credential(client, url, {
+      seed: { tags: { ...userTags, ...earlier } },
+    });
+    const rot = rotation();
+    const staged = await store.stagePending(rot, newKey('new'), 'gk-1');
+    const refused = await failure(store.promote(rot, proven(staged)));
+    expect(refused).toMatchObject({ type: VaultFailureTypes.VaultTagLimit, nonRetryable: true });
+    expect(refused.message).toContain('15');
+    expect(refused.message).toContain('nothing was written');
+    expect(await versions(client, name)).toHaveLength(1);
+    expect((await app.getSecret(name)).value).toBe(oldKey);
+    expect(await versions(client, pending)).toHaveLength(1);
+  });
+
+  it('keeps a policy-mandated expiry through promote and rollback, and names Azure Policy when it denies', async () => {
+    const vault = await ownVault();
+    const expiresOn = new Date(Math.floor(Date.now() / 1000 + 30 * 86_400) * 1000);
+    const dated = await credential(vault.client, vault.vaultUrl, { seed: { expiresOn } });
+    const undated = await credential(vault.client, vault.vaultUrl);
+    const [rot, rot2] = [rotation(), rotation()];
+    const staged = await dated.store.stagePending(rot, newKey('new'));
+    const staged2 = await undated.store.stagePending(rot2, newKey('new'));
+    // "Key Vault secrets should have an expiration date", deny effect, assigned after the secrets exist.
+    vault.state.policy.requireExpiry = true;
+
+    seen(await dated.store.promote(rot, proven(staged)));
+    seen(await dated.store.rollback(rot));
+    expect(await versions(vault.client, dated.name)).toHaveLength(3);
+
+    const denied = await failure(undated.store.promote(rot2, proven(staged2)));
+    expect(denied).toMatchObject({ type: VaultFailureTypes.VaultPolicyDenied, nonRetryable: true });
+    expect(denied.message).toContain('Azure Policy');
+    expect(denied.message).not.toMatch(/grant the worker/);
+    expect(await versions(vault.client, undated.name)).toHaveLength(1);
+  });
+
+  it('tags a rotation whose id is longer than a tag value allows with its sha256, and finds it by that', async () => {
+    const { store, name, pending } = await credential();
+    const rot = `rot-${randomBytes(4).toString('hex')}-${'x'.repeat(287)}`;
+    expect(rot).toHaveLength(300);
+    const hashed = `sha256:${createHash('sha256').update(rot).digest('hex')}`;
+    const key = newKey('new');
+    const staged = seen(await store.stagePending(rot, key, 'gk-long'));
+    expect((await versions(client, pending))[0]?.tags?.[Tag.rotation]).toBe(hashed);
+    expect(seen(await store.stagePending(rot, key, 'gk-long'))).toEqual(staged);
+    expect(seen(await store.readPending(rot))).toEqual(staged);
+    expect(await store.readPending(rot.slice(0, 256))).toBeUndefined();
+
+    const promoted = seen(await store.promote(rot, proven(staged)));
+    expect(seen(await store.promote(rot, proven(staged)))).toEqual(promoted);
+    seen(await store.retirePrevious(rot));
+    const byVersion = new Map((await versions(client, name)).map((v) => [v.version, v]));
+    expect(byVersion.get(promoted.current.version)?.tags?.[Tag.rotation]).toBe(hashed);
+    expect(byVersion.get(promoted.previous.version)?.tags).toMatchObject({
+      [Tag.stage]: 'retired',
+      [Tag.replacedBy]: hashed,
+    });
+    expect(await versions(client, name)).toHaveLength(2);
+  });
+
+  it('logs through the logger handed to the store resolver', async () => {
+    const lines: string[] = [];
+    const resolverLogger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const { secretStoreFor } = createSecretStoreResolver({
+      emulator: true,
+      secretClientFor: () => client,
+      logger: resolverLogger,
+    });
+    const name = `kv-${randomBytes(5).toString('hex')}`;
+    await client.setSecret(name, newKey('old'));
+    const store = secretStoreFor({
+      name: 'resolver-cred',
+      environment: 'test',
+      vaultUrl: url,
+      secretName: name,
+      pendingSecretName: `${name}-pending`,
+      gatewayBaseUrl: 'http://127.0.0.1:1',
+      adminAdapter: 'manual',
+      consumers: [],
+    });
+    const rot = rotation();
+    const staged = seen(await store.stagePending(rot, newKey('new')));
+    logLines.push(...lines);
+    expect(lines.map((l) => JSON.parse(l) as { msg: string; version?: string })).toContainEqual(
+      expect.objectContaining({
+        msg: 'staged the replacement key as the pending version',
+        version: staged.version,
+      }),
+    );
+  });
+
+  it('reuses a pending name whose delete and purge finish asynchronously (409 ObjectIsBeingDeleted meanwhile)', async () => {
+    const vault = await ownVault({ operationDelayMs: 1_500 });
+    const { store, pending } = await credential(vault.client, vault.vaultUrl, {
+      store: { settle: { attempts: 30, intervalMs: 200 } },
+    });
+    const first = rotation();
+    await store.stagePending(first, newKey('first'));
+    await store.discardPending(first);
+    // The purge was accepted but has not finished: the name is still blocked.
+    await expect(vault.client.setSecret(pending, 'probe')).rejects.toMatchObject({
+      statusCode: 409,
+      details: { error: { innerError: { code: 'ObjectIsBeingDeleted' } } },
+    });
+    const rot = rotation();
+    const fresh = newKey('new');
+    const staged = seen(await store.stagePending(rot, fresh));
+    expect(staged.fingerprint).toBe(fingerprint(fresh));
+    expect((await versions(vault.client, pending)).map((v) => v.version)).toEqual([staged.version]);
+  });
+
+  it('reuses a pending name under purge protection when its recovery finishes asynchronously', async () => {
+    const vault = await ownVault({ operationDelayMs: 1_000, purgeProtection: true });
+    const { store, pending } = await credential(vault.client, vault.vaultUrl, {
+      store: { settle: { attempts: 30, intervalMs: 200 } },
+    });
+    const first = rotation();
+    await store.stagePending(first, newKey('first'));
+    await store.discardPending(first);
+    const rot = rotation();
+    const staged = seen(await store.stagePending(rot, newKey('new')));
+    expect(seen(await store.readPending(rot))).toEqual(staged);
+    expect(await versions(vault.client, pending)).toHaveLength(2);
+  });
+
+  it('rides out injected 503s and short Retry-After 429s within one call, without a second version', async () => {
+    const vault = await ownVault();
+    const { store, pending } = await credential(vault.client, vault.vaultUrl);
+    vault.faults.inject({ status: 503, count: 2, methods: ['PUT'] });
+    const rot = rotation();
+    const staged = seen(await store.stagePending(rot, newKey('new')));
+    expect(vault.faults.remaining()).toBe(0);
+    expect(await versions(vault.client, pending)).toHaveLength(1);
+
+    vault.faults.inject({ status: 429, count: 2, retryAfterSeconds: 1 });
+    const started = Date.now();
+    expect(seen(await store.readPending(rot))).toEqual(staged);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+  });
+
+  it('hands a long Retry-After to the activity retry instead of sleeping through it', async () => {
+    const vault = await ownVault();
+    const { store } = await credential(vault.client, vault.vaultUrl);
+    vault.faults.inject({ status: 429, count: 1, retryAfterSeconds: 30 });
+    const started = Date.now();
+    const throttled = await failure(store.readCurrent());
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(throttled).toMatchObject({
+      type: VaultFailureTypes.VaultUnavailable,
+      nonRetryable: false,
+      nextRetryDelay: '30s',
+    });
+    expect(vault.faults.remaining()).toBe(0);
   });
 
   it('leaves no key value in any result, captured log line or thrown error', () => {

@@ -551,6 +551,13 @@ describe('messages from the Temporal CLI are untrusted', () => {
     const input = seedInput();
     const { status } = await runScenario(env, world, input, 'second-handoff-refused', async (h) => {
       await untilPhase(env, h, 'AWAITING_REPLACEMENT_KEY');
+      await expectRefused(
+        h.executeUpdate(replacementKeyStagedUpdate, {
+          args: [{ ...REQUESTER, version: 'same', fingerprint: fingerprint(world.oldKey) }],
+        }),
+        /the key being replaced/,
+        'Invalid',
+      );
       const staged = world.stageByHand(input.rotationId);
       await h.signal(replacementKeyStagedSignal, { ...REQUESTER, ...staged });
       await h.signal(replacementKeyStagedSignal, {

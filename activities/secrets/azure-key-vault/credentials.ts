@@ -5,6 +5,13 @@
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
+import {
+  MAX_IN_PROCESS_RETRY_AFTER_MS,
+  REQUEST_TIMEOUT_MS,
+  requestTimeoutPolicy,
+  SDK_RETRY,
+} from './operation-budget';
+import { retryAfterCapPolicy } from './retry-after-cap-policy';
 import { writeOncePolicy } from './write-once-policy';
 
 /** DNS suffixes of Key Vault and Managed HSM in Azure's public and sovereign clouds. */
@@ -63,6 +70,8 @@ export interface SecretClientFactoryOptions {
   credential?: TokenCredential;
   /** The SDK's retries of connection failures, 429 (Retry-After) and 5xx within one activity attempt. */
   retry?: { maxRetries?: number; retryDelayInMs?: number; maxRetryDelayInMs?: number };
+  /** The longest Retry-After waited in-process (operation-budget.ts); longer ones end the call. */
+  maxInProcessRetryAfterMs?: number;
 }
 
 /** A SecretClient for one vault, with rekey's retry settings and the write-once guard on Set Secret. */
@@ -73,10 +82,18 @@ export function createSecretClient(vaultUrl: string, opts: SecretClientFactoryOp
   const credential = opts.credential ?? chosen?.credential;
   if (!credential) throw new Error('no credential for Key Vault');
   const options: SecretClientOptions = {
-    // Connection refused while a vault restarts is retried here for ~12–25 s; longer outages are the
-    // activity retry policy's (workflows/activity-options.ts vaultOptions).
-    retryOptions: { maxRetries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 8_000, ...opts.retry },
-    additionalPolicies: [{ policy: writeOncePolicy(), position: 'perRetry' }],
+    // Connection refused while a vault restarts is retried here for ~8–15 s; longer outages are the
+    // activity retry policy's (workflows/activity-options.ts vaultOptions). The budget these fit into, and
+    // the per-request timeout and deadline every call carries, are in operation-budget.ts.
+    retryOptions: { ...SDK_RETRY, ...opts.retry },
+    additionalPolicies: [
+      { policy: requestTimeoutPolicy(REQUEST_TIMEOUT_MS), position: 'perCall' },
+      { policy: writeOncePolicy(), position: 'perRetry' },
+      {
+        policy: retryAfterCapPolicy(opts.maxInProcessRetryAfterMs ?? MAX_IN_PROCESS_RETRY_AFTER_MS),
+        position: 'perRetry',
+      },
+    ],
     ...(chosen?.disableChallengeResourceVerification ? { disableChallengeResourceVerification: true } : {}),
   };
   return new SecretClient(vaultUrl, credential, options);

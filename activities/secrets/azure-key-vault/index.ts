@@ -11,6 +11,15 @@ export {
   type KeyVaultSecretStoreOptions,
   type SecretStoreLogger,
 } from './key-vault-secret-store';
-export { Tag as KeyVaultTag } from './tags';
+export {
+  currentActivitySignal,
+  MAX_IN_PROCESS_RETRY_AFTER_MS,
+  OPERATION_DEADLINE_MS,
+  REQUEST_TIMEOUT_MS,
+  SDK_RETRY,
+  SETTLE,
+} from './operation-budget';
+export { RETRY_AFTER_TOO_LONG, retryAfterCapPolicy } from './retry-after-cap-policy';
+export { rotationTag, Tag as KeyVaultTag, TAG_LIMITS } from './tags';
 export { vaultFailure, VaultFailureTypes, type VaultContext } from './vault-errors';
 export { WRITE_OUTCOME_UNKNOWN, writeOncePolicy } from './write-once-policy';

@@ -5,6 +5,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { isRestError } from '@azure/keyvault-secrets';
 import { FailureTypes } from '../../../common/failures';
+import { tooLongRetryAfterOf } from './retry-after-cap-policy';
 import { WRITE_OUTCOME_UNKNOWN } from './write-once-policy';
 
 /** Failure types this adapter adds to FailureTypes. */
@@ -17,6 +18,12 @@ export const VaultFailureTypes = {
   VaultUnavailable: 'VaultUnavailable',
   /** Promote asked after this rotation already rolled the stable path back. */
   RotationRolledBack: 'RotationRolledBack',
+  /** Azure Policy (or a vault policy) denied the operation (403 ForbiddenByPolicy): not fixed by access. */
+  VaultPolicyDenied: 'VaultPolicyDenied',
+  /** A write would exceed Key Vault's tag limits (15 tags, 256-character values): checked before writing. */
+  VaultTagLimit: 'VaultTagLimit',
+  /** The registry entry's pending secret name is its stable name (Key Vault names are case-insensitive). */
+  SecretNamesCollide: 'SecretNamesCollide',
 } as const;
 
 /** What was being done when the error happened, for the message. */
@@ -68,6 +75,8 @@ function serviceCode(err: unknown): string {
 }
 
 function retryAfterSeconds(err: unknown): number | undefined {
+  const tooLong = tooLongRetryAfterOf(err);
+  if (tooLong !== undefined) return tooLong;
   if (!isRestError(err)) return undefined;
   const raw = err.response?.headers.get('retry-after');
   const seconds = raw === undefined ? NaN : Number(raw);
@@ -105,6 +114,19 @@ export function vaultFailure(err: unknown, ctx: VaultContext): ApplicationFailur
       `${what}: the version is disabled (Key Vault 403 SecretDisabled); apps reading it fail too — enable it or write a new version`,
     );
   }
+  if (
+    status === 403 &&
+    (innerCodeOf(err) === 'ForbiddenByPolicy' || serviceCode(err).startsWith('ForbiddenByPolicy'))
+  ) {
+    return nonRetryable(
+      VaultFailureTypes.VaultPolicyDenied,
+      `${what}: Key Vault answered 403 (${serviceCode(err)}): a policy denies this operation, not missing access — ` +
+        `granting the identity more roles does not help. Look for an Azure Policy assignment on the vault's scope ` +
+        `with a deny effect on secrets (e.g. "Key Vault secrets should have an expiration date", a maximum validity ` +
+        `period or allowed content types) or a vault setting such as purge protection; make the secret comply or ` +
+        `get a policy exemption for it, then retry the rotation`,
+    );
+  }
   if (status === 401 || status === 403) {
     return nonRetryable(
       FailureTypes.VaultForbidden,
@@ -138,6 +160,14 @@ export function vaultFailure(err: unknown, ctx: VaultContext): ApplicationFailur
     return ApplicationFailure.create({
       type: VaultFailureTypes.VaultUnavailable,
       message: `${what}: the connection failed after the write was sent, so its outcome is unknown; it is not resent blindly — the next attempt looks it up first`,
+      nonRetryable: false,
+    });
+  }
+  if (err instanceof Error && err.name === 'AbortError') {
+    // The per-request timeout fired (an aborted operation is explained by the operation, not here).
+    return ApplicationFailure.create({
+      type: VaultFailureTypes.VaultUnavailable,
+      message: `${what}: the vault did not answer within the request timeout; will retry (a write's outcome is looked up first)`,
       nonRetryable: false,
     });
   }
