@@ -10,14 +10,14 @@ import {
   type ActivityDeps,
   type CredentialRef,
   type CredentialRegistry,
-  type GatewayProbe,
   type RotationActivities,
   type Telemetry,
 } from './activities';
 import { createFilesystemEvidenceStore } from './activities/evidence';
-import { ADMIN_ADAPTERS, createOpenAiProbe } from './activities/gateway';
+import { ADMIN_ADAPTERS, createOpenAiProbe, type AdminHttpOptions } from './activities/gateway';
 import { createWebhookNotifier } from './activities/notify';
-import { createSecretStoreResolver } from './activities/secrets';
+import { createSecretStoreResolver, vaultFailure, type SecretStoreLogger } from './activities/secrets';
+import pino from 'pino';
 import {
   createLiteLlmSpendLogTelemetry,
   createOpenRouterUsageTelemetry,
@@ -53,7 +53,8 @@ export interface WiringOptions {
   registry?: CredentialRegistry & { entries: CredentialEntry[] };
   /** The Key Vault client of a vault URL; defaults to the SDK with the configured credential. */
   secretClientFor?: (vaultUrl: string) => SecretClient;
-  log?: (message: string, fields: Record<string, unknown>) => void;
+  /** Where adapters log (pino-shaped); key values never reach it. */
+  logger?: SecretStoreLogger;
 }
 
 /** How long a resolved gateway admin key is reused before Key Vault is asked again. */
@@ -69,6 +70,7 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
   const registry = opts.registry ?? loadRegistry(settings.REKEY_CREDENTIALS_FILE);
   const vaults = createSecretStoreResolver({
     emulator: settings.REKEY_KEYVAULT_EMULATOR,
+    ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.secretClientFor ? { secretClientFor: opts.secretClientFor } : {}),
   });
   const entryOf = (credential: CredentialRef): CredentialEntry => {
@@ -95,18 +97,37 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
   /** The admin key, read from the credential's vault when needed and kept for a few minutes. */
   const adminKeyOf = (entry: CredentialEntry) => {
     let cached: { value: string; until: number } | undefined;
-    return async () => {
+    const forget = () => {
+      cached = undefined;
+    };
+    const resolve = async () => {
       if (cached && cached.until > Date.now()) return cached.value;
-      const secret = await vaults.secretClientFor(entry.vault_url).getSecret(entry.gateway.admin_key_secret!);
-      if (!secret.value) throw new Error(`admin key secret ${entry.gateway.admin_key_secret} is empty`);
+      const name = entry.gateway.admin_key_secret;
+      if (!name) throw new Error(`${entry.name}: the registry names no admin_key_secret`);
+      const secret = await vaults
+        .secretClientFor(entry.vault_url)
+        .getSecret(name)
+        .catch((err: unknown) => {
+          throw vaultFailure(err, {
+            vaultUrl: entry.vault_url,
+            secretName: name,
+            operation: 'read the admin key from',
+          });
+        });
+      if (!secret.value) throw new Error(`admin key secret ${name} is empty`);
       cached = { value: secret.value, until: Date.now() + ADMIN_KEY_TTL_MS };
       return secret.value;
     };
+    return { resolve, forget };
   };
-  const adminOptions = memo((entry) => ({
-    baseUrl: entry.gateway.admin_base_url ?? entry.gateway.base_url,
-    adminKey: adminKeyOf(entry),
-  }));
+  const adminOptions = memo((entry): AdminHttpOptions => {
+    const key = adminKeyOf(entry);
+    return {
+      baseUrl: entry.gateway.admin_base_url ?? entry.gateway.base_url,
+      adminKey: key.resolve,
+      adminKeyRejected: key.forget,
+    };
+  });
 
   const gatewayAdminFor = memo((entry) =>
     entry.gateway.admin_adapter === 'manual'
@@ -124,36 +145,20 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
         return createOpenRouterUsageTelemetry(adminOptions(toCredentialRef(entry)));
     }
   });
-  // The probe is called with a gateway base URL; its options (models, status check) come from the
-  // credential registered for that gateway.
-  const probes = new Map<string, GatewayProbe>();
-  const probeFor = (baseUrl: string): GatewayProbe => {
-    let probe = probes.get(baseUrl);
-    if (!probe) {
-      const g = registry.entries.find((c) => c.gateway.base_url === baseUrl)?.gateway;
-      probe = createOpenAiProbe(
-        g
-          ? {
-              chatModel: g.canary.chat_model,
-              embeddingModel: g.canary.embedding_model,
-              timeoutMs: g.canary.timeout_seconds * 1000,
-              statusCheck: g.status_check,
-            }
-          : {},
-      );
-      probes.set(baseUrl, probe);
-    }
-    return probe;
-  };
+  const probeFor = memo((entry) =>
+    createOpenAiProbe({
+      chatModel: entry.gateway.canary.chat_model,
+      embeddingModel: entry.gateway.canary.embedding_model,
+      timeoutMs: entry.gateway.canary.timeout_seconds * 1000,
+      statusCheck: entry.gateway.status_check,
+    }),
+  );
 
   return {
     registry,
     secretStoreFor: (credential) => vaults.secretStoreFor(credential),
     gatewayAdminFor,
-    probe: {
-      canary: (baseUrl, key, routes) => probeFor(baseUrl).canary(baseUrl, key, routes),
-      status: (baseUrl, key) => probeFor(baseUrl).status(baseUrl, key),
-    },
+    probeFor,
     telemetry: {
       window: (c, key, from, to) => telemetryFor(c).window(c, key, from, to),
       usageByConsumer: (c, key, from, to) => telemetryFor(c).usageByConsumer(c, key, from, to),
@@ -164,7 +169,7 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
       ...(settings.REKEY_WEBHOOK_SIGNING_SECRET
         ? { signingSecret: settings.REKEY_WEBHOOK_SIGNING_SECRET }
         : {}),
-      ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.logger ? { log: (message, fields) => opts.logger!.info(fields, message) } : {}),
     }),
   };
 }
@@ -172,7 +177,9 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
 /** Entry point: `npm run worker`. */
 export async function main(): Promise<void> {
   const settings = loadSettings();
-  const deps = buildActivityDeps(settings);
+  const deps = buildActivityDeps(settings, {
+    logger: pino({ level: settings.REKEY_LOG_LEVEL, base: { service: 'rekey-worker' } }),
+  });
   const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
   try {
     const worker = await createRotationWorker({

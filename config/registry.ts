@@ -71,6 +71,25 @@ export const credentialEntrySchema = z
         message: `${c.gateway.admin_adapter} needs admin_base_url and admin_key_secret (the Key Vault secret with the admin key)`,
       });
     }
+    // Gateway-usage telemetry reads the gateway's admin API, so it needs the admin key even when the
+    // keys themselves are rotated by hand.
+    const usage = c.telemetry.adapter !== 'prometheus';
+    if (usage && (!c.gateway.admin_base_url || !c.gateway.admin_key_secret)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['telemetry'],
+        message: `${c.telemetry.adapter} reads the gateway's admin API: set gateway.admin_base_url and gateway.admin_key_secret`,
+      });
+    }
+    // Key Vault names are case-insensitive: a pending name equal to the stable one would stage untested
+    // keys straight into production.
+    if (c.pending_secret_name && c.pending_secret_name.toLowerCase() === c.secret_name.toLowerCase()) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['pending_secret_name'],
+        message: 'must differ from secret_name (Key Vault names ignore case)',
+      });
+    }
   });
 
 export const registryFileSchema = z.strictObject({ credentials: z.array(credentialEntrySchema) });
@@ -118,11 +137,26 @@ export function parseRegistry(
   }
   const entries = parsed.data.credentials;
   const seen = new Set<string>();
+  // Every secret rekey writes belongs to exactly one credential: one entry's pending secret must not be
+  // another's stable secret (or pending secret) in the same vault.
+  const secrets = new Map<string, string>();
   for (const c of entries) {
     const id = `${c.environment}/${c.name}`;
     if (seen.has(id))
       throw new RegistryError(`${source}: ${c.name} is registered twice for ${c.environment}`);
     seen.add(id);
+    const ref = toCredentialRef(c);
+    const vault = new URL(c.vault_url).host.toLowerCase();
+    for (const name of [ref.secretName, ref.pendingSecretName]) {
+      const key = `${vault}/${name.toLowerCase()}`;
+      const owner = secrets.get(key);
+      if (owner) {
+        throw new RegistryError(
+          `${source}: secret ${name} in ${vault} is used by both ${owner} and ${id}; each credential needs its own stable and pending secrets`,
+        );
+      }
+      secrets.set(key, id);
+    }
   }
   return {
     entries,

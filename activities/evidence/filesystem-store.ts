@@ -3,7 +3,8 @@
 // chain that `verify` walks. Writes are idempotent per rotation: a retried activity gets the record of
 // the bundle it already wrote instead of a second link.
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { appendFile, mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EvidenceStore } from '../ports';
 import type { EvidenceRecord } from '../types';
@@ -33,6 +34,8 @@ export interface EvidenceReader {
 }
 
 const LOCK_WAIT_MS = 10_000;
+/** Far longer than any write takes: a lock this old belongs to a writer that died holding it. */
+const LOCK_STALE_MS = 60_000;
 const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 /** Rotation ids hold `:`, which some filesystems refuse; the file name keeps them readable. */
 const fileFor = (rotationId: string) =>
@@ -47,22 +50,41 @@ export function createFilesystemEvidenceStore(dir: string): EvidenceStore & Evid
       if (err.code === 'ENOENT') return '';
       throw err;
     });
-    return text
-      .split('\n')
-      .filter((l) => l.trim())
-      .map((l) => JSON.parse(l) as ChainEntry);
+    const lines = text.split('\n').filter((l) => l.trim());
+    const entries: ChainEntry[] = [];
+    for (const [i, line] of lines.entries()) {
+      try {
+        entries.push(JSON.parse(line) as ChainEntry);
+      } catch (err) {
+        // A writer that died mid-append leaves a torn last line: its bundle was never acknowledged,
+        // so the chain ends before it. A torn line anywhere else is damage that verify must report.
+        if (i === lines.length - 1) break;
+        throw new Error(`${chainFile}: line ${i + 1} is not valid JSON`, { cause: err });
+      }
+    }
+    return entries;
   }
 
-  /** Serialises writers (several workers may share the folder) with an exclusive lock file. */
+  /**
+   * Serialises writers (several workers may share the folder) with an exclusive lock file that names
+   * its holder; a lock older than LOCK_STALE_MS was left by a writer that died, and is broken.
+   */
   async function locked<T>(fn: () => Promise<T>): Promise<T> {
     const lock = path.join(dir, '.lock');
     const deadline = Date.now() + LOCK_WAIT_MS;
     for (;;) {
       try {
-        await (await open(lock, 'wx')).close();
+        const handle = await open(lock, 'wx');
+        await handle.writeFile(JSON.stringify({ pid: process.pid, host: hostname(), at: Date.now() }));
+        await handle.close();
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        const held = await stat(lock).catch(() => undefined);
+        if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) {
+          await rm(lock, { force: true });
+          continue;
+        }
         if (Date.now() > deadline) {
           throw new Error(`evidence store ${dir} is locked (${lock}); remove it if no writer is running`, {
             cause: err,
@@ -75,6 +97,14 @@ export function createFilesystemEvidenceStore(dir: string): EvidenceStore & Evid
       return await fn();
     } finally {
       await rm(lock, { force: true });
+    }
+  }
+
+  /** Cuts a torn last line (a writer died mid-append) so the next link starts on a line of its own. */
+  async function dropTornTail(): Promise<void> {
+    const text = await readFile(chainFile, 'utf8').catch(() => '');
+    if (text && !text.endsWith('\n')) {
+      await truncate(chainFile, Buffer.byteLength(text.slice(0, text.lastIndexOf('\n') + 1)));
     }
   }
 
@@ -109,6 +139,7 @@ export function createFilesystemEvidenceStore(dir: string): EvidenceStore & Evid
         const target = path.join(dir, entry.file);
         await writeFile(`${target}.tmp`, text, { mode: 0o640 });
         await rename(`${target}.tmp`, target);
+        await dropTornTail();
         await appendFile(chainFile, `${JSON.stringify(entry)}\n`, { mode: 0o640 });
         return record(entry);
       });

@@ -8,6 +8,11 @@ export interface AdminHttpOptions {
   baseUrl: string;
   /** The admin (master / provisioning) key, resolved when needed. */
   adminKey: () => Promise<string>;
+  /**
+   * Called when the gateway refuses the admin key, so a cached key is dropped; the call is then tried
+   * once more with a freshly resolved key (the admin key may just have been rotated).
+   */
+  adminKeyRejected?: () => void;
   timeoutMs?: number;
 }
 
@@ -55,6 +60,10 @@ export async function adminCall<T>(
   if (res.ok || res.status === 404) return { status: res.status, body: parsed as T };
   const what = `${method} ${new URL(url).pathname} answered ${res.status}`;
   if (res.status === 401 || res.status === 403) {
+    if (!auth && opts.adminKeyRejected) {
+      opts.adminKeyRejected();
+      return adminCall<T>({ ...opts, adminKeyRejected: undefined }, method, path, body);
+    }
     throw ApplicationFailure.nonRetryable(
       `${what}: the admin key is not accepted`,
       FailureTypes.GatewayAdminForbidden,

@@ -23,7 +23,7 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
   const log = opts.log ?? (() => undefined);
   return {
     async notify(event) {
-      const { webhookUrl, ...payload } = event;
+      const { webhookUrl, deliveryId, ...payload } = event;
       log('rotation event', { ...payload, webhook: Boolean(webhookUrl) });
       if (!webhookUrl) return;
       const body = JSON.stringify({
@@ -38,11 +38,14 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
           'content-type': 'application/json',
           'x-rekey-timestamp': timestamp,
           'x-rekey-event': payload.event,
+          ...(deliveryId ? { 'x-rekey-delivery': deliveryId } : {}),
           ...(opts.signingSecret
             ? { 'x-rekey-signature': webhookSignature(opts.signingSecret, timestamp, body) }
             : {}),
         },
         body,
+        // A redirect would carry the signed event somewhere the ticket did not name.
+        redirect: 'error',
         signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
       });
       // Drain the body so the connection is released.

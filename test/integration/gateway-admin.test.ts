@@ -182,3 +182,34 @@ describe('manual admin adapter', () => {
     await expect(revokeKey(manual, 'k')).rejects.toMatchObject({ type: 'ManualGateway' });
   });
 });
+
+describe('a rotated admin key', () => {
+  it('drops the cached admin key when the gateway refuses it and retries once with a fresh one', async () => {
+    let current = `sk-stale-${Date.now()}`;
+    let forgotten = 0;
+    const admin = ADMIN_ADAPTERS.litellm({
+      baseUrl: gw.base,
+      adminKey: () => Promise.resolve(current),
+      adminKeyRejected: () => {
+        forgotten += 1;
+        current = gw.masterKey;
+      },
+    });
+    const { key } = await gw.newKey();
+    await expect(admin.describeKey(key)).resolves.toMatchObject({ keyId: expect.any(String) });
+    expect(forgotten).toBe(1);
+  });
+
+  it('fails non-retryably when the fresh admin key is refused too', async () => {
+    const admin = ADMIN_ADAPTERS.litellm({
+      baseUrl: gw.base,
+      adminKey: () => Promise.resolve(`sk-wrong-${Date.now()}`),
+      adminKeyRejected: () => undefined,
+    });
+    const { key } = await gw.newKey();
+    await expect(admin.describeKey(key)).rejects.toMatchObject({
+      type: 'GatewayAdminForbidden',
+      nonRetryable: true,
+    });
+  });
+});

@@ -65,3 +65,39 @@ describe('the webhook notifier', () => {
     expect(logged).toHaveLength(1);
   });
 });
+
+describe('webhook deliveries', () => {
+  let server: Server;
+  let url: string;
+  const seen: IncomingMessage['headers'][] = [];
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      seen.push(req.headers);
+      if (req.url === '/moved') res.writeHead(307, { location: '/elsewhere' }).end();
+      else res.writeHead(204).end();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const event = {
+    rotationId: 'prod:key:CHG-2',
+    event: 'phase-changed' as const,
+    phase: 'HOLDING',
+    message: 'holding',
+  };
+
+  it('carries the delivery id the activity gives it, so a receiver can drop a retried duplicate', async () => {
+    const notifier = createWebhookNotifier();
+    await notifier.notify({ ...event, webhookUrl: `${url}/hook`, deliveryId: 'd-1' });
+    await notifier.notify({ ...event, webhookUrl: `${url}/hook`, deliveryId: 'd-1' });
+    expect(seen.map((h) => h['x-rekey-delivery'])).toEqual(['d-1', 'd-1']);
+  });
+
+  it('does not follow a redirect elsewhere', async () => {
+    seen.length = 0;
+    await expect(createWebhookNotifier().notify({ ...event, webhookUrl: `${url}/moved` })).rejects.toThrow();
+    expect(seen).toHaveLength(1);
+  });
+});

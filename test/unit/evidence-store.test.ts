@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createFilesystemEvidenceStore } from '../../activities/evidence';
@@ -39,6 +39,19 @@ describe('the filesystem evidence store', () => {
     expect(problems).toEqual([
       expect.stringMatching(/prod:key-a:CHG-1: .* was changed after it was written/),
     ]);
+  });
+
+  it('breaks a lock left by a writer that died, and carries on after a torn last chain line', async () => {
+    const store = createFilesystemEvidenceStore(dir);
+    await store.write('prod:key-a:CHG-1', { phase: 'COMPLETED' });
+    const lock = path.join(dir, '.lock');
+    writeFileSync(lock, '{"pid":1}');
+    const old = new Date(Date.now() - 5 * 60_000);
+    utimesSync(lock, old, old);
+    appendFileSync(path.join(dir, 'chain.jsonl'), '{"rotationId":"prod:key-b:CHG-2","fi');
+    const second = await store.write('prod:key-c:CHG-3', { phase: 'ROLLED_BACK' });
+    expect(second.previousSha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(await store.verify()).toEqual({ links: 2, problems: [] });
   });
 
   it('serialises concurrent writers into one unbroken chain', async () => {

@@ -71,6 +71,39 @@ describe('the credential registry', () => {
     expect(() => parseRegistry(twice, 'r.yaml')).toThrow(/k is registered twice for production/);
   });
 
+  it('refuses a pending secret named like the stable one, whatever the case', () => {
+    const entryWith = entry('      admin_key_secret: m').replace(
+      '    secret_name: k\n',
+      '    secret_name: k\n    pending_secret_name: K\n',
+    );
+    expect(() => parseRegistry(entryWith, 'r.yaml')).toThrow(
+      /pending_secret_name: must differ from secret_name/,
+    );
+  });
+
+  it("refuses one credential's pending secret being another's stable secret in the same vault", () => {
+    const a = entry('      admin_key_secret: m');
+    const b = a
+      .split('\n')
+      .slice(1)
+      .join('\n')
+      .replace('  - name: k\n', '  - name: k-pending\n')
+      .replace('    secret_name: k\n', '    secret_name: K-Pending\n');
+    expect(() => parseRegistry(a + b, 'r.yaml')).toThrow(
+      /secret K-Pending in kv.vault.azure.net is used by both production\/k and production\/k-pending/,
+    );
+  });
+
+  it('needs the admin key where gateway-usage telemetry reads the admin API, also for manual gateways', () => {
+    const manual = entry('').replace('admin_adapter: litellm', 'admin_adapter: manual');
+    expect(() =>
+      parseRegistry(manual.replace('      admin_base_url: https://gw.example\n', ''), 'r.yaml'),
+    ).toThrow(/litellm-spend-logs reads the gateway's admin API/);
+    expect(() =>
+      parseRegistry(manual.replace('\n\n', '\n      admin_key_secret: m\n'), 'r.yaml'),
+    ).not.toThrow();
+  });
+
   it('names the file when it is missing or not YAML', () => {
     expect(() => loadRegistry('/nonexistent/credentials.yaml')).toThrow(RegistryError);
     expect(() => parseRegistry('credentials: [', 'bad.yaml')).toThrow(/bad\.yaml: not valid YAML/);
