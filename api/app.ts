@@ -27,8 +27,9 @@ import packageJson from '../package.json';
 import type { CredentialRegistry, SecretStore } from '../activities/ports';
 import type { CredentialRef } from '../activities/types';
 import type { EvidenceReader } from '../activities/evidence';
-import type { Authenticator } from './auth';
+import type { Authenticator, Principal } from './auth';
 import { HttpProblem, NotFound } from './errors';
+import { refreshRotationGauges } from './rotation-gauges';
 import { actionRoutes } from './routes/actions';
 import { evidenceRoutes } from './routes/evidence';
 import { rotationRoutes } from './routes/rotations';
@@ -53,6 +54,10 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** rekey's metrics; routes count their own events (a started rotation) here. */
     metrics: RekeyMetrics;
+  }
+  interface FastifyRequest {
+    /** Who sent a /v1 request, from the bearer token (authenticated before the body is read). */
+    principal: Principal | null;
   }
 }
 
@@ -262,7 +267,10 @@ function operationsRoutes(deps: ApiDeps): FastifyPluginAsync {
           },
         },
       },
-      async (_req, reply) => {
+      async (req, reply) => {
+        await refreshRotationGauges(deps.temporal, app.metrics).catch((err: unknown) => {
+          req.log.warn({ err: { message: (err as Error).message } }, 'rotation gauges not refreshed');
+        });
         const registry = app.metrics.registry;
         return reply.type(registry.contentType).send(await registry.metrics());
       },
@@ -340,7 +348,16 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
       reply
         .code(status)
         .type('application/problem+json')
-        .send({ type: 'about:blank', title, status, detail, instance: req.url, requestId: req.id, ...extra });
+        .send({
+          type: 'about:blank',
+          title,
+          status,
+          detail,
+          // The path only: a query string may carry what a client should not have sent.
+          instance: req.url.split('?')[0],
+          requestId: req.id,
+          ...extra,
+        });
     if (err instanceof HttpProblem) return problem(err.status, err.title, err.message, err.extra);
     if (hasZodFastifySchemaValidationErrors(err)) {
       const errors = err.validation.map((v) => ({
@@ -397,8 +414,24 @@ export function buildApp(deps: ApiDeps): FastifyInstance {
   });
   void app.register(operationsRoutes(deps));
   void app.register(docsRoutes());
-  void app.register(rotationRoutes(deps), { prefix: '/v1' });
-  void app.register(actionRoutes(deps), { prefix: '/v1' });
-  void app.register(evidenceRoutes(deps), { prefix: '/v1' });
+  void app.register(v1Routes(deps), { prefix: '/v1' });
   return app;
+}
+
+/** Everything under /v1: the token is checked first, before a body is parsed or validated. */
+function v1Routes(deps: ApiDeps): FastifyPluginAsync {
+  return async (v1) => {
+    v1.decorateRequest('principal', null);
+    v1.addHook('onRequest', (req, _reply, done) => {
+      try {
+        req.principal = deps.auth.authenticate(req.headers.authorization, req.ip);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    });
+    await v1.register(rotationRoutes(deps));
+    await v1.register(actionRoutes(deps));
+    await v1.register(evidenceRoutes(deps));
+  };
 }

@@ -64,3 +64,9 @@ export function requireRole(who: Principal, ...roles: Role[]): void {
     throw NotAllowed(`${who.principal} needs the ${roles.join(' or ')} role`);
   }
 }
+
+/** The principal the /v1 onRequest hook authenticated; a route outside /v1 has none. */
+export function principalOf(req: { principal: Principal | null }): Principal {
+  if (!req.principal) throw Unauthenticated();
+  return req.principal;
+}

@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { createFilesystemEvidenceStore } from '../activities/evidence';
 import { createSecretStoreResolver } from '../activities/secrets';
@@ -70,8 +71,13 @@ export async function startServer(
       auth: deps.auth ?? new Authenticator(loadTokens(settings.REKEY_API_TOKENS_FILE)),
       taskQueue: settings.REKEY_TASK_QUEUE,
       temporalUiUrl: settings.TEMPORAL_UI_URL,
-      secretStoreFor: createSecretStoreResolver({ emulator: settings.REKEY_KEYVAULT_EMULATOR })
-        .secretStoreFor,
+      secretStoreFor: createSecretStoreResolver({
+        emulator: settings.REKEY_KEYVAULT_EMULATOR,
+        logger: pino({
+          level: settings.REKEY_LOG_LEVEL,
+          base: { service: 'rekey-api', component: 'key-vault' },
+        }),
+      }).secretStoreFor,
       evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
       logger: { level: settings.REKEY_LOG_LEVEL },
       ...deps,

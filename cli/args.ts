@@ -34,7 +34,7 @@ export type Command =
   | { name: 'abort'; id: string; reason: string }
   | { name: 'extend-hold'; id: string; minutes: number; reason: string }
   | { name: 'confirm-revocation'; id: string; comment?: string }
-  | { name: 'hand-off'; id: string; keyFile: string }
+  | { name: 'hand-off'; id: string; keyFile: string; insecureHttp: boolean }
   | { name: 'evidence'; id: string; markdown: boolean };
 export type CommandName = Command['name'];
 
@@ -215,11 +215,16 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
         value: '<file>|-',
         help: 'file holding the new key, or - for stdin (never pass a key as an argument)',
       },
+      'insecure-http': {
+        type: 'boolean',
+        help: 'allow sending the key over plain http to a host that is not this machine',
+      },
     },
     build: (v, p) => ({
       name: 'hand-off',
       id: id('hand-off', p),
       keyFile: required('hand-off', v, 'key-file'),
+      insecureHttp: v['insecure-http'] === true,
     }),
   },
   evidence: {

@@ -41,6 +41,13 @@ export async function main(argv: readonly string[], io: CliIo, version: string):
   if (token && plainHttpToRemoteHost(inv.api)) {
     io.stderr.write(`rekey: warning: sending REKEY_TOKEN over plain http to ${new URL(inv.api).host}\n`);
   }
+  // A key must not cross a network in the clear: the hand-off refuses unless told otherwise.
+  if (inv.command.name === 'hand-off' && !inv.command.insecureHttp && plainHttpToRemoteHost(inv.api)) {
+    io.stderr.write(
+      `rekey: refusing to send a key over plain http to ${new URL(inv.api).host}: use https, or --insecure-http\n`,
+    );
+    return EXIT.usage;
+  }
   const client = createApiClient({
     baseUrl: inv.api,
     token,

@@ -24,8 +24,9 @@ import {
 } from '../../workflows/messages';
 import { ChangeTicketKey, RotationOutcomeKey } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../app';
-import { requireRole } from '../auth';
-import { Conflict, HttpProblem, NotAllowed, NotFound } from '../errors';
+import { principalOf, requireRole } from '../auth';
+import { Conflict, HttpProblem, NotAllowed, NotFound, Unprocessable } from '../errors';
+import { fingerprint } from '../../activities/fingerprint';
 import { parseRotationId } from './rotation-id';
 
 /** How long the API waits for a worker to run an update's validator before answering 503. */
@@ -76,7 +77,7 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
 
     /** The caller, who must hold a role that may act at all; the workflow judges the rest. */
     const actor = (req: FastifyRequest): Actor => {
-      const who = deps.auth.authenticate(req.headers.authorization, req.ip);
+      const who = principalOf(req);
       requireRole(who, 'requester', 'approver', 'operator');
       return who;
     };
@@ -104,10 +105,13 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
       handle: WorkflowHandle,
       update: UpdateDefinition<MessageAck, [A]>,
       args: A,
+      updateId: string,
     ): Promise<MessageAck> {
       try {
+        // The update id comes from the request id: a client that retries with the same X-Request-Id
+        // gets the first attempt's outcome instead of a second message.
         return await deps.temporal.withAbortSignal(AbortSignal.timeout(UPDATE_TIMEOUT_MS), () =>
-          handle.executeUpdate(update, { args: [args] }),
+          handle.executeUpdate(update, { args: [args], updateId }),
         );
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
@@ -121,13 +125,14 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
           throw new HttpProblem(
             503,
             'Service unavailable',
-            'no rekey worker answered in time; the message was not applied, try again',
+            'no rekey worker answered in time: the outcome is unknown. Check the status, then retry with the same X-Request-Id',
           );
         }
         throw err;
       }
     }
 
+    const handOffs = keyedSerial();
     const ack = (id: string, a: MessageAck) => ({ id, accepted: a.accepted, phase: a.phase });
     const responses = (code: number) => ({ [code]: ackSchema });
 
@@ -147,13 +152,23 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
         const b = req.body;
         const result =
           b.decision === 'approve'
-            ? await send(handle, approveUpdate, {
-                ...who,
-                gate: b.gate,
-                ...(b.comment ? { comment: b.comment } : {}),
-                ...(b.breakGlassReason ? { breakGlassReason: b.breakGlassReason } : {}),
-              })
-            : await send(handle, rejectUpdate, { ...who, gate: b.gate, reason: (b.reason ?? b.comment)! });
+            ? await send(
+                handle,
+                approveUpdate,
+                {
+                  ...who,
+                  gate: b.gate,
+                  ...(b.comment ? { comment: b.comment } : {}),
+                  ...(b.breakGlassReason ? { breakGlassReason: b.breakGlassReason } : {}),
+                },
+                `approve:${req.id}`,
+              )
+            : await send(
+                handle,
+                rejectUpdate,
+                { ...who, gate: b.gate, reason: (b.reason ?? b.comment)! },
+                `reject:${req.id}`,
+              );
         return ack(req.params.id, result);
       },
     );
@@ -172,7 +187,12 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
         async (req, reply) => {
           const who = actor(req);
           const { handle } = await running(req.params.id);
-          const result = await send(handle, update, { ...who, ...toArgs(req.body as z.infer<B>) });
+          const result = await send(
+            handle,
+            update,
+            { ...who, ...toArgs(req.body as z.infer<B>) },
+            `${name}:${req.id}`,
+          );
           return reply.code(202).send(ack(req.params.id, result));
         },
       );
@@ -253,21 +273,69 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
             `${who.principal} lacks the ${status.pendingGate.requiredRoles.join(' or ')} role`,
           );
         }
-        const staged = await store(ref).stagePending(status.rotationId, req.body.key);
-        const result = await send(handle, replacementKeyStagedUpdate, {
-          ...who,
-          version: staged.version,
-          fingerprint: staged.fingerprint,
+        if (fingerprint(req.body.key) === status.fingerprints.old) {
+          throw Unprocessable(
+            'this is the key being replaced, not a new one: create a new key at the gateway and hand that over',
+          );
+        }
+        // One hand-off at a time per rotation in this process; the workflow's latch refuses a second
+        // one across processes, and promote takes only the version the canary proved.
+        const staged = await handOffs.run(status.rotationId, async () => {
+          const written = await store(ref)
+            .stagePending(status.rotationId, req.body.key)
+            .catch((err: unknown) => {
+              throw vaultProblem(err);
+            });
+          const result = await send(
+            handle,
+            replacementKeyStagedUpdate,
+            { ...who, version: written.version, fingerprint: written.fingerprint },
+            `hand-off:${req.id}`,
+          );
+          return { ...written, phase: result.phase };
         });
         return reply.code(202).send({
           id: req.params.id,
           version: staged.version,
           fingerprint: staged.fingerprint,
-          phase: result.phase,
+          phase: staged.phase,
         });
       },
     );
   };
+}
+
+/** Runs one task at a time per key (here: per rotation), in this process. */
+function keyedSerial() {
+  const tails = new Map<string, Promise<unknown>>();
+  return {
+    run<T>(key: string, task: () => Promise<T>): Promise<T> {
+      const previous = tails.get(key) ?? Promise.resolve();
+      const next = previous.then(task, task);
+      const tail = next.catch(() => undefined);
+      tails.set(key, tail);
+      void tail.then(() => {
+        if (tails.get(key) === tail) tails.delete(key);
+      });
+      return next;
+    },
+  };
+}
+
+/** Vault failures the hand-off can meet, as the problem a caller can act on. */
+const VAULT_STATUS: Record<string, [number, string]> = {
+  VaultUnavailable: [503, 'Key Vault is unavailable; nothing was handed over, try again'],
+  VaultForbidden: [502, 'rekey may not write to Key Vault; nothing was handed over (ask the platform team)'],
+  VaultTlsUntrusted: [502, "Key Vault's certificate is not trusted; nothing was handed over"],
+  VaultRequestRejected: [422, 'Key Vault refused the value; nothing was handed over'],
+};
+
+function vaultProblem(err: unknown): unknown {
+  if (err instanceof ApplicationFailure && err.type && VAULT_STATUS[err.type]) {
+    const [status, detail] = VAULT_STATUS[err.type]!;
+    return new HttpProblem(status, status === 503 ? 'Service unavailable' : 'Vault error', detail);
+  }
+  return err;
 }
 
 function isAbort(err: unknown): boolean {

@@ -4,7 +4,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { RotationStatus } from '../../workflows/messages';
 import type { ApiDeps } from '../app';
-import { requireRole } from '../auth';
+import { principalOf, requireRole } from '../auth';
 import { HttpProblem, NotFound } from '../errors';
 import { renderEvidenceMarkdown } from '../evidence-markdown';
 import { parseRotationId } from './rotation-id';
@@ -23,13 +23,7 @@ export function evidenceRoutes(deps: ApiDeps): FastifyPluginAsync {
         },
       },
       async (req, reply) => {
-        requireRole(
-          deps.auth.authenticate(req.headers.authorization, req.ip),
-          'viewer',
-          'requester',
-          'approver',
-          'operator',
-        );
+        requireRole(principalOf(req), 'viewer', 'requester', 'approver', 'operator');
         parseRotationId(req.params.id);
         if (!deps.evidence) {
           throw new HttpProblem(503, 'Service unavailable', 'this API has no evidence store configured');
@@ -43,7 +37,9 @@ export function evidenceRoutes(deps: ApiDeps): FastifyPluginAsync {
             .type('text/markdown; charset=utf-8')
             .send(renderEvidenceMarkdown(found.document.bundle as RotationStatus, found.record));
         }
-        return { ...found.record, ...found.document };
+        // The store's location is a server path: not the reader's business.
+        const { location: _location, ...chain } = found.record;
+        return { ...chain, ...found.document };
       },
     );
   };

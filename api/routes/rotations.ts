@@ -1,5 +1,5 @@
 // /v1/rotations: start (idempotent by change ticket), list (Temporal visibility), status.
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
@@ -21,12 +21,34 @@ import {
 } from '../../workflows/search-attributes';
 import { rotationStartOptions } from '../../workflows/start-options';
 import type { ApiDeps } from '../app';
-import { requireRole, type Principal } from '../auth';
+import { principalOf, requireRole } from '../auth';
 import { Conflict, InputError, NotFound, Unprocessable } from '../errors';
 import { parseRotationId } from './rotation-id';
 
 const STATUS_QUERY_TIMEOUT_MS = 5_000;
 const quote = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
+
+const started = z.object({
+  id: z.string().describe('rotation id: environment:credential:ticket'),
+  workflowId: z.string(),
+  runId: z.string(),
+  statusUrl: z.string(),
+  temporalUiUrl: z.string().describe('the workflow in the Temporal Web UI'),
+});
+const summarySchema = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  runId: z.string(),
+  credential: z.string(),
+  environment: z.string(),
+  changeTicket: z.string(),
+  requestedBy: z.string().nullable(),
+  phase: z.string().nullable().describe('RotationPhase search attribute'),
+  outcome: z.string().nullable(),
+  status: z.string().describe('Temporal execution status'),
+  startTime: z.string(),
+  closeTime: z.string().nullable(),
+});
 
 /** A visibility row as the API shows it. */
 function summary(wf: WorkflowExecutionInfo) {
@@ -54,7 +76,7 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- Fastify plugins are async by contract
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
-    const who = (req: FastifyRequest): Principal => deps.auth.authenticate(req.headers.authorization, req.ip);
+    const who = principalOf;
     const runs = async (query: string, limit = 50) => {
       const out: WorkflowExecutionInfo[] = [];
       for await (const wf of deps.temporal.workflow.list({ query, pageSize: limit })) {
@@ -72,8 +94,15 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
       '/rotations',
       {
         schema: {
+          description:
+            "Start a rotation from the seed's policy template (YAML or JSON), idempotent by change ticket.",
+          consumes: ['application/yaml', 'text/yaml', 'application/json'],
           body: rotationPolicySchema,
           headers: z.object({ 'x-change-ticket': z.string().regex(identifier).optional() }).loose(),
+          response: {
+            201: started.describe('started'),
+            200: started.describe('this ticket is already running: the same rotation'),
+          },
         },
       },
       async (req, reply) => {
@@ -151,6 +180,7 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
             outcome: z.enum(['completed', 'rolled_back', 'aborted', 'failed']).optional(),
             limit: z.coerce.number().int().min(1).max(200).default(50),
           }),
+          response: { 200: z.object({ rotations: z.array(summarySchema) }) },
         },
       },
       async (req) => {
@@ -165,24 +195,44 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
     );
 
-    app.get('/rotations/:id', { schema: { params: z.object({ id: z.string().max(400) }) } }, async (req) => {
-      requireRole(who(req), 'viewer', 'requester', 'approver', 'operator');
-      const { environment, credential, ticket } = parseRotationId(req.params.id);
-      const workflowId = workflowIdFor(environment, credential);
-      const [run] = await runs(`WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`, 1);
-      if (!run) throw NotFound(`no rotation ${req.params.id}`);
-      const handle = deps.temporal.workflow.getHandle(workflowId, run.runId);
-      // Bounded: with no worker polling, a query would wait (and be retried) indefinitely.
-      const status = await deps.temporal
-        .withAbortSignal(AbortSignal.timeout(STATUS_QUERY_TIMEOUT_MS), () => handle.query(statusQuery))
-        .catch(() => undefined);
-      return {
-        ...summary(run),
-        ...urls(req.params.id, workflowId, run.runId),
-        // Without a worker answering, the search attributes still tell the phase.
-        detail: status ?? null,
-      };
-    });
+    app.get(
+      '/rotations/:id',
+      {
+        schema: {
+          params: z.object({ id: z.string().max(400) }),
+          response: {
+            200: summarySchema.extend({
+              statusUrl: z.string(),
+              temporalUiUrl: z.string(),
+              detail: z
+                .record(z.string(), z.unknown())
+                .nullable()
+                .describe(
+                  "the workflow's status query (phase, timeline, gates, versions), null without a worker",
+                ),
+            }),
+          },
+        },
+      },
+      async (req) => {
+        requireRole(who(req), 'viewer', 'requester', 'approver', 'operator');
+        const { environment, credential, ticket } = parseRotationId(req.params.id);
+        const workflowId = workflowIdFor(environment, credential);
+        const [run] = await runs(`WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`, 1);
+        if (!run) throw NotFound(`no rotation ${req.params.id}`);
+        const handle = deps.temporal.workflow.getHandle(workflowId, run.runId);
+        // Bounded: with no worker polling, a query would wait (and be retried) indefinitely.
+        const status = await deps.temporal
+          .withAbortSignal(AbortSignal.timeout(STATUS_QUERY_TIMEOUT_MS), () => handle.query(statusQuery))
+          .catch(() => undefined);
+        return {
+          ...summary(run),
+          ...urls(req.params.id, workflowId, run.runId),
+          // Without a worker answering, the search attributes still tell the phase.
+          detail: (status ?? null) as Record<string, unknown> | null,
+        };
+      },
+    );
 
     async function describeRunning(workflowId: string) {
       try {

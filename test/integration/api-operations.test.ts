@@ -178,6 +178,34 @@ describe('OpenAPI document and docs page', () => {
     expect(JSON.stringify(body)).toContain('credential name in the registry');
   });
 
+  it("documents the start as taking the seed's YAML or JSON and the answers of start, list and status", () => {
+    const start = doc.paths['/v1/rotations']?.post;
+    expect(Object.keys(start?.requestBody?.content ?? {})).toEqual(
+      expect.arrayContaining(['application/yaml', 'text/yaml', 'application/json']),
+    );
+    expect(Object.keys(start?.responses ?? {})).toEqual(expect.arrayContaining(['200', '201']));
+    expect(JSON.stringify(doc.paths['/v1/rotations']?.get?.responses['200'])).toContain('changeTicket');
+    expect(JSON.stringify(doc.paths['/v1/rotations/{id}']?.get?.responses['200'])).toContain('temporalUiUrl');
+    for (const action of ['approvals', 'rollback', 'abort', 'hold-extensions', 'revocation-confirmations']) {
+      expect([action, doc.paths[`/v1/rotations/{id}/${action}`]?.post?.requestBody]).toEqual([
+        action,
+        expect.anything(),
+      ]);
+    }
+    expect(doc.paths['/v1/rotations/{id}/replacement-key']?.put?.responses['202']).toBeDefined();
+  });
+
+  it('checks the token before it reads the body: no token and a bad body is 401, not 400', async () => {
+    for (const [method, url] of [
+      ['POST', '/v1/rotations'],
+      ['PUT', '/v1/rotations/prod:key:CHG-1/replacement-key'],
+      ['POST', '/v1/rotations/prod:key:CHG-1/approvals'],
+    ] as const) {
+      const res = await app.inject({ method, url, payload: { nonsense: true } });
+      expect([url, res.statusCode]).toEqual([url, 401]);
+    }
+  });
+
   it('serves /docs without a token, from the Swagger UI files in the package, never from a CDN', async () => {
     const page = await app.inject({ url: '/docs' });
     expect(page.statusCode).toBe(200);

@@ -256,6 +256,15 @@ describeVault('a rotation through the API with the real worker', () => {
     expect((await approve('bob', 'revoke')).statusCode).toBe(409);
 
     await untilPhase(id, ['AWAITING_REVOKE_APPROVAL']);
+    // Visibility may lag the status query by a moment.
+    const line = `rekey_rotation_phase{credential="${automated.name}",environment="e2e",phase="AWAITING_REVOKE_APPROVAL"} 1`;
+    let scraped = '';
+    for (let i = 0; i < 20 && !scraped.includes(line); i++) {
+      if (i) await new Promise((r) => setTimeout(r, 250));
+      scraped = (await app.inject({ url: '/metrics' })).body;
+    }
+    expect(scraped).toContain(line);
+    expect(scraped).toMatch(/rekey_approvals_pending\{gate="revoke"\} [1-9]/);
     const viewer = await approve('dave', 'revoke');
     expect(viewer.statusCode).toBe(403);
     expect(viewer.headers['content-type']).toMatch(/application\/problem\+json/);
@@ -304,6 +313,9 @@ describeVault('a rotation through the API with the real worker', () => {
     expect(
       (await call('PUT', rotationUrl(id, '/replacement-key'), 'dave', { key: replacement })).statusCode,
     ).toBe(403);
+    const same = await call('PUT', rotationUrl(id, '/replacement-key'), 'alice', { key: oldValue });
+    expect(same.statusCode).toBe(422);
+    expect(same.json<{ detail: string }>().detail).toMatch(/the key being replaced/);
     const handed = await call('PUT', rotationUrl(id, '/replacement-key'), 'alice', { key: replacement });
     expect(handed.statusCode).toBe(202);
     expect(handed.json()).toEqual({

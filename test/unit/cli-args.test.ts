@@ -71,7 +71,12 @@ describe('rekey command line', () => {
       reason: 'drain',
     });
     expect(command('confirm-revocation x')).toEqual({ name: 'confirm-revocation', id: 'x' });
-    expect(command('hand-off x --key-file -')).toEqual({ name: 'hand-off', id: 'x', keyFile: '-' });
+    expect(command('hand-off x --key-file -')).toEqual({
+      name: 'hand-off',
+      id: 'x',
+      keyFile: '-',
+      insecureHttp: false,
+    });
     expect(command('evidence x --markdown')).toEqual({ name: 'evidence', id: 'x', markdown: true });
   });
 

@@ -214,6 +214,28 @@ describe('rekey error output', () => {
     expect(JSON.parse(json.out.stderr)).toEqual(conflict);
   });
 
+  it('refuses to hand a key over plain http to another host unless told to, before any request', async () => {
+    let requests = 0;
+    const { io, out } = answering(202, {
+      id: ID,
+      version: 'v1',
+      fingerprint: 'sha256:0123456789ab',
+      phase: 'P',
+    });
+    const counting: CliIo = {
+      ...io,
+      stdin: Readable.from(['new-key-value-1234567890\n']),
+      fetch: (...a) => (requests++, io.fetch!(...a)),
+    };
+    const remote = ['--api', 'http://rekey.internal:8080', 'hand-off', ID, '--key-file', '-'];
+    expect(await main(remote, counting, '1')).toBe(2);
+    expect(out.stderr).toMatch(/refusing to send a key over plain http to rekey.internal:8080/);
+    expect(requests).toBe(0);
+    const allowed = { ...counting, stdin: Readable.from(['new-key-value-1234567890\n']) };
+    expect(await main([...remote, '--insecure-http'], allowed, '1')).toBe(0);
+    expect(requests).toBe(1);
+  });
+
   it('exits 3 on a 5xx answer', async () => {
     const { io, out } = answering(500, { title: 'Internal error', status: 500, detail: 'see the log' });
     expect(await main(['list'], io, '1')).toBe(3);
