@@ -291,7 +291,18 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
             replacementKeyStagedUpdate,
             { ...who, version: written.version, fingerprint: written.fingerprint },
             `hand-off:${req.id}`,
-          );
+          ).catch((err: unknown) => {
+            // The key is in the vault but the rotation will not use it (promote takes only the version
+            // the workflow accepted): say so, so the human revokes it at the gateway.
+            if (err instanceof HttpProblem) {
+              throw new HttpProblem(
+                err.status,
+                err.title,
+                `${err.message}. The key you sent (${written.fingerprint}) was stored as pending version ${written.version} but will not be used: revoke it at the gateway`,
+              );
+            }
+            throw err;
+          });
           return { ...written, phase: result.phase };
         });
         return reply.code(202).send({
