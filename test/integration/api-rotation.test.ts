@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
@@ -11,6 +13,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { stringify } from 'yaml';
 import { createActivities } from '../../activities';
 import { createFilesystemEvidenceStore } from '../../activities/evidence';
+import { webhookSignature } from '../../activities/notify';
 import { createSecretClient } from '../../activities/secrets';
 import { buildApp } from '../../api/app';
 import { Authenticator, tokenHash } from '../../api/auth';
@@ -72,7 +75,11 @@ function policy(c: typeof automated) {
       owner: 'platform-ai',
       environment: c.environment,
       reason: 'scheduled security rotation',
-      change_ticket: { id: c.ticket, rollback_owner: 'carol@example.com' },
+      change_ticket: {
+        id: c.ticket,
+        rollback_owner: 'carol@example.com',
+        ...(c === automated ? { webhook_url: `${hooks.url}/ticket-hook` } : {}),
+      },
       scope: {
         apps: ['customer-chat-api'],
         gateway_base_url: `${gatewayBase}/v1`,
@@ -141,12 +148,50 @@ async function untilPhase(id: string, phases: string[], timeoutMs = 4 * 60_000):
   }
 }
 
+const webhookSecret = `whsec-${randomBytes(16).toString('hex')}`;
+interface Delivery {
+  id: string;
+  event: string;
+  phase: string;
+  signed: boolean;
+  answered: number;
+}
+let hooks: { url: string; deliveries: Delivery[]; close: () => Promise<void> };
+
+/** The change ticket's webhook: refuses the first attempt of every delivery, so each is retried. */
+async function startTicketWebhook(): Promise<typeof hooks> {
+  const deliveries: Delivery[] = [];
+  const seen = new Set<string>();
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+    req.on('end', () => {
+      const id = String(req.headers['x-rekey-delivery']);
+      const signature = String(req.headers['x-rekey-signature']);
+      const signed =
+        signature === webhookSignature(webhookSecret, String(req.headers['x-rekey-timestamp']), body);
+      const answered = seen.has(id) ? 204 : 503;
+      seen.add(id);
+      const event = JSON.parse(body) as { event: string; phase: string };
+      deliveries.push({ id, event: event.event, phase: event.phase, signed, answered });
+      res.writeHead(answered).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    deliveries,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
 const describeVault = vaultUrl ? describe : describe.skip;
 
 describeVault('a rotation through the API with the real worker', () => {
   beforeAll(async () => {
     const settings = loadSettings();
     evidenceDir = mkdtempSync(path.join(tmpdir(), 'rekey-evidence-'));
+    hooks = await startTicketWebhook();
     gateway = buildSimulator({
       masterKey,
       provisioningKey: `sk-or-${randomBytes(8).toString('hex')}`,
@@ -181,7 +226,7 @@ describeVault('a rotation through the API with the real worker', () => {
 
     const taskQueue = `api-e2e-${run}`;
     const deps = buildActivityDeps(
-      { ...settings, REKEY_EVIDENCE_DIR: evidenceDir },
+      { ...settings, REKEY_EVIDENCE_DIR: evidenceDir, REKEY_WEBHOOK_SIGNING_SECRET: webhookSecret },
       { registry, secretClientFor: () => vault },
     );
     nativeConnection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
@@ -240,6 +285,7 @@ describeVault('a rotation through the API with the real worker', () => {
     await app?.close();
     await connection?.close();
     await gateway?.app.close();
+    await hooks?.close();
     rmSync(evidenceDir, { recursive: true, force: true });
   });
 
@@ -302,6 +348,22 @@ describeVault('a rotation through the API with the real worker', () => {
     const fromCli = await cli(['evidence', id, '--markdown'], 'dave');
     expect(fromCli.code).toBe(0);
     expect(fromCli.stdout).toContain(`# Key rotation evidence — ${id}`);
+  });
+
+  it("tells the ticket's webhook about every phase with a valid signature, retrying a refused delivery", async () => {
+    // The workflow closes only after its last notification settled.
+    await client.workflow.getHandle(`rekey:${automated.environment}:${automated.name}`).result();
+    const phases = hooks.deliveries.filter((d) => d.event === 'phase-changed').map((d) => d.phase);
+    expect(phases).toEqual(
+      expect.arrayContaining(['CANARY', 'FLIPPING', 'HOLDING', 'REVOKING', 'COMPLETED']),
+    );
+    expect(hooks.deliveries.some((d) => d.event === 'gate-opened')).toBe(true);
+    expect(hooks.deliveries.every((d) => d.signed)).toBe(true);
+    // Every delivery was refused once and answered on its retry, under the same delivery id.
+    const byId = new Map<string, number[]>();
+    for (const d of hooks.deliveries) byId.set(d.id, [...(byId.get(d.id) ?? []), d.answered]);
+    expect(byId.size).toBeGreaterThanOrEqual(5);
+    for (const [id, answers] of byId) expect([id, answers.slice(0, 2)]).toEqual([id, [503, 204]]);
   });
 
   it('hands a manual replacement key over through the API, flips, and rolls back to the old key on request', async () => {
