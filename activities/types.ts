@@ -45,6 +45,8 @@ export interface Consumer {
   app: string;
   environment: string;
   reload: string;
+  /** Who remediates the app when it cannot rotate in time (the evidence's exception list). */
+  owner?: string;
 }
 
 /** The registry entry of a credential, without its admin key (only where that key lives). */

@@ -111,7 +111,12 @@ export function toCredentialRef(c: CredentialEntry): CredentialRef {
     pendingSecretName: c.pending_secret_name ?? `${c.secret_name}-pending`,
     gatewayBaseUrl: c.gateway.base_url,
     adminAdapter: c.gateway.admin_adapter,
-    consumers: c.consumers.map(({ app, environment, reload }) => ({ app, environment, reload })),
+    consumers: c.consumers.map(({ app, environment, reload, owner }) => ({
+      app,
+      environment,
+      reload,
+      ...(owner ? { owner } : {}),
+    })),
   };
 }
 

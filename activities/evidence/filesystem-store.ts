@@ -29,6 +29,8 @@ export interface StoredEvidence {
 /** Reads bundles back (API, CLI, `verify`). */
 export interface EvidenceReader {
   read(rotationId: string): Promise<{ record: EvidenceRecord; document: StoredEvidence } | undefined>;
+  /** Rotation ids of every link, oldest first. */
+  list(): Promise<string[]>;
   /** Walks the whole chain; `problems` is empty when every link and every file checks out. */
   verify(): Promise<{ links: number; problems: string[] }>;
 }
@@ -150,6 +152,10 @@ export function createFilesystemEvidenceStore(dir: string): EvidenceStore & Evid
       if (!entry) return undefined;
       const text = await readFile(path.join(dir, entry.file), 'utf8');
       return { record: record(entry), document: JSON.parse(text) as StoredEvidence };
+    },
+
+    async list() {
+      return (await chain()).map((e) => e.rotationId);
     },
 
     async verify() {

@@ -1,1 +1,11 @@
 export { createFilesystemEvidenceStore, type EvidenceReader, type StoredEvidence } from './filesystem-store';
+export {
+  EVIDENCE_SCHEMA_VERSION,
+  checkEvidenceBundle,
+  evidenceBundleSchema,
+  type BundleCheck,
+  type EvidenceBundle,
+} from './bundle-schema';
+export { buildEvidenceBundle, type EvidenceContext, type EvidenceInput } from './build-bundle';
+export { renderEvidenceMarkdown } from './markdown';
+export { verifyEvidenceStore, type EvidenceVerification } from './verify-store';

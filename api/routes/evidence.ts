@@ -1,13 +1,23 @@
 // GET /v1/rotations/:id/evidence: the archived bundle, as JSON or (Accept: text/markdown) Markdown.
+// The stored bundle is validated against the schema of its version before either is served.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { RotationStatus } from '../../workflows/messages';
+import { checkEvidenceBundle, evidenceBundleSchema, renderEvidenceMarkdown } from '../../activities/evidence';
 import type { ApiDeps } from '../app';
 import { principalOf, requireRole } from '../auth';
 import { HttpProblem, NotFound } from '../errors';
-import { renderEvidenceMarkdown } from '../evidence-markdown';
 import { parseRotationId } from './rotation-id';
+
+const evidenceResponse = z
+  .object({
+    rotationId: z.string(),
+    sha256: z.string().describe('SHA-256 of the stored document (the chain link)'),
+    previousSha256: z.string().nullable().describe('SHA-256 of the bundle stored before it'),
+    writtenAt: z.string(),
+    bundle: evidenceBundleSchema,
+  })
+  .describe('the stored evidence bundle and its place in the hash chain');
 
 export function evidenceRoutes(deps: ApiDeps): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- Fastify plugins are async by contract
@@ -20,6 +30,7 @@ export function evidenceRoutes(deps: ApiDeps): FastifyPluginAsync {
           params: z.object({ id: z.string().max(400) }),
           description:
             'The evidence bundle of a finished rotation: JSON by default, Markdown with Accept: text/markdown.',
+          response: { 200: evidenceResponse },
         },
       },
       async (req, reply) => {
@@ -32,14 +43,26 @@ export function evidenceRoutes(deps: ApiDeps): FastifyPluginAsync {
         if (!found) {
           throw NotFound(`no evidence for ${req.params.id} yet: bundles are written when a rotation ends`);
         }
-        if (wantsMarkdown(req.headers.accept)) {
-          return reply
-            .type('text/markdown; charset=utf-8')
-            .send(renderEvidenceMarkdown(found.document.bundle as RotationStatus, found.record));
+        const check = checkEvidenceBundle(found.document.bundle);
+        if (!check.ok) {
+          // The request is fine; the stored document is not something this rekey can serve.
+          throw new HttpProblem(500, 'Evidence bundle unreadable', `${req.params.id}: ${check.message}`, {
+            schemaVersion: check.schemaVersion,
+          });
         }
-        // The store's location is a server path: not the reader's business.
-        const { location: _location, ...chain } = found.record;
-        return { ...chain, ...found.document };
+        if (wantsMarkdown(req.headers.accept)) {
+          // A string with a non-JSON content type skips the 200 serializer, which describes the JSON form;
+          // the type provider only knows that form, hence the cast.
+          const markdown = renderEvidenceMarkdown(check.bundle, found.record);
+          return reply.type('text/markdown; charset=utf-8').send(markdown as never);
+        }
+        return {
+          rotationId: found.document.rotationId,
+          sha256: found.record.sha256,
+          previousSha256: found.record.previousSha256,
+          writtenAt: found.document.writtenAt,
+          bundle: check.bundle,
+        };
       },
     );
   };

@@ -1,0 +1,399 @@
+// The evidence bundle a finished rotation archives: one section per row of the seed's "Audit Evidence
+// Security Reviewers Expect" table, the seed's "Rollback Checks Before You Revoke The Old Key", the
+// timeline and the outcome. Versioned: a reader that meets a schemaVersion it does not know says so
+// instead of guessing. References, fingerprints and figures only: the schema refuses any text shaped
+// like an API key, wherever it sits.
+import { z } from 'zod';
+import { ROUTES } from '../../common/policy';
+
+/** The version of the bundle shape this code writes and reads. */
+export const EVIDENCE_SCHEMA_VERSION = 1;
+/** Every bundle version this code can read. */
+export const KNOWN_EVIDENCE_SCHEMA_VERSIONS: readonly number[] = [EVIDENCE_SCHEMA_VERSION];
+
+/** Something shaped like an OpenAI-style API key (same rule the workflow applies to messages). */
+export const KEY_LIKE = /\bsk-[A-Za-z0-9_-]{16,}/;
+
+const timestamp = z.iso.datetime({ offset: true });
+const fingerprint = z
+  .string()
+  .regex(/^sha256:[0-9a-f]{12,64}$/, 'sha256: followed by hex')
+  .describe('`sha256:` + the first 12 hex characters of the key’s SHA-256; never the key');
+const count = z.number().int().min(0);
+const OUTCOMES = ['completed', 'rolled_back', 'aborted', 'failed'] as const;
+const TERMINAL_PHASES = ['COMPLETED', 'ROLLED_BACK', 'ABORTED', 'FAILED'] as const;
+const STAGES = ['pending', 'current', 'previous', 'rolled-back', 'retired'] as const;
+const VERSION_ROLES = ['old', 'pending', 'current', 'restored', 'retired'] as const;
+
+const approvalSchema = z.strictObject({
+  gate: z
+    .enum(['flip', 'revoke', 'revocation-confirmation'])
+    .describe('the gate decided; revocation-confirmation is a manual gateway’s “the old key is revoked”'),
+  decision: z.enum(['APPROVED', 'REJECTED', 'CONFIRMED']),
+  principal: z.string().min(1).describe('authenticated principal who decided'),
+  at: timestamp.describe('when the decision was recorded'),
+  comment: z.string().nullable().describe('the approver’s comment or rejection reason'),
+  breakGlassReason: z
+    .string()
+    .nullable()
+    .describe('emergency mode: why the requester approved their own rotation'),
+});
+
+const changeTicketSchema = z
+  .strictObject({
+    id: z.string().min(1).describe('change ticket id; the idempotency key of the rotation'),
+    url: z.string().nullable().describe('link to the ticket; null when the ticket gave none'),
+    reason: z.string().nullable().describe('why the key was rotated, as the ticket said'),
+    requester: z.string().min(1).describe('principal that started the rotation'),
+    owner: z.string().nullable().describe('owning team named by the ticket'),
+    rollbackOwner: z.string().nullable().describe('who owns a rollback; null when the ticket named nobody'),
+    mode: z.enum(['scheduled', 'emergency']),
+    acceptedRisk: z
+      .string()
+      .nullable()
+      .describe('emergency mode: the reliability risk that was accepted; null for scheduled rotations'),
+    window: z
+      .strictObject({
+        startedAt: timestamp.nullable(),
+        endedAt: timestamp.nullable(),
+      })
+      .describe('the rotation window: first and last timeline entries'),
+    scope: z
+      .strictObject({
+        apps: z.array(z.string()).describe('the app list the ticket named'),
+        allowedRoutes: z.array(z.enum(ROUTES)).describe('routes the canary had to prove'),
+        gatewayBaseUrl: z.string().nullable(),
+        deployMethod: z.string().nullable(),
+      })
+      .describe('what the ticket asked to rotate'),
+    approvals: z.array(approvalSchema).describe('every gate decision, in order'),
+    preChecks: z
+      .array(
+        z.strictObject({
+          name: z.string(),
+          claimed: z.union([z.boolean(), z.string()]).nullable().describe('what the ticket claimed'),
+          verified: z.boolean().describe('what rekey found'),
+          detail: z.string(),
+        }),
+      )
+      .describe('the ticket’s pre_checks, each verified by rekey instead of trusted'),
+    finalStatus: z.enum(OUTCOMES).describe('how the change ended'),
+  })
+  .describe('Change ticket: approval, owner, timing and scope');
+
+const secretVersionSchema = z.strictObject({
+  name: z.string().min(1).describe('secret name (stable path or pending secret)'),
+  version: z.string().min(1).describe('vault version id'),
+  roles: z.array(z.enum(VERSION_ROLES)).describe('what this version was to this rotation'),
+  stage: z.enum(STAGES).nullable().describe('the `rekey-stage` tag; null on versions rekey never tagged'),
+  fingerprint: fingerprint.nullable(),
+  enabled: z.boolean(),
+  writtenByThisRotation: z.boolean(),
+  gatewayKeyId: z.string().nullable().describe('the gateway’s id of the key the version holds'),
+  createdAt: timestamp.nullable(),
+  activatedAt: timestamp
+    .nullable()
+    .describe('when it became the newest version of the stable path; null for pending versions'),
+  supersededAt: timestamp
+    .nullable()
+    .describe('when a newer version of the stable path replaced it; null while it is the newest'),
+  retiredAt: timestamp.nullable().describe('when it was disabled; null while enabled'),
+});
+
+const secretVersionsSchema = z
+  .strictObject({
+    vaultUrl: z.string().nullable(),
+    stablePath: z.string().nullable().describe('the secret apps read (its newest enabled version)'),
+    pendingPath: z.string().nullable().describe('the secret canaries read before the flip'),
+    source: z
+      .enum(['secret-store-history', 'rotation-status'])
+      .describe('the vault’s version history, or only the versions the rotation recorded'),
+    sourceNote: z.string().nullable().describe('why the vault history was not used, when it was not'),
+    versions: z.array(secretVersionSchema).describe('this rotation’s versions and the old one; no values'),
+  })
+  .describe('Secret version history: the new key was promoted through a controlled path');
+
+const canaryRequestSchema = z.strictObject({
+  requestId: z.string().nullable().describe('the gateway’s request id'),
+  route: z.enum(ROUTES).describe('endpoint family the request exercised'),
+  routeGroup: z
+    .string()
+    .nullable()
+    .describe('the gateway’s route group; null: the OpenAI-compatible API does not report it'),
+  owner: z
+    .string()
+    .nullable()
+    .describe('owner of this request; null: the API does not report it (see attribution, per key)'),
+  model: z.string().nullable(),
+  status: z.number().int().describe('HTTP status'),
+  latencyMs: z.number().min(0),
+  tokens: count.nullable(),
+  cost: z.number().min(0).nullable().describe('cost of the request; null: the API does not report it'),
+  ok: z.boolean(),
+  reason: z.string().nullable().describe('why the request failed'),
+});
+
+const keyRefSchema = z.strictObject({
+  gatewayKeyId: z.string().nullable(),
+  fingerprint: fingerprint.nullable(),
+});
+
+const gatewaySchema = z
+  .strictObject({
+    baseUrl: z.string().nullable(),
+    adminAdapter: z.enum(['manual', 'litellm', 'openrouter']).nullable(),
+    oldKey: keyRefSchema,
+    newKey: keyRefSchema,
+    canary: z.strictObject({
+      ran: z.boolean(),
+      passed: z.boolean().nullable(),
+      requests: z.array(canaryRequestSchema),
+    }),
+    attribution: z
+      .strictObject({
+        checked: z.boolean(),
+        passed: z.boolean().nullable(),
+        owner: z.string().nullable().describe('owner the gateway attributes the new key’s usage to'),
+        team: z.string().nullable(),
+        expectedOwner: z.string().nullable(),
+        anomalies: z.array(z.string()),
+      })
+      .describe('usage attribution of the new key'),
+    production: z
+      .strictObject({
+        newKeyRequests: count.nullable().describe('new-key requests seen during the hold'),
+        oldKeyRequests: count.nullable().describe('old-key requests seen during the hold'),
+        oldKeyZeroSince: timestamp.nullable().describe('since when the old key has had no traffic'),
+      })
+      .describe('production traffic after the flip'),
+    limitations: z.array(z.string()).describe('what the gateway cannot tell rekey, so the fields are null'),
+  })
+  .describe('Gateway logs: traffic moved to the new key without breaking routing');
+
+const negativeTestSchema = z
+  .strictObject({
+    required: z.boolean().nullable().describe('the ticket’s evidence.old_key_negative_test'),
+    ran: z.boolean(),
+    at: timestamp.nullable(),
+    oldKeyStatus: z.number().int().nullable(),
+    oldKeyRejected: z.boolean().nullable(),
+    newKeyStatus: z.number().int().nullable(),
+    newKeyAccepted: z.boolean().nullable(),
+    attempts: count.nullable().describe('old-key probes while revocation propagated'),
+    revocation: z
+      .strictObject({
+        at: timestamp,
+        by: z.string().nullable(),
+        detail: z.string().nullable(),
+      })
+      .nullable()
+      .describe('when and how the old key was revoked'),
+    oldVersionRetired: z
+      .strictObject({ name: z.string(), version: z.string(), at: timestamp.nullable() })
+      .nullable()
+      .describe('the old secret version disabled after the test'),
+  })
+  .describe('Negative test: the old credential no longer works (values redacted: never recorded)');
+
+const holdExtensionSchema = z.strictObject({
+  at: timestamp,
+  by: z.string().nullable(),
+  minutes: z.number().min(0).nullable(),
+  reason: z.string().nullable(),
+});
+
+const exceptionsSchema = z
+  .strictObject({
+    maxHoldReachedAt: timestamp.nullable().describe('when the hold ran out with consumers on the old key'),
+    holdExtensions: z.array(holdExtensionSchema).describe('temporary extensions granted'),
+    consumers: z.array(
+      z.strictObject({
+        consumer: z.string().min(1).describe('the consumer as telemetry names it (the app)'),
+        registered: z.boolean().describe('the registry lists it as a consumer of the credential'),
+        environment: z.string().nullable(),
+        owner: z.string().nullable().describe('who remediates it'),
+        ownerSource: z
+          .enum(['registry', 'credential-owner'])
+          .nullable()
+          .describe('registry: the consumer’s owner; credential-owner: the ticket’s owning team'),
+        reload: z.string().nullable().describe('how the app picks up a new secret version'),
+        oldKeyRequests: count,
+        extendedUntil: timestamp
+          .nullable()
+          .describe('end of the hold after the hold extensions; null when none was granted'),
+        expiresAt: timestamp
+          .nullable()
+          .describe(
+            'when the old key stops serving it: the revocation when the rotation completed, else the extended hold’s end; null when unknown',
+          ),
+        disposition: z
+          .enum(['revoked-after-approval', 'old-key-restored', 'open'])
+          .describe('what happened to the exception'),
+        acceptedBy: z
+          .strictObject({ principal: z.string(), at: timestamp, comment: z.string().nullable() })
+          .nullable()
+          .describe('the revoke approval that accepted the exception'),
+      }),
+    ),
+  })
+  .describe('Exception list: services that could not rotate in time, and until when');
+
+const metricsWindowSchema = z.strictObject({
+  from: timestamp,
+  to: timestamp,
+  minutes: z.number().min(0),
+  requests: count,
+  authErrors: count.describe('401/403'),
+  rateLimited: count.describe('429'),
+  serverErrors: count.describe('5xx'),
+  tokens: z.number().min(0).nullable(),
+  spend: z.number().min(0).nullable(),
+  p95LatencyMs: z
+    .number()
+    .min(0)
+    .nullable()
+    .describe('p95 latency (after: the highest p95 of the hold windows)'),
+  authErrorRate: z.number().min(0),
+  rateLimitedRate: z.number().min(0),
+  serverErrorRate: z.number().min(0),
+  requestsPerHour: z.number().min(0),
+  tokensPerRequest: z.number().min(0).nullable(),
+  spendPerRequest: z.number().min(0).nullable(),
+});
+
+const postChangeReviewSchema = z
+  .strictObject({
+    before: metricsWindowSchema.nullable().describe('the old key over the baseline window before the change'),
+    after: metricsWindowSchema.nullable().describe('the new key over the hold'),
+    figuresComplete: z
+      .boolean()
+      .describe(
+        'false when tokens, spend and latency cover only the latest hold windows (a long hold keeps the latest)',
+      ),
+    holdChecks: count,
+    breaches: z.array(
+      z.strictObject({
+        at: timestamp,
+        check: z.string(),
+        observed: z.number(),
+        limit: z.number(),
+        detail: z.string(),
+      }),
+    ),
+    thresholds: z.record(z.string(), z.number()).nullable().describe('limits the hold compared against'),
+    supportTickets: count
+      .nullable()
+      .describe('support tickets before and after; null: rekey does not see them, attach them to the ticket'),
+  })
+  .describe('Post-change review: no hidden impact on reliability or cost');
+
+const rollbackCheckSchema = z.strictObject({
+  result: z.enum(['green', 'not-green', 'not-checked']),
+  evidence: z.array(z.string()).describe('what rekey recorded for this signal'),
+  green: z.string().describe('the seed’s green condition'),
+  doNotRevokeIf: z.string().describe('the seed’s condition for not revoking'),
+});
+
+const rollbackChecksSchema = z
+  .strictObject({
+    authentication: rollbackCheckSchema,
+    routing: rollbackCheckSchema,
+    usageAttribution: rollbackCheckSchema,
+    quotaAndBudget: rollbackCheckSchema,
+    runtimeCoverage: rollbackCheckSchema,
+    supportReadiness: rollbackCheckSchema,
+  })
+  .describe('Rollback checks before revoking the old key');
+
+const timelineEntrySchema = z.strictObject({
+  at: timestamp,
+  phase: z.string(),
+  event: z.string(),
+  detail: z.string().nullable(),
+  by: z.string().nullable(),
+});
+
+const outcomeSchema = z.strictObject({
+  outcome: z.enum(OUTCOMES),
+  finalPhase: z.enum(TERMINAL_PHASES),
+  rollbackCause: z.string().nullable(),
+  failure: z.strictObject({ phase: z.string(), reason: z.string() }).nullable(),
+  oldKeyRevoked: z.boolean().describe('the old key was revoked at the gateway'),
+  newKeyServing: z.boolean().describe('the new key is the newest enabled version of the stable path'),
+});
+
+const bundleShape = z.strictObject({
+  schemaVersion: z.literal(EVIDENCE_SCHEMA_VERSION).describe('version of this bundle shape'),
+  rotationId: z.string().min(1),
+  credential: z.string().min(1),
+  environment: z.string().min(1),
+  generatedAt: timestamp.describe('when the bundle was built'),
+  redactions: count.describe('strings in which rekey replaced something shaped like a credential'),
+  changeTicket: changeTicketSchema,
+  secretVersions: secretVersionsSchema,
+  gateway: gatewaySchema,
+  negativeTest: negativeTestSchema,
+  exceptions: exceptionsSchema,
+  postChangeReview: postChangeReviewSchema,
+  rollbackChecks: rollbackChecksSchema,
+  timeline: z.array(timelineEntrySchema),
+  checks: z
+    .array(z.strictObject({ at: timestamp, name: z.string(), passed: z.boolean(), detail: z.string() }))
+    .describe('every check the rotation recorded (hold checks: the latest of each kind)'),
+  outcome: outcomeSchema,
+});
+
+/** Paths of every string in a value that looks like an API key. */
+export function keyLikePaths(value: unknown, at: (string | number)[] = []): (string | number)[][] {
+  if (typeof value === 'string') return KEY_LIKE.test(value) ? [at] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => keyLikePaths(v, [...at, i]));
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => [
+      ...(KEY_LIKE.test(k) ? [[...at, k]] : []),
+      ...keyLikePaths(v, [...at, k]),
+    ]);
+  }
+  return [];
+}
+
+/** The evidence bundle, version 1; refuses any text that looks like an API key. */
+export const evidenceBundleSchema = bundleShape
+  .superRefine((bundle, ctx) => {
+    for (const path of keyLikePaths(bundle)) {
+      ctx.addIssue({
+        code: 'custom',
+        path,
+        message: 'looks like an API key: evidence holds references and fingerprints, never key values',
+      });
+    }
+  })
+  .describe('rekey evidence bundle: every row of the seed’s audit evidence table');
+
+export type EvidenceBundle = z.infer<typeof evidenceBundleSchema>;
+export type RollbackCheck = EvidenceBundle['rollbackChecks']['authentication'];
+export type MetricsWindow = z.infer<typeof metricsWindowSchema>;
+
+/** A stored bundle checked against the schema of its version, with a message a reader can act on. */
+export type BundleCheck =
+  { ok: true; bundle: EvidenceBundle } | { ok: false; schemaVersion: unknown; message: string };
+
+/** Validates a stored bundle: an unknown schemaVersion is named as such, other faults by field. */
+export function checkEvidenceBundle(doc: unknown): BundleCheck {
+  const version = doc && typeof doc === 'object' ? (doc as Record<string, unknown>).schemaVersion : undefined;
+  if (typeof version !== 'number' || !KNOWN_EVIDENCE_SCHEMA_VERSIONS.includes(version)) {
+    return {
+      ok: false,
+      schemaVersion: version ?? null,
+      message: `bundle schema version ${version === undefined ? '(none)' : JSON.stringify(version)} unknown: this rekey reads version ${KNOWN_EVIDENCE_SCHEMA_VERSIONS.join(', ')}`,
+    };
+  }
+  const parsed = evidenceBundleSchema.safeParse(doc);
+  if (parsed.success) return { ok: true, bundle: parsed.data };
+  const issues = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+  const more = parsed.error.issues.length - issues.length;
+  return {
+    ok: false,
+    schemaVersion: version,
+    message: `bundle does not match schema version ${version}: ${issues.join('; ')}${more > 0 ? `; and ${more} more` : ''}`,
+  };
+}
