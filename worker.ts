@@ -1,7 +1,7 @@
 // The rotation worker: runs the rotation workflow and its activities on the configured task queue.
 // Production wiring builds real adapters from config and injects them into createActivities(deps);
 // tests call createRotationWorker with their own connection and activities.
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import {
@@ -18,12 +18,15 @@ import { ADMIN_ADAPTERS, createOpenAiProbe, type AdminHttpOptions } from './acti
 import { createWebhookNotifier } from './activities/notify';
 import { createSecretStoreResolver, vaultFailure, type SecretStoreLogger } from './activities/secrets';
 import pino from 'pino';
+import { Registry } from 'prom-client';
+import { createRekeyMetrics, type RekeyMetrics } from './common/metrics';
+import { serveMetrics } from './common/metrics-server';
 import {
   createLiteLlmSpendLogTelemetry,
   createOpenRouterUsageTelemetry,
   createPrometheusTelemetry,
 } from './activities/telemetry';
-import { loadSettings, type Settings } from './config';
+import { ConfigError, loadSettings, type Settings } from './config';
 import { loadRegistry, toCredentialRef, type CredentialEntry } from './config/registry';
 
 /** Options for one rotation worker; exactly one of workflowsPath (default) or a prebuilt bundle. */
@@ -55,6 +58,8 @@ export interface WiringOptions {
   secretClientFor?: (vaultUrl: string) => SecretClient;
   /** Where adapters log (pino-shaped); key values never reach it. */
   logger?: SecretStoreLogger;
+  /** rekey's metrics the activities count into (canary, negative test, phases, outcomes). */
+  metrics?: RekeyMetrics;
 }
 
 /** How long a resolved gateway admin key is reused before Key Vault is asked again. */
@@ -171,27 +176,52 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
         : {}),
       ...(opts.logger ? { log: (message, fields) => opts.logger!.info(fields, message) } : {}),
     }),
+    ...(opts.metrics ? { metrics: opts.metrics } : {}),
   };
 }
 
-/** Entry point: `npm run worker`. */
+/** host:port for a listener; an IPv6 host goes in brackets. */
+const bindAddress = (host: string, port: number) => `${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+/**
+ * Entry point: `npm run worker`. Two Prometheus endpoints: rekey's metrics on REKEY_WORKER_METRICS_PORT
+ * and the Temporal SDK's own (pollers, slots, task latencies) on REKEY_TEMPORAL_METRICS_PORT.
+ */
 export async function main(): Promise<void> {
   const settings = loadSettings();
+  const host = settings.REKEY_WORKER_METRICS_HOST;
+  if (settings.REKEY_WORKER_METRICS_PORT === settings.REKEY_TEMPORAL_METRICS_PORT) {
+    throw new ConfigError('REKEY_TEMPORAL_METRICS_PORT: must differ from REKEY_WORKER_METRICS_PORT');
+  }
+  // Core's exporter is part of the runtime, which is installed once per process and before any
+  // connection or worker: that is why main() does it, and tests run main() in a child process.
+  Runtime.install({
+    telemetryOptions: {
+      metrics: { prometheus: { bindAddress: bindAddress(host, settings.REKEY_TEMPORAL_METRICS_PORT) } },
+    },
+  });
+  const registry = new Registry();
   const deps = buildActivityDeps(settings, {
     logger: pino({ level: settings.REKEY_LOG_LEVEL, base: { service: 'rekey-worker' } }),
+    metrics: createRekeyMetrics(registry),
   });
-  const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
+  const metricsServer = await serveMetrics(registry, { host, port: settings.REKEY_WORKER_METRICS_PORT });
   try {
-    const worker = await createRotationWorker({
-      connection,
-      namespace: settings.TEMPORAL_NAMESPACE,
-      taskQueue: settings.REKEY_TASK_QUEUE,
-      activities: createActivities(deps),
-    });
-    // SIGINT/SIGTERM make the SDK drain in-flight tasks and resolve run().
-    await worker.run();
+    const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
+    try {
+      const worker = await createRotationWorker({
+        connection,
+        namespace: settings.TEMPORAL_NAMESPACE,
+        taskQueue: settings.REKEY_TASK_QUEUE,
+        activities: createActivities(deps),
+      });
+      // SIGINT/SIGTERM make the SDK drain in-flight tasks and resolve run().
+      await worker.run();
+    } finally {
+      await connection.close();
+    }
   } finally {
-    await connection.close();
+    await metricsServer.close();
   }
 }
 

@@ -10,6 +10,10 @@ import type { ActivityDeps, TelemetryKey } from './ports';
 import { Context } from '@temporalio/activity';
 import { FailureTypes } from '../common/failures';
 import { sha256Hex } from './fingerprint';
+import { EvidenceBundleInvalid, buildEvidenceBundle, type EvidenceInput } from './evidence/build-bundle';
+import type { RotationStatus } from '../workflows/messages';
+import type { RekeyMetrics } from '../common/metrics';
+import type { Outcome, Phase } from '../workflows/messages';
 import type {
   AttributionReport,
   CanaryReport,
@@ -25,11 +29,14 @@ import type {
   PromoteResult,
   RevokeResult,
   RollbackResult,
+  SecretVersionRecord,
   SecretVersionRef,
   WindowMetrics,
 } from './types';
 
 const BASELINE_WINDOW_MS = 60 * 60_000;
+/** Attempts of writeEvidence that insist on the vault's version history before archiving without it. */
+const EVIDENCE_HISTORY_ATTEMPTS = 5;
 
 function nonRetryable(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
@@ -169,7 +176,14 @@ export function createActivities(deps: ActivityDeps) {
       routes: Route[];
     }): Promise<CanaryReport> {
       const key = await deps.secretStoreFor(input.credential).resolve(input.pending);
-      return deps.probeFor(input.credential).canary(input.credential.gatewayBaseUrl, key, input.routes);
+      const report = await deps
+        .probeFor(input.credential)
+        .canary(input.credential.gatewayBaseUrl, key, input.routes);
+      // Every attempt's requests are counted: a retried canary really sent them again.
+      for (const r of report.requests) {
+        deps.metrics?.canaryRequests.inc({ route: r.route, result: r.ok ? 'ok' : (r.reason ?? 'failed') });
+      }
+      return report;
     },
 
     /** CANARY: the new key's usage rolls up to the expected owner, without cost or quota anomaly. */
@@ -267,7 +281,7 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<NegativeTestResult> {
       const store = deps.secretStoreFor(input.credential);
       const [oldKey, newKey] = [await store.resolve(input.old), await store.resolve(input.current)];
-      return runNegativeTest(
+      const result = await runNegativeTest(
         deps.probeFor(input.credential),
         input.credential.gatewayBaseUrl,
         oldKey,
@@ -278,6 +292,10 @@ export function createActivities(deps: ActivityDeps) {
           now,
         },
       );
+      // The same verdict the workflow draws: passed only when the old key is refused and the new accepted.
+      const passed = result.oldKeyRejected && result.newKeyAccepted;
+      deps.metrics?.negativeTests.inc({ result: passed ? 'passed' : 'failed' });
+      return result;
     },
 
     /** VERIFYING_REVOCATION: disables the previous secret version after the negative test. */
@@ -301,9 +319,52 @@ export function createActivities(deps: ActivityDeps) {
       await deps.secretStoreFor(input.credential).discardPending(input.rotationId);
     },
 
-    /** ARCHIVING (and every terminal outcome): writes the evidence bundle. */
-    async writeEvidence(input: { rotationId: string; bundle: unknown }): Promise<EvidenceRecord> {
-      return deps.evidence.write(input.rotationId, input.bundle);
+    /**
+     * ARCHIVING (and every terminal outcome): builds the evidence bundle from the final status, the
+     * ticket's policy, the registry entry and the vault's version history, and writes it.
+     */
+    async writeEvidence(input: {
+      rotationId: string;
+      /** The rotation's final status (the field keeps its historical name). */
+      bundle: RotationStatus;
+      /** The rotation's input; runs scheduled before it was passed have none. */
+      input?: EvidenceInput;
+    }): Promise<EvidenceRecord> {
+      const status = input.bundle;
+      const credential = deps.registry.lookup(status.credential, status.environment);
+      let versions: SecretVersionRecord[] | undefined;
+      let versionsNote: string | undefined;
+      if (!credential) {
+        versionsNote = `credential ${status.credential} (${status.environment}) is not registered`;
+      } else {
+        try {
+          versions = await deps.secretStoreFor(credential).history();
+        } catch (err) {
+          // The vault answered moments ago: retry a few times, then archive what the rotation recorded
+          // rather than no evidence at all (the bundle says which source it used and why).
+          const permanent = err instanceof ApplicationFailure && err.nonRetryable;
+          if (
+            !permanent &&
+            (activityInfo()?.attempt ?? EVIDENCE_HISTORY_ATTEMPTS) < EVIDENCE_HISTORY_ATTEMPTS
+          )
+            throw err;
+          versionsNote = `vault history unavailable: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
+      let bundle;
+      try {
+        bundle = buildEvidenceBundle(
+          status,
+          { ...(input.input ? { input: input.input } : {}), ...(credential ? { credential } : {}) },
+          versions,
+          { generatedAt: new Date(now()).toISOString(), ...(versionsNote ? { versionsNote } : {}) },
+        );
+      } catch (err) {
+        // The same status builds the same bundle on every retry.
+        if (err instanceof EvidenceBundleInvalid) throw nonRetryable(err.name, err.message);
+        throw err;
+      }
+      return deps.evidence.write(input.rotationId, bundle);
     },
 
     /** Tells the ticket's webhook; the workflow never lets a failure here block the rotation. */
@@ -313,19 +374,60 @@ export function createActivities(deps: ActivityDeps) {
       phase: string;
       message: string;
       webhookUrl?: string;
+      /** What the worker's metrics count for this event; never sent to the webhook. */
+      metrics?: NotifyMetrics;
     }): Promise<void> {
+      const { metrics: figures, ...event } = input;
       // Stable across retries of this activity, distinct for every event: receivers dedupe on it.
       const info = activityInfo();
       const run = info?.workflowExecution;
       const deliveryId =
         info && run ? sha256Hex(`${run.workflowId}/${run.runId}/${info.activityId}`) : undefined;
-      await deps.notifier.notify({ ...input, ...(deliveryId ? { deliveryId } : {}) });
+      // Counted before the webhook (a dead webhook must not hide a finished rotation) and on the first
+      // attempt only: a retry is the same event delivered again.
+      if (deps.metrics && figures && (info?.attempt ?? 1) === 1) {
+        countEvent(deps.metrics, deps.registry, input.event, figures);
+      }
+      await deps.notifier.notify({ ...event, ...(deliveryId ? { deliveryId } : {}) });
     },
   };
 }
 
 /** The activity surface the workflow proxies. */
 export type RotationActivities = ReturnType<typeof createActivities>;
+
+/**
+ * Figures the workflow sends along with a notification for the worker's metrics. The workflow knows
+ * them deterministically (workflow time, its own outcome), so no activity call is added for metrics.
+ */
+export interface NotifyMetrics {
+  credential: string;
+  environment: string;
+  /** On `finished`: how the rotation ended. */
+  outcome?: Outcome;
+  /** On `phase-changed`: the phase just left and the workflow-time seconds spent in it. */
+  left?: { phase: Phase; seconds: number };
+}
+
+/** rekey_phase_duration_seconds on a phase change, rekey_rotations_finished_total on the end. */
+function countEvent(
+  metrics: RekeyMetrics,
+  registry: ActivityDeps['registry'],
+  event: NotifyEvent,
+  figures: NotifyMetrics,
+): void {
+  if (event === 'phase-changed' && figures.left) {
+    metrics.phaseDuration.observe({ phase: figures.left.phase }, Math.max(0, figures.left.seconds));
+  }
+  if (event === 'finished' && figures.outcome) {
+    // A rotation of an unregistered credential ends in preflight with whatever environment the request
+    // named: only environments of the registry become label values.
+    const environment = registry.lookup(figures.credential, figures.environment)
+      ? figures.environment
+      : 'unregistered';
+    metrics.rotationsFinished.inc({ environment, outcome: figures.outcome });
+  }
+}
 
 /** The running activity's info, or undefined when called outside an activity (tests, scripts). */
 function activityInfo() {

@@ -2,6 +2,7 @@
 // gateway/openrouter, telemetry/prometheus, …); worker.ts wires real ones, integration tests point real
 // ones at local servers. Methods that take or return a key value are in-process only and never leave
 // an activity.
+import type { RekeyMetrics } from '../common/metrics';
 import type { Route } from '../common/policy';
 import type {
   AdminAdapterKind,
@@ -117,5 +118,7 @@ export interface ActivityDeps {
   telemetry: Telemetry;
   evidence: EvidenceStore;
   notifier: Notifier;
+  /** rekey's Prometheus metrics the activities count into; absent where nobody scrapes (workflow tests). */
+  metrics?: RekeyMetrics;
   now?: () => number;
 }

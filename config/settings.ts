@@ -50,7 +50,15 @@ export const settingsSchema = z.object({
     .max(300)
     .default(10)
     .describe('how long a stopping API lets in-flight requests finish before closing their connections'),
+  REKEY_WORKER_METRICS_HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('address both worker metrics endpoints listen on (0.0.0.0 where Prometheus is elsewhere)'),
   REKEY_WORKER_METRICS_PORT: port.default(9464).describe('port of the worker /metrics endpoint'),
+  REKEY_TEMPORAL_METRICS_PORT: port
+    .default(9465)
+    .describe("port of the Temporal SDK's own /metrics (Core's Prometheus exporter) in the worker"),
   REKEY_CREDENTIALS_FILE: z
     .string()
     .min(1)

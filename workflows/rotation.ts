@@ -111,6 +111,16 @@ class Interrupted extends Error {
   }
 }
 
+/** What the Temporal UI's current details tell a person at each gate. */
+const GATE_HINTS: Record<PendingGate['gate'], string> = {
+  'replacement-key':
+    'create the new key at the gateway, then `rekey hand-off <id> --key-file -` (PUT /v1/rotations/<id>/replacement-key)',
+  flip: 'release owner: `rekey approve <id> --gate flip` (or reject, or roll back)',
+  revoke: 'on-call, not the requester: `rekey approve <id> --gate revoke` once old-key traffic is zero',
+  'revocation-confirmation':
+    'revoke the old key at the gateway, then `rekey confirm-revocation <id>` (POST /v1/rotations/<id>/revocation-confirmations)',
+};
+
 /** Roles allowed to hand over a manual replacement key, and to confirm a manual revocation. */
 const HANDOFF_ROLES: Role[] = ['requester', 'operator'];
 const CONFIRM_ROLES: Role[] = ['approver', 'operator'];
@@ -145,6 +155,8 @@ class Rotation {
   /** The hold's start and per-consumer old-key traffic survive extensions (hold is re-entered). */
   private holdStart?: number;
   private readonly oldKeySeen = new Map<string, { requests: number; lastSeenMs: number }>();
+  /** When the current phase was entered (workflow time), for the worker's phase-duration metric. */
+  private phaseSince = Date.now();
 
   constructor(private readonly input: RotationInput) {
     this.s = {
@@ -604,7 +616,12 @@ class Rotation {
     if (end === 'COMPLETED') this.enter('ARCHIVING', 'archiving');
     upsertSearchAttributes([{ key: RotationOutcomeKey, value: outcome }]);
     try {
-      this.s.evidence = await evidence.writeEvidence({ rotationId: this.input.rotationId, bundle: this.s });
+      // The activity builds the bundle from the status, the ticket's input, the registry and the vault.
+      this.s.evidence = await evidence.writeEvidence({
+        rotationId: this.input.rotationId,
+        bundle: this.s,
+        input: this.input,
+      });
     } catch (err) {
       // The rotation's effect stands either way; the missing bundle is an alert, not a reason to undo.
       this.notify('alert', `evidence bundle not written: ${this.describe(err)}`);
@@ -914,16 +931,21 @@ class Rotation {
   // ── status bookkeeping ────────────────────────────────────────────────────────────────────────
 
   private enter(phase: Phase, event: string, detail?: string): void {
+    const left = { phase: this.s.phase, seconds: (Date.now() - this.phaseSince) / 1000 };
+    this.phaseSince = Date.now();
     this.s.phase = phase;
     this.log(event, detail);
     upsertSearchAttributes([{ key: RotationPhaseKey, value: phase }]);
     this.details(detail);
-    if (phase !== 'PREPARING') this.notify('phase-changed', `${phase}${detail ? `: ${detail}` : ''}`);
+    if (phase !== 'PREPARING') {
+      this.notify('phase-changed', `${phase}${detail ? `: ${detail}` : ''}`, left);
+    }
   }
 
   private openGate(gate: PendingGate['gate'], roles: Role[]): void {
     this.s.pendingGate = { gate, openedAt: iso(Date.now()), requiredRoles: roles, reminders: 0 };
-    this.details(`waiting for ${gate} (${roles.join(' or ')})`);
+    // The gate itself is already a line of the details; say how to answer it.
+    this.details(GATE_HINTS[gate].replace('<id>', this.input.rotationId));
     this.notify('gate-opened', `${gate} gate open for ${roles.join(' or ')}`);
   }
 
@@ -981,10 +1003,14 @@ class Rotation {
     this.compensations.push({ name, run });
   }
 
-  /** Best effort: a webhook failure never blocks or fails the rotation. */
+  /**
+   * Best effort: a webhook failure never blocks or fails the rotation. The figures for the worker's
+   * metrics ride along on the same call (an input change replays; an added activity call would not).
+   */
   private notify(
     event: 'phase-changed' | 'gate-opened' | 'approval-timeout' | 'alert' | 'finished',
     message: string,
+    left?: { phase: Phase; seconds: number },
   ): void {
     const sent = notifier
       .notify({
@@ -993,6 +1019,12 @@ class Rotation {
         phase: this.s.phase,
         message,
         ...(this.input.changeTicket.webhookUrl ? { webhookUrl: this.input.changeTicket.webhookUrl } : {}),
+        metrics: {
+          credential: this.input.credential,
+          environment: this.input.environment,
+          ...(event === 'finished' && this.s.outcome ? { outcome: this.s.outcome } : {}),
+          ...(left ? { left } : {}),
+        },
       })
       .catch((err: unknown) => log.warn('notification failed', { event, error: this.describe(err) }));
     this.notifications.push(sent);
