@@ -2,8 +2,8 @@
 # Installs every tool rekey's tests and demo need, idempotently: into .tools/ (gitignored) Node 24, npm
 # dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping test server, the
 # Lowkey Vault Azure Key Vault emulator and the TLS certificate of the reference Key Vault (the fallback
-# when Lowkey Vault cannot be fetched); from Debian, Prometheus. Each step says what it installs and,
-# when it fails, what is missing and how to get it.
+# when Lowkey Vault cannot be fetched); from Debian, Prometheus and Chromium. Each step says what it
+# installs and, when it fails, what is missing and how to get it.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$BIN"
 
@@ -195,6 +195,25 @@ step_prometheus() {
   log "Prometheus $(prometheus --version 2>&1 | awk 'NR==1 {print $3}')"
 }
 
+# Chromium for the Temporal Web UI test (test/integration/temporal-ui.test.ts), driven by the npm package
+# playwright-core, which never downloads a browser of its own: Debian's build at /usr/bin/chromium.
+step_chromium() {
+  if [ -x /usr/bin/chromium ]; then
+    log "Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}') already installed"
+    return
+  fi
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    log "WARNING: Chromium is missing and cannot be installed here (needs root and apt-get: sudo apt-get install chromium);"
+    log "         the Temporal UI test will fail until /usr/bin/chromium exists (or REKEY_CHROMIUM names another build)"
+    return
+  fi
+  log "installing Chromium from Debian (apt-get update, then apt-get install chromium fonts-liberation) for the Temporal UI test"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || die "apt-get update failed"
+  apt-get install -y -qq --no-install-recommends chromium fonts-liberation >&2 || die "apt-get install chromium failed"
+  log "Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}')"
+}
+
 main() {
   local only="${1:-all}"
   case "$only" in
@@ -205,6 +224,7 @@ main() {
       step_temporal_cli
       step_test_server
       step_prometheus
+      step_chromium
       step_lowkey_vault
       step_reference_key_vault_tls
       ;;
