@@ -338,12 +338,37 @@ describeVault('a rotation through the API with the real worker', () => {
     expect(evidence.json()).toMatchObject({
       rotationId: id,
       sha256: expect.stringMatching(/^[0-9a-f]{64}$/),
+      bundle: {
+        schemaVersion: 1,
+        rotationId: id,
+        changeTicket: {
+          approvals: [expect.objectContaining({ gate: 'revoke', principal: 'bob@example.com' })],
+        },
+        secretVersions: { source: 'secret-store-history' },
+        negativeTest: { ran: true, oldKeyRejected: true, newKeyAccepted: true },
+        outcome: { outcome: 'completed', oldKeyRevoked: true },
+      },
     });
+    // The reference Key Vault's history: the old version retired, the promoted one current.
+    const versions = evidence.json<{
+      bundle: { secretVersions: { versions: { roles: string[]; enabled: boolean }[] } };
+    }>().bundle.secretVersions.versions;
+    expect(versions.find((v) => v.roles.includes('retired'))).toMatchObject({ enabled: false });
+    expect(versions.find((v) => v.roles.includes('current'))).toMatchObject({ enabled: true });
     const markdown = await call('GET', rotationUrl(id, '/evidence'), 'dave', undefined, {
       accept: 'text/markdown',
     });
     expect(markdown.headers['content-type']).toMatch(/text\/markdown/);
-    expect(markdown.body).toMatch(/## Negative test/);
+    for (const row of [
+      'Change ticket',
+      'Secret version history',
+      'Gateway logs',
+      'Negative test',
+      'Exception list',
+      'Post-change review',
+    ]) {
+      expect(markdown.body).toContain(`## ${row}\n`);
+    }
     expect(markdown.body).toMatch(/bob@example.com/);
     const fromCli = await cli(['evidence', id, '--markdown'], 'dave');
     expect(fromCli.code).toBe(0);
