@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 TSX := $(CURDIR)/node_modules/.bin/tsx
 
-.PHONY: bootstrap up down status check test test-unit test-workflows test-integration demo clean
+.PHONY: bootstrap up down status check test test-unit test-workflows test-integration demo demo-down clean
 
 ## bootstrap: install Node 24, npm dependencies, Temporal CLI + test server, Lowkey Vault (idempotent)
 bootstrap:
@@ -33,12 +33,14 @@ test-workflows: bootstrap
 test-integration: bootstrap
 	@npx jest --ci --selectProjects integration
 
-## demo: a complete rotation end to end — lands with the evidence/demo work (issue 7)
-demo:
-	@echo "make demo is not built yet: it arrives with the evidence and demo work (issue 7)." >&2
-	@echo "Meanwhile: make up (Temporal + UI), npm run simulator (the reference gateway), make test." >&2
-	@exit 2
+## demo: a complete rotation end to end on a stack of its own (free ports, files and logs in .run/demo/)
+##   make demo SCENARIO=rollback   the new key fails after the flip and the rotation rolls back by itself
+##   make demo KEEP=1              leaves the stack up afterwards (Temporal UI, API, gateway); make demo-down stops it
+demo: bootstrap
+	@$(TSX) scripts/demo.ts run --scenario "$(SCENARIO)" $(if $(filter 1 true yes,$(KEEP)),--keep)
+demo-down:
+	@if [ -x "$(TSX)" ]; then $(TSX) scripts/demo.ts down; else echo "nothing to stop"; fi
 
 ## clean: remove installed tools, dependencies and run state (the stack must be down)
-clean: down
+clean: down demo-down
 	rm -rf .tools node_modules .run

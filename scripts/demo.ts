@@ -1,0 +1,661 @@
+// `make demo`: one rotation end to end, each part a real process on free ports under .run/demo/ —
+// Temporal dev server + Web UI, Key Vault (Lowkey Vault, or the reference Key Vault where its jar is
+// missing), the reference gateway, and the worker and the API as `npm run worker` / `npm run api` with
+// settings written here. An app-like consumer keeps calling the gateway with whatever the stable secret
+// serves while alice@demo starts the rotation with the `rekey` CLI and bob@demo approves the revocation.
+// `--scenario rollback` makes the new key fail after the flip, and the hold check rolls it back.
+// Key values never reach the output: the demo searches its own output, every log and the evidence for
+// the keys it made, and fails if one is there. Everything stops at the end (or on failure and Ctrl-C)
+// unless `--keep`; `tsx scripts/demo.ts down` (make demo-down) stops a kept demo.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { SecretClient } from '@azure/keyvault-secrets';
+import { Connection } from '@temporalio/client';
+import { fingerprint } from '../activities/fingerprint';
+import { createSecretClient } from '../activities/secrets';
+import type { RotationView } from '../cli/client';
+import { TERMINAL_PHASES, type Phase, type RotationStatus } from '../workflows/messages';
+import { AppTraffic, describeStats } from './demo/app-traffic';
+import {
+  DEMO_CREDENTIAL,
+  makeTokens,
+  policyYaml,
+  registryYaml,
+  tokensYaml,
+  type DemoTokens,
+} from './demo/config';
+import { alive, demoPaths, DemoProcesses, readState, stopRecorded } from './demo/processes';
+import { filesToScan, findLeaks, heading, indented, say, Transcript } from './demo/transcript';
+import {
+  ROOT,
+  TOOLS,
+  applyNodeExtraCaCerts,
+  freePort,
+  keyVaultPaths,
+  lowkeyPaths,
+  lowkeyUnavailableReason,
+  startLowkeyVault,
+  startReferenceKeyVault,
+  startTemporalDevServer,
+} from './local-stack';
+
+const SCENARIOS = {
+  completed: 'a rotation approved through to COMPLETED',
+  rollback: 'the new key fails after the flip; the hold check rolls it back',
+} as const;
+type Scenario = keyof typeof SCENARIOS;
+
+interface Options {
+  scenario: Scenario;
+  keep: boolean;
+  dir: string;
+  timeoutMs: number;
+}
+
+const TASK_QUEUE = 'rekey-rotations';
+const RUN_FOR_HUMANS = (dir: string) => path.relative(process.cwd(), dir) || '.';
+
+class Interrupted extends Error {}
+const abort = new AbortController();
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (abort.signal.aborted) return reject(new Interrupted('interrupted'));
+    const t = setTimeout(() => {
+      abort.signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new Interrupted('interrupted'));
+    };
+    abort.signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Polls until `check` returns a value, or fails naming what did not happen. */
+async function until<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs: number,
+  intervalMs = 250,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check().catch(() => undefined);
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`${what}: not after ${Math.round(timeoutMs / 1000)} s`);
+    await sleep(intervalMs);
+  }
+}
+
+const started = Date.now();
+/** mm:ss since the demo started. */
+function clock(): string {
+  const s = Math.floor((Date.now() - started) / 1000);
+  return `${String(Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+// ── the CLI, as alice and bob run it ────────────────────────────────────────────────────────────────
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `rekey` bin with a principal's token in REKEY_TOKEN (never on the command line), printing it. */
+async function rekey(
+  args: string[],
+  as: { principal: string; token: string },
+  apiUrl: string,
+): Promise<CliRun> {
+  const shown = args.map((a) => (/^[\w./:@=-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  say(`  $ rekey ${shown}        # as ${as.principal}`);
+  const env = {
+    PATH: `${path.join(TOOLS, 'bin')}${path.delimiter}${process.env.PATH ?? ''}`,
+    HOME: process.env.HOME ?? ROOT,
+    REKEY_API_URL: apiUrl,
+    REKEY_TOKEN: as.token,
+  };
+  const run = await new Promise<CliRun>((resolve, reject) => {
+    const child = spawn(path.join(ROOT, 'cli', 'bin', 'rekey'), args, { env, cwd: ROOT });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  if (run.stdout) indented(run.stdout);
+  if (run.stderr) indented(run.stderr);
+  if (run.code !== 0) throw new Error(`rekey ${args[0]} exited with ${run.code}`);
+  return run;
+}
+
+// ── following a rotation through the API ────────────────────────────────────────────────────────────
+
+/** Reads GET /v1/rotations/:id and prints every new timeline entry and check as it appears. */
+class Follower {
+  private readonly seen = new Set<string>();
+  private phase?: Phase;
+
+  constructor(
+    private readonly apiUrl: string,
+    private readonly id: string,
+    private readonly token: string,
+  ) {}
+
+  async poll(): Promise<RotationStatus | undefined> {
+    const res = await fetch(`${this.apiUrl}/v1/rotations/${encodeURIComponent(this.id)}`, {
+      headers: { authorization: `Bearer ${this.token}` },
+      signal: AbortSignal.timeout(10_000),
+    });
+    if (!res.ok) return undefined;
+    const d = ((await res.json()) as RotationView).detail;
+    if (!d) return undefined;
+    // Checks first: at equal times a check belongs to the phase the workflow then leaves.
+    const fresh = [
+      ...d.checks.map((c) => ({
+        key: `c|${c.at}|${c.name}`,
+        at: c.at,
+        text: `${c.passed ? '✓' : '✗'} ${c.name}: ${c.detail}`,
+        phase: undefined,
+      })),
+      ...d.timeline.map((t) => ({
+        key: `t|${t.at}|${t.event}|${t.phase}`,
+        at: t.at,
+        text: `${t.event}${t.detail ? `: ${t.detail}` : ''}${t.by ? ` (by ${t.by})` : ''}`,
+        phase: t.phase,
+      })),
+    ]
+      .filter((e) => !this.seen.has(e.key))
+      .sort((a, b) => a.at.localeCompare(b.at));
+    for (const e of fresh) {
+      this.seen.add(e.key);
+      if (e.phase && e.phase !== this.phase) {
+        this.phase = e.phase;
+        say(`  [${clock()}] ▶ ${e.phase}`);
+      }
+      say(`           ${e.at.slice(11, 19)}  ${e.text}`);
+    }
+    if (d.phase !== this.phase) {
+      this.phase = d.phase;
+      say(`  [${clock()}] ▶ ${d.phase}`);
+    }
+    return d;
+  }
+
+  /** Polls until `done` holds or the rotation ends; returns the last status. */
+  async until(done: (s: RotationStatus) => boolean, deadline: number): Promise<RotationStatus> {
+    for (;;) {
+      const s = await this.poll().catch(() => undefined);
+      if (s && (done(s) || TERMINAL_PHASES.includes(s.phase))) return s;
+      if (Date.now() > deadline)
+        throw new Error(`the rotation is still ${s?.phase ?? 'unknown'} at the deadline`);
+      await sleep(400);
+    }
+  }
+}
+
+// ── the run ───────────────────────────────────────────────────────────────────────────────────────────
+
+async function run(opts: Options): Promise<number> {
+  const p = demoPaths(opts.dir);
+  const previous = readState(p.state);
+  if (previous) {
+    const live = previous.servers.filter((s) => alive(-s.pid));
+    if (live.length > 0 && (previous.keep || alive(previous.ownerPid))) {
+      console.error(
+        `[rekey demo] a demo is still running in ${RUN_FOR_HUMANS(opts.dir)} (${previous.keep ? 'kept with KEEP=1' : `pid ${previous.ownerPid}`}): stop it with \`make demo-down\` first`,
+      );
+      return 1;
+    }
+    // The demo that started these was killed before it could stop them.
+    await stopRecorded(p.state);
+  }
+  // The folder is emptied only when it is the demo's own: under .run/, or marked by an earlier run.
+  const ours = existsSync(p.marker) || opts.dir.startsWith(path.join(ROOT, '.run') + path.sep);
+  if (!ours && existsSync(opts.dir) && readdirSync(opts.dir).length > 0) {
+    console.error(`[rekey demo] ${opts.dir} is not empty and not a demo folder; choose another --dir`);
+    return 2;
+  }
+  rmSync(opts.dir, { recursive: true, force: true });
+  mkdirSync(p.config, { recursive: true });
+  writeFileSync(p.marker, 'files of `make demo` (scripts/demo.ts); removed by the next demo run\n');
+  mkdirSync(p.evidence, { recursive: true });
+
+  const transcript = new Transcript(p.transcript);
+  transcript.start();
+  const procs = new DemoProcesses(p.state);
+  const secrets = new Set<string>();
+  let app: AppTraffic | undefined;
+  let outcome = 1;
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals === 1) {
+      say(`\n[rekey demo] ${signal}: stopping the demo and everything it started …`);
+      abort.abort();
+      return;
+    }
+    // A second Ctrl-C: stop what is recorded now, without waiting for the flow to unwind.
+    void procs.stopAll().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    say(`rekey demo — scenario ${opts.scenario}: ${SCENARIOS[opts.scenario]}`);
+    say(`files and logs: ${RUN_FOR_HUMANS(opts.dir)}/`);
+    const deadline = Date.now() + opts.timeoutMs;
+
+    // ── the stack ──
+    heading('1. the stack (free ports, each process in its own group, logs beside it)');
+    const grpcPort = await freePort();
+    const uiPort = await freePort();
+    const vaultPort = await freePort();
+    const lowkeyMissing = lowkeyUnavailableReason();
+    const [temporal, vault] = await Promise.allSettled([
+      startTemporalDevServer({
+        grpcPort,
+        uiPort,
+        dbFile: path.join(opts.dir, 'temporal.sqlite'),
+        logFile: p.log('temporal'),
+      }),
+      lowkeyMissing
+        ? startReferenceKeyVault({ httpsPort: vaultPort, logFile: p.log('key-vault') })
+        : startLowkeyVault({
+            httpsPort: vaultPort,
+            tokenPort: await freePort(),
+            logFile: p.log('key-vault'),
+          }),
+    ]);
+    if (temporal.status === 'fulfilled') procs.add(temporal.value);
+    if (vault.status === 'fulfilled') procs.add(vault.value);
+    for (const r of [temporal, vault]) if (r.status === 'rejected') throw r.reason;
+    if (abort.signal.aborted) throw new Interrupted('interrupted');
+    const temporalAddress = `127.0.0.1:${grpcPort}`;
+    const temporalUi = `http://127.0.0.1:${uiPort}`;
+    const vaultUrl = `https://localhost:${vaultPort}`;
+    say(`  Temporal dev server  ${temporalAddress}, Web UI ${temporalUi}   (temporal.log)`);
+    say(
+      `  Key Vault            ${vaultUrl}, ${lowkeyMissing ? 'the reference Key Vault (Lowkey Vault jar not installed)' : 'Lowkey Vault'}   (key-vault.log)`,
+    );
+
+    // Node trusts the emulator's certificate through NODE_EXTRA_CA_CERTS, never by switching TLS checks off.
+    const certs = [
+      process.env.NODE_EXTRA_CA_CERTS,
+      lowkeyMissing ? keyVaultPaths().certPem : lowkeyPaths().certPem,
+    ];
+    writeFileSync(
+      p.caBundle,
+      certs
+        .filter((f): f is string => !!f && existsSync(f))
+        .map((f) => readFileSync(f, 'utf8').trim())
+        .join('\n') + '\n',
+    );
+    process.env.NODE_EXTRA_CA_CERTS = p.caBundle;
+    applyNodeExtraCaCerts();
+
+    const gatewayPort = await freePort();
+    const gatewayBase = `http://127.0.0.1:${gatewayPort}`;
+    const childPath = `${path.join(TOOLS, 'bin')}${path.delimiter}${process.env.PATH ?? ''}`;
+    procs.spawn('gateway', 'npm', ['run', 'simulator'], p.log('gateway'), {
+      ...process.env,
+      PATH: childPath,
+      REKEY_SIMULATOR_PORT: String(gatewayPort),
+      REKEY_SIMULATOR_HOST: '127.0.0.1',
+      REKEY_RUN_DIR: opts.dir,
+    });
+    await until(
+      'the reference gateway',
+      async () => {
+        if (!procs.running('gateway')) throw new Error('gateway exited');
+        return existsSync(p.adminKeys) && (await fetch(`${gatewayBase}/health`)).ok ? true : undefined;
+      },
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message} (see ${p.log('gateway')})`);
+    });
+    const admin = JSON.parse(readFileSync(p.adminKeys, 'utf8')) as {
+      masterKey: string;
+      provisioningKey: string;
+    };
+    secrets.add(admin.masterKey);
+    secrets.add(admin.provisioningKey);
+    say(`  reference gateway    ${gatewayBase} (OpenAI API under /v1, LiteLLM admin API)   (gateway.log)`);
+    say(
+      `                       its admin keys were generated into ${path.relative(opts.dir, p.adminKeys)} (mode 0600)`,
+    );
+
+    // ── seed ──
+    heading('2. seed: the gateway admin key and the current key in Key Vault');
+    const vaultClient: SecretClient = createSecretClient(vaultUrl, { emulator: true });
+    const c = DEMO_CREDENTIAL;
+    const adminSecret = await vaultClient.setSecret(c.adminKeySecret, admin.masterKey);
+    say(
+      `  ${c.adminKeySecret}@${adminSecret.properties.version}  the gateway's master key (value not shown)`,
+    );
+    const generated = await fetch(`${gatewayBase}/key/generate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin.masterKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        models: ['gpt-4o-mini', 'text-embedding-3-small'],
+        team_id: c.owner,
+        key_alias: `${c.app}-2024`,
+        metadata: { owner: c.owner },
+      }),
+    });
+    if (!generated.ok) throw new Error(`the gateway refused /key/generate: ${generated.status}`);
+    const oldKey = ((await generated.json()) as { key: string }).key;
+    secrets.add(oldKey);
+    const oldFp = fingerprint(oldKey);
+    const current = await vaultClient.setSecret(c.secretName, oldKey, { tags: { owner: c.owner } });
+    say(
+      `  ${c.secretName}@${current.properties.version}  the current key ${oldFp}, created at the gateway for team ${c.owner}`,
+    );
+
+    // ── app traffic ──
+    heading(`3. app traffic: ${c.app} reads ${c.secretName} from Key Vault and calls the gateway`);
+    app = new AppTraffic({
+      vault: vaultClient,
+      secretName: c.secretName,
+      gatewayBaseUrl: `${gatewayBase}/v1`,
+      app: c.app,
+      onKeyChange: (fp, version, before) =>
+        say(
+          before
+            ? `  [${clock()}] app ${c.app}: the stable secret now serves ${fp} (version ${version}); was ${before}`
+            : `  [${clock()}] app ${c.app}: uses ${fp} (version ${version})`,
+        ),
+    });
+    await app.start();
+    for (const v of app.valuesSeen) secrets.add(v);
+
+    // ── worker and API ──
+    heading('4. the worker and the API (npm run worker, npm run api) with generated settings');
+    const tokens: DemoTokens = makeTokens();
+    secrets.add(tokens.alice.token);
+    secrets.add(tokens.bob.token);
+    writeFileSync(p.registry, registryYaml(vaultUrl, gatewayBase));
+    writeFileSync(p.tokens, tokensYaml(tokens));
+    const apiPort = await freePort();
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    const settings: Record<string, string> = {
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_UI_URL: temporalUi,
+      REKEY_TASK_QUEUE: TASK_QUEUE,
+      AZURE_KEYVAULT_URL: vaultUrl,
+      REKEY_KEYVAULT_EMULATOR: 'true',
+      NODE_EXTRA_CA_CERTS: p.caBundle,
+      REKEY_API_HOST: '127.0.0.1',
+      REKEY_API_PORT: String(apiPort),
+      REKEY_API_TOKENS_FILE: p.tokens,
+      REKEY_WORKER_METRICS_PORT: String(await freePort()),
+      REKEY_TEMPORAL_METRICS_PORT: String(await freePort()),
+      REKEY_CREDENTIALS_FILE: p.registry,
+      REKEY_EVIDENCE_DIR: p.evidence,
+      REKEY_LOG_LEVEL: 'info',
+    };
+    writeFileSync(
+      path.join(p.config, 'settings.env'),
+      '# The settings the demo gave the worker and the API (config/settings.ts); no secrets here.\n' +
+        Object.entries(settings)
+          .map(([k, v]) => `${k}=${v}\n`)
+          .join(''),
+    );
+    const childEnv = { ...process.env, ...settings, PATH: childPath };
+    procs.spawn('worker', 'npm', ['run', 'worker'], p.log('worker'), childEnv);
+    procs.spawn('api', 'npm', ['run', 'api'], p.log('api'), childEnv);
+    procs.urls = { temporalUi, api: apiUrl, gateway: gatewayBase, keyVault: vaultUrl };
+    procs.save();
+    say(
+      `  settings            ${path.relative(opts.dir, path.join(p.config, 'settings.env'))} (REKEY_* and TEMPORAL_* as config/settings.ts names them)`,
+    );
+    say(
+      `  credential registry ${path.relative(opts.dir, p.registry)}: ${c.name} (${c.environment}), litellm adapter, litellm-spend-logs telemetry`,
+    );
+    say(
+      `  API tokens          ${path.relative(opts.dir, p.tokens)}: alice@demo (requester), bob@demo (approver) — SHA-256 only`,
+    );
+    const temporalConn = await Connection.connect({ address: temporalAddress });
+    try {
+      await until(
+        'the worker polling its task queue',
+        async () => {
+          if (!procs.running('worker')) throw new Error('the worker exited');
+          const res = await temporalConn.workflowService.describeTaskQueue({
+            namespace: 'default',
+            taskQueue: { name: TASK_QUEUE },
+            taskQueueType: 1,
+          });
+          return (res.pollers ?? []).length > 0 ? true : undefined;
+        },
+        120_000,
+        500,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message} (see ${p.log('worker')})`);
+      });
+    } finally {
+      await temporalConn.close();
+    }
+    say(`  worker              polling ${TASK_QUEUE}   (worker.log)`);
+    await until(
+      'the API',
+      async () => {
+        if (!procs.running('api')) throw new Error('the API exited');
+        return (await fetch(`${apiUrl}/readyz`)).ok ? true : undefined;
+      },
+      60_000,
+    ).catch((err: Error) => {
+      throw new Error(`${err.message} (see ${p.log('api')})`);
+    });
+    say(`  API                 ${apiUrl} (/docs, /metrics)   (api.log)`);
+    const warm = app.statsOf(oldFp);
+    say(
+      `  app so far          ${oldFp}: ${warm ? describeStats(warm) : 'no calls yet'} — this is the baseline`,
+    );
+
+    // ── start ──
+    heading("5. alice@demo starts the rotation with the seed's policy template");
+    const ticket = `CHG-DEMO-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
+    writeFileSync(p.policy, policyYaml(gatewayBase, ticket));
+    say(
+      `  policy: ${path.relative(opts.dir, p.policy)} (observation 1 min, checks every 15 s, no drain wait, max hold 3 min)`,
+    );
+    const start = await rekey(['start', '-f', p.policy], tokens.alice, apiUrl);
+    const id = start.stdout.split('\n')[0]!.trim();
+    const uiUrl = /temporal\s+(\S+)/.exec(start.stdout)?.[1] ?? temporalUi;
+
+    // ── follow ──
+    heading('6. the rotation, phase by phase (GET /v1/rotations/:id, the status query)');
+    const follow = new Follower(apiUrl, id, tokens.alice.token);
+    let final: RotationStatus;
+    if (opts.scenario === 'completed') {
+      const gate = await follow.until((s) => s.phase === 'AWAITING_REVOKE_APPROVAL', deadline);
+      if (gate.phase !== 'AWAITING_REVOKE_APPROVAL')
+        throw new Error(`the rotation ended ${gate.phase} before the revoke gate`);
+      say(
+        `  [${clock()}] the revoke gate is open: bob@demo (approver) approves; alice@demo may not (four-eyes)`,
+      );
+      await rekey(
+        ['approve', id, '--gate', 'revoke', '--comment', 'hold clean, old-key traffic at zero'],
+        tokens.bob,
+        apiUrl,
+      );
+      final = await follow.until((s) => TERMINAL_PHASES.includes(s.phase), deadline);
+      if (final.phase !== 'COMPLETED')
+        throw new Error(`expected COMPLETED, the rotation ended ${final.phase}`);
+    } else {
+      const holding = await follow.until((s) => s.phase === 'HOLDING', deadline);
+      if (holding.phase !== 'HOLDING') throw new Error(`the rotation ended ${holding.phase} before the hold`);
+      const newKeyId = holding.gatewayKeys.new;
+      if (!newKeyId) throw new Error('the status names no gateway key id for the new key');
+      const res = await fetch(`${gatewayBase}/sim/faults/${newKeyId}`, {
+        method: 'PUT',
+        headers: { authorization: `Bearer ${admin.masterKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ failRate: 0.5 }),
+      });
+      if (!res.ok) throw new Error(`fault injection answered ${res.status}`);
+      say(
+        `  [${clock()}] fault injected at the gateway: half the requests with the new key ${holding.fingerprints.new ?? ''} now fail with 500 (PUT /sim/faults/<key id>)`,
+      );
+      final = await follow.until(
+        (s) => TERMINAL_PHASES.includes(s.phase) || s.phase === 'AWAITING_REVOKE_APPROVAL',
+        deadline,
+      );
+      if (final.phase !== 'ROLLED_BACK')
+        throw new Error(`expected ROLLED_BACK, the rotation is ${final.phase}`);
+      say(`  [${clock()}] rolled back: ${final.rollbackCause ?? ''}`);
+      const rollbackAt = Date.now();
+      await until(
+        `the app reading the old key ${oldFp} again`,
+        () =>
+          Promise.resolve(
+            app!.fingerprint === oldFp && (app!.statsOf(oldFp)?.lastOkAt ?? 0) > rollbackAt
+              ? true
+              : undefined,
+          ),
+        30_000,
+      );
+      say(
+        `  [${clock()}] app ${c.app} reads the old key ${oldFp} again, and the gateway answers it: ${describeStats(app.statsOf(oldFp)!)}`,
+      );
+    }
+    for (const v of app.valuesSeen) secrets.add(v);
+
+    // ── results ──
+    heading(`7. ${final.phase}: the timeline (rekey status)`);
+    await rekey(['status', id], tokens.alice, apiUrl);
+    heading('8. evidence (rekey evidence --markdown)');
+    const evidenceFile = final.evidence?.location;
+    if (!evidenceFile) throw new Error('the rotation wrote no evidence bundle');
+    const evidencePath = evidenceFile.replace(/^file:\/\//, '');
+    JSON.parse(
+      readFileSync(path.isAbsolute(evidencePath) ? evidencePath : path.resolve(evidencePath), 'utf8'),
+    );
+    await rekey(['evidence', id, '--markdown'], tokens.alice, apiUrl);
+
+    await app.stop();
+    heading('9. summary');
+    say(`  rotation     ${id}: ${final.phase} (${final.outcome ?? '-'})`);
+    say(`  Temporal UI  ${uiUrl}`);
+    say(`  evidence     ${evidencePath} (sha256 ${final.evidence?.sha256 ?? '?'})`);
+    say(`  app traffic  ${c.app}, per key it read from ${c.secretName}:`);
+    for (const s of app.allStats()) {
+      say(`                 ${s.fingerprint} (version ${s.versions.join(', then ')}): ${describeStats(s)}`);
+    }
+    say(`  took         ${clock()} (mm:ss)`);
+
+    // ── leak check ──
+    const targets = [
+      { label: 'the demo output', content: transcript.text() },
+      ...filesToScan(
+        opts.dir,
+        opts.dir,
+        (n) => n.endsWith('.log') || n.endsWith('.sqlite') || n.endsWith('.sqlite-wal'),
+      ),
+      ...filesToScan(opts.dir, p.evidence, () => true),
+      ...filesToScan(opts.dir, p.config, () => true),
+    ];
+    const keyCount = secrets.size - 2;
+    const leaks = findLeaks(secrets, targets);
+    if (leaks.length > 0) {
+      say(`  LEAK CHECK FAILED: a key or token made by the demo appears in ${leaks.join(', ')}`);
+      return 1;
+    }
+    say(
+      `  leak check   ${keyCount} key values and 2 API tokens searched in the demo output, ${targets.length - 1} files (logs, Temporal database, evidence, config): none found`,
+    );
+    outcome = 0;
+  } catch (err) {
+    if (err instanceof Interrupted || abort.signal.aborted) {
+      outcome = 130;
+    } else {
+      say();
+      say(`[rekey demo] FAILED: ${(err as Error).message}`);
+      say(`[rekey demo] logs: ${RUN_FOR_HUMANS(opts.dir)}/*.log`);
+      outcome = 1;
+    }
+  } finally {
+    await app?.stop().catch(() => undefined);
+    if (opts.keep && outcome === 0) {
+      procs.keep = true;
+      procs.save();
+      heading('the stack stays up (KEEP=1)');
+      say(`  Temporal UI  ${procs.urls.temporalUi}`);
+      say(`  API          ${procs.urls.api}/docs (the demo's tokens are gone with it: open endpoints only)`);
+      say(`  gateway      ${procs.urls.gateway}`);
+      say(`  stop it with: make demo-down`);
+    } else {
+      const stopped = await procs.stopAll();
+      if (stopped.length) say(`[rekey demo] stopped ${stopped.join(', ')}`);
+    }
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    transcript.restore();
+  }
+  return outcome;
+}
+
+async function down(dir: string): Promise<number> {
+  const p = demoPaths(dir);
+  if (!readState(p.state)) {
+    console.log('no demo is running');
+    return 0;
+  }
+  const stopped = await stopRecorded(p.state);
+  console.log(stopped.length ? `stopped ${stopped.join(', ')}` : 'nothing was running any more');
+  return 0;
+}
+
+function usage(): never {
+  console.error(
+    'usage: tsx scripts/demo.ts [run] [--scenario completed|rollback] [--keep] [--dir DIR] [--timeout-minutes N]\n' +
+      '       tsx scripts/demo.ts down [--dir DIR]',
+  );
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): { command: 'run' | 'down'; opts: Options } {
+  const opts: Options = {
+    scenario: 'completed',
+    keep: false,
+    dir: path.join(ROOT, '.run', 'demo'),
+    timeoutMs: 5 * 60_000,
+  };
+  let command: 'run' | 'down' = 'run';
+  const args = [...argv];
+  if (args[0] === 'run' || args[0] === 'down') command = args.shift() as 'run' | 'down';
+  while (args.length) {
+    const a = args.shift()!;
+    const value = () => args.shift() ?? usage();
+    if (a === '--scenario') {
+      const s = value();
+      // SCENARIO= from make arrives empty when not given.
+      if (s === '') continue;
+      if (!(s in SCENARIOS)) {
+        console.error(`unknown scenario ${s}: ${Object.keys(SCENARIOS).join(' or ')}`);
+        process.exit(2);
+      }
+      opts.scenario = s as Scenario;
+    } else if (a === '--keep') opts.keep = true;
+    else if (a === '--dir') opts.dir = path.resolve(value());
+    else if (a === '--timeout-minutes') opts.timeoutMs = Number(value()) * 60_000;
+    else usage();
+  }
+  if (!Number.isFinite(opts.timeoutMs) || opts.timeoutMs <= 0) usage();
+  return { command, opts };
+}
+
+const { command, opts } = parseArgs(process.argv.slice(2));
+(command === 'down' ? down(opts.dir) : run(opts)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(`[rekey demo] ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  },
+);
