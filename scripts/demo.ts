@@ -12,7 +12,13 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import path from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { Connection } from '@temporalio/client';
+import { parse as parseYaml } from 'yaml';
 import { fingerprint } from '../activities/fingerprint';
+import {
+  checkEvidenceBundle,
+  createFilesystemEvidenceStore,
+  verifyEvidenceStore,
+} from '../activities/evidence';
 import { createSecretClient } from '../activities/secrets';
 import type { RotationView } from '../cli/client';
 import { TERMINAL_PHASES, type Phase, type RotationStatus } from '../workflows/messages';
@@ -110,6 +116,7 @@ async function rekey(
   args: string[],
   as: { principal: string; token: string },
   apiUrl: string,
+  expectedCode = 0,
 ): Promise<CliRun> {
   const shown = args.map((a) => (/^[\w./:@=-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
   say(`  $ rekey ${shown}        # as ${as.principal}`);
@@ -130,7 +137,8 @@ async function rekey(
   });
   if (run.stdout) indented(run.stdout);
   if (run.stderr) indented(run.stderr);
-  if (run.code !== 0) throw new Error(`rekey ${args[0]} exited with ${run.code}`);
+  if (run.code !== expectedCode)
+    throw new Error(`rekey ${args[0]} exited with ${run.code}, expected ${expectedCode}`);
   return run;
 }
 
@@ -419,7 +427,9 @@ async function run(opts: Options): Promise<number> {
       `  credential registry ${path.relative(opts.dir, p.registry)}: ${c.name} (${c.environment}), litellm adapter, litellm-spend-logs telemetry`,
     );
     say(
-      `  API tokens          ${path.relative(opts.dir, p.tokens)}: alice@demo (requester), bob@demo (approver) — SHA-256 only`,
+      `  API tokens          ${path.relative(opts.dir, p.tokens)}: ${Object.values(tokens)
+        .map((t) => `${t.principal} (${t.roles.join(', ')})`)
+        .join(', ')} — SHA-256 only`,
     );
     const temporalConn = await Connection.connect({ address: temporalAddress });
     try {
@@ -462,9 +472,11 @@ async function run(opts: Options): Promise<number> {
     // ── start ──
     heading("5. alice@demo starts the rotation with the seed's policy template");
     const ticket = `CHG-DEMO-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
-    writeFileSync(p.policy, policyYaml(gatewayBase, ticket));
+    const policyText = policyYaml(gatewayBase, ticket);
+    writeFileSync(p.policy, policyText);
+    const cut = (parseYaml(policyText) as { rotation: { cutover: Record<string, number> } }).rotation.cutover;
     say(
-      `  policy: ${path.relative(opts.dir, p.policy)} (observation 1 min, checks every 15 s, no drain wait, max hold 3 min)`,
+      `  policy: ${path.relative(opts.dir, p.policy)} (observation ${cut.observation_window_minutes} min, checks every ${(cut.check_interval_minutes ?? 0) * 60} s, drain ${cut.drain_window_minutes} min, max hold ${cut.max_hold_minutes} min)`,
     );
     const start = await rekey(['start', '-f', p.policy], tokens.alice, apiUrl);
     const id = start.stdout.split('\n')[0]!.trim();
@@ -479,8 +491,16 @@ async function run(opts: Options): Promise<number> {
       if (gate.phase !== 'AWAITING_REVOKE_APPROVAL')
         throw new Error(`the rotation ended ${gate.phase} before the revoke gate`);
       say(
-        `  [${clock()}] the revoke gate is open: bob@demo (approver) approves; alice@demo may not (four-eyes)`,
+        `  [${clock()}] the revoke gate is open; alice@demo requested this rotation, so she may not approve it:`,
       );
+      const refused = await rekey(
+        ['approve', id, '--gate', 'revoke', '--comment', 'my own rotation'],
+        tokens.alice,
+        apiUrl,
+        1,
+      );
+      if (!/four-eyes/.test(refused.stderr)) throw new Error('four-eyes did not refuse the requester');
+      say(`  [${clock()}] bob@demo (approver) approves:`);
       await rekey(
         ['approve', id, '--gate', 'revoke', '--comment', 'hold clean, old-key traffic at zero'],
         tokens.bob,
@@ -534,10 +554,30 @@ async function run(opts: Options): Promise<number> {
     const evidenceFile = final.evidence?.location;
     if (!evidenceFile) throw new Error('the rotation wrote no evidence bundle');
     const evidencePath = evidenceFile.replace(/^file:\/\//, '');
-    JSON.parse(
-      readFileSync(path.isAbsolute(evidencePath) ? evidencePath : path.resolve(evidencePath), 'utf8'),
-    );
     await rekey(['evidence', id, '--markdown'], tokens.alice, apiUrl);
+    // The bundle must hold up as a reviewer would check it: schema, every seed row, the hash chain.
+    const store = createFilesystemEvidenceStore(p.evidence);
+    const stored = await store.read(id);
+    const bundle = stored && checkEvidenceBundle(stored.document.bundle);
+    if (!bundle?.ok)
+      throw new Error(`the evidence bundle of ${id} does not validate: ${bundle?.message ?? 'missing'}`);
+    const rows = {
+      'change ticket': bundle.bundle.changeTicket.approvals.length > 0 || final.phase === 'ROLLED_BACK',
+      'secret version history': bundle.bundle.secretVersions.versions.length > 0,
+      'gateway logs': bundle.bundle.gateway.canary.requests.length > 0,
+      'negative test': final.phase !== 'COMPLETED' || bundle.bundle.negativeTest.oldKeyRejected === true,
+      'exception list': Array.isArray(bundle.bundle.exceptions.consumers),
+      'post-change review': bundle.bundle.postChangeReview.before !== null,
+    };
+    const missing = Object.entries(rows)
+      .filter(([, ok]) => !ok)
+      .map(([row]) => row);
+    if (missing.length) throw new Error(`the evidence bundle lacks seed rows: ${missing.join(', ')}`);
+    const verified = await verifyEvidenceStore(store, { dir: p.evidence });
+    if (!verified.ok) throw new Error(`the evidence store does not verify: ${verified.problems.join('; ')}`);
+    say(
+      `  evidence verified: schema v${bundle.bundle.schemaVersion}, seed rows ${Object.keys(rows).join(', ')}; hash chain of ${verified.links} link(s) sound`,
+    );
 
     await app.stop();
     heading('9. summary');

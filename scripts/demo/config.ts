@@ -52,7 +52,8 @@ export function registryYaml(vaultUrl: string, gatewayBase: string): string {
 export function makeTokens() {
   const token = () => `rkd_${randomBytes(24).toString('hex')}`;
   return {
-    alice: { principal: 'alice@demo', roles: ['requester'] as const, token: token() },
+    // alice may approve too, so the demo can show four-eyes refusing her own rotation.
+    alice: { principal: 'alice@demo', roles: ['requester', 'approver'] as const, token: token() },
     bob: { principal: 'bob@demo', roles: ['approver'] as const, token: token() },
   };
 }

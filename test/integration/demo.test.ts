@@ -140,6 +140,8 @@ describe('make demo', () => {
       'COMPLETED',
     ]);
     expect(run.stdout).toMatch(/\$ rekey start -f \S+rotation-policy\.yaml\s+# as alice@demo/);
+    expect(run.stdout).toMatch(/\$ rekey approve \S+ --gate revoke .*# as alice@demo/);
+    expect(run.stdout).toMatch(/four-eyes: alice@demo requested this rotation and cannot approve it/);
     expect(run.stdout).toMatch(/\$ rekey approve \S+ --gate revoke .*# as bob@demo/);
     expect(run.stdout).toMatch(/revoke-approved: .*\(by bob@demo\)/);
     expect(run.stdout).toMatch(/negative test: old key 401 after \d+ attempt\(s\), new key 200/);
@@ -150,6 +152,9 @@ describe('make demo', () => {
     const { bundle } = evidenceOf(run);
     expect(bundle).toMatchObject({ rotationId: expect.stringMatching(/^demo:router-key:/) });
     expect(JSON.stringify(bundle)).toContain('"completed"');
+    expect(run.stdout).toMatch(
+      /evidence verified: schema v1, seed rows change ticket, secret version history, gateway logs, negative test, exception list, post-change review; hash chain of 1 link\(s\) sound/,
+    );
     expect(run.stdout).toMatch(/leak check\s+4 key values and 2 API tokens .*: none found/);
     expect(existsSync(path.join(run.dir, 'state.json'))).toBe(false);
   });
@@ -183,6 +188,7 @@ describe('make demo', () => {
     const { bundle } = evidenceOf(run);
     expect(bundle).toMatchObject({ rotationId: expect.stringMatching(/^demo:router-key:/) });
     expect(JSON.stringify(bundle)).toContain('"rolled_back"');
+    expect(run.stdout).toMatch(/evidence verified: schema v1, .*; hash chain of 1 link\(s\) sound/);
     expect(run.stdout).not.toContain('rekey approve');
     expect(existsSync(path.join(run.dir, 'state.json'))).toBe(false);
   });
