@@ -945,7 +945,7 @@ class Rotation {
   private openGate(gate: PendingGate['gate'], roles: Role[]): void {
     this.s.pendingGate = { gate, openedAt: iso(Date.now()), requiredRoles: roles, reminders: 0 };
     // The gate itself is already a line of the details; say how to answer it.
-    this.details(GATE_HINTS[gate].replace('<id>', this.input.rotationId));
+    this.details(GATE_HINTS[gate].replaceAll('<id>', this.input.rotationId));
     this.notify('gate-opened', `${gate} gate open for ${roles.join(' or ')}`);
   }
 

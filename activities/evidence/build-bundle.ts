@@ -2,8 +2,8 @@
 // registry entry and the vault's version history. Pure: same inputs, same bundle; no I/O. The status
 // holds references, fingerprints and figures only; anything shaped like a credential that a human or an
 // error message slipped into free text is redacted here, and the schema refuses what is left.
-import { createHash } from 'node:crypto';
 import type { RotationInput } from '../../common/policy';
+import { sha256Hex } from '../fingerprint';
 // Type only: the status is the shape the workflow hands to the evidence activity.
 import type { RotationStatus, TimelineEntry } from '../../workflows/messages';
 import type { CredentialRef, SecretVersionRecord, SecretVersionRef } from '../types';
@@ -95,7 +95,6 @@ const REDACTED = '[redacted]';
 
 const round = (n: number) => Math.round(n * 1_000_000) / 1_000_000;
 const iso = (ms: number) => new Date(ms).toISOString();
-const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Builds and validates the evidence bundle of a finished rotation. */
 export function buildEvidenceBundle(
@@ -646,7 +645,7 @@ function rollbackChecksOf(
         : 'not-checked',
     [
       issued
-        ? `replacement key ${status.gatewayKeys.new} issued through the ${credential?.adminAdapter ?? 'gateway'} admin API with the old key's models, budget, rpm/tpm limits and team (a broader scope fails the rotation)`
+        ? `replacement key ${status.gatewayKeys.new} issued through the ${credential?.adminAdapter ?? 'gateway'} admin API asking for the old key's models, budget, rpm/tpm limits and team; rekey refuses a broader scope, but does not compare narrower or different limits — check those in the gateway`
         : 'replacement key handed over by a human: rekey cannot read its limits; compare them in the gateway console',
       ...(after
         ? [
@@ -710,7 +709,7 @@ function rollbackChecksOf(
         : 'rollback owner unknown',
       input
         ? input.changeTicket.webhookUrl
-          ? 'phase changes and open gates were posted to the ticket webhook'
+          ? 'a ticket webhook was configured for phase changes and open gates (deliveries are best effort; see the receiver for what arrived)'
           : 'no ticket webhook: the ticket was not told of phase changes'
         : 'ticket webhook unknown',
     ],

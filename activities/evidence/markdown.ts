@@ -236,7 +236,7 @@ export function renderEvidenceMarkdown(
         ]
       : []),
     '',
-    '## Rollback checks before revoking the old key',
+    "## Rollback checks (the seed's revoke criteria, as rekey saw them when the rotation ended)",
     table(
       ['signal', 'result', 'evidence', 'do not revoke if'],
       SIGNALS.map(([key, label]) => {

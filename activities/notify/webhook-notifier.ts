@@ -3,10 +3,11 @@
 // check it came from rekey and is fresh. One POST per attempt: retries belong to the activity's retry
 // policy, and the workflow never lets a failure here block the rotation.
 import { createHmac } from 'node:crypto';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Notifier } from '../ports';
 
 export interface WebhookNotifierOptions {
-  /** Shared secret for the signature; without it the body goes unsigned (and the log says so). */
+  /** Shared secret for the signature; without it nothing is sent to a webhook (the event is logged). */
   signingSecret?: string;
   timeoutMs?: number;
   log?: (message: string, fields: Record<string, unknown>) => void;
@@ -26,6 +27,14 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
       const { webhookUrl, deliveryId, ...payload } = event;
       log('rotation event', { ...payload, webhook: Boolean(webhookUrl) });
       if (!webhookUrl) return;
+      // An unsigned event could be forged by anyone who can reach the receiver: send signed or not at all.
+      if (!opts.signingSecret) {
+        throw ApplicationFailure.nonRetryable(
+          'REKEY_WEBHOOK_SIGNING_SECRET is not set on the worker: ticket webhooks are sent signed or not at all',
+          'WebhookUnsigned',
+        );
+      }
+      const secret = opts.signingSecret;
       const body = JSON.stringify({
         ...payload,
         source: 'rekey',
@@ -39,9 +48,7 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
           'x-rekey-timestamp': timestamp,
           'x-rekey-event': payload.event,
           ...(deliveryId ? { 'x-rekey-delivery': deliveryId } : {}),
-          ...(opts.signingSecret
-            ? { 'x-rekey-signature': webhookSignature(opts.signingSecret, timestamp, body) }
-            : {}),
+          'x-rekey-signature': webhookSignature(secret, timestamp, body),
         },
         body,
         // A redirect would carry the signed event somewhere the ticket did not name.

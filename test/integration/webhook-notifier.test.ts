@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createWebhookNotifier, webhookSignature } from '../../activities/notify';
 
 // The ticket webhook notifier against a real HTTP receiver on loopback.
+const SECRET = 'a-webhook-secret-for-these-tests';
 describe('the webhook notifier', () => {
   let server: Server;
   let url: string;
@@ -53,9 +54,17 @@ describe('the webhook notifier', () => {
 
   it('throws when the receiver fails, so the activity retry policy tries again', async () => {
     answer = 503;
-    await expect(createWebhookNotifier().notify({ ...event, webhookUrl: url })).rejects.toThrow(
-      /answered 503/,
-    );
+    await expect(
+      createWebhookNotifier({ signingSecret: SECRET }).notify({ ...event, webhookUrl: url }),
+    ).rejects.toThrow(/answered 503/);
+  });
+
+  it('refuses to send an unsigned event when no signing secret is configured, without retrying', async () => {
+    await expect(createWebhookNotifier().notify({ ...event, webhookUrl: url })).rejects.toMatchObject({
+      type: 'WebhookUnsigned',
+      nonRetryable: true,
+    });
+    expect(received).toHaveLength(0);
   });
 
   it('only logs when the ticket names no webhook', async () => {
@@ -89,7 +98,7 @@ describe('webhook deliveries', () => {
   };
 
   it('carries the delivery id the activity gives it, so a receiver can drop a retried duplicate', async () => {
-    const notifier = createWebhookNotifier();
+    const notifier = createWebhookNotifier({ signingSecret: SECRET });
     await notifier.notify({ ...event, webhookUrl: `${url}/hook`, deliveryId: 'd-1' });
     await notifier.notify({ ...event, webhookUrl: `${url}/hook`, deliveryId: 'd-1' });
     expect(seen.map((h) => h['x-rekey-delivery'])).toEqual(['d-1', 'd-1']);
@@ -97,7 +106,9 @@ describe('webhook deliveries', () => {
 
   it('does not follow a redirect elsewhere', async () => {
     seen.length = 0;
-    await expect(createWebhookNotifier().notify({ ...event, webhookUrl: `${url}/moved` })).rejects.toThrow();
+    await expect(
+      createWebhookNotifier({ signingSecret: SECRET }).notify({ ...event, webhookUrl: `${url}/moved` }),
+    ).rejects.toThrow();
     expect(seen).toHaveLength(1);
   });
 });

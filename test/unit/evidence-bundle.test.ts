@@ -449,7 +449,7 @@ describe('the evidence Markdown', () => {
       '## Negative test',
       '## Exception list',
       '## Post-change review',
-      '## Rollback checks before revoking the old key',
+      "## Rollback checks (the seed's revoke criteria, as rekey saw them when the rotation ended)",
       '## Timeline',
       '## Outcome',
     ]);
@@ -471,10 +471,12 @@ describe('the evidence Markdown', () => {
     );
     expect(section('Post-change review')).toMatch(/\| requests \| 600 \| 610 \|/);
     expect(section('Post-change review')).toMatch(/\| spend \| 1.8 \| 1.83 \|/);
-    expect(section('Rollback checks before revoking the old key')).toMatch(
-      /\| Authentication \| \*\*NOT GREEN\*\* \|/,
-    );
-    expect(section('Rollback checks before revoking the old key')).toMatch(/\| Routing \| green \|/);
+    expect(
+      section("Rollback checks (the seed's revoke criteria, as rekey saw them when the rotation ended)"),
+    ).toMatch(/\| Authentication \| \*\*NOT GREEN\*\* \|/);
+    expect(
+      section("Rollback checks (the seed's revoke criteria, as rekey saw them when the rotation ended)"),
+    ).toMatch(/\| Routing \| green \|/);
     expect(section('Outcome')).toMatch(/\| outcome \| completed \|/);
   });
 });
