@@ -121,6 +121,13 @@ describe('docker-compose.yml', () => {
     ].map((m) => m[1]);
     expect(workflowKeys.length).toBeGreaterThanOrEqual(6);
     for (const key of workflowKeys) expect(register).toContain(key);
+    // In the namespace the worker and API use, after it exists, and failing loudly otherwise.
+    expect(register).toContain('namespace describe');
+    expect(register).toContain('--namespace \\"$$TEMPORAL_NAMESPACE\\"');
+    expect(register).not.toContain('|| true');
+    expect(services['temporal-search-attributes']?.environment).toMatchObject({
+      TEMPORAL_NAMESPACE: services.worker?.environment?.TEMPORAL_NAMESPACE,
+    });
   });
 
   it('gives the worker and the API only settings config/settings.ts knows, or variables the README documents', () => {
