@@ -1,6 +1,7 @@
 // A realistic finished rotation for evidence tests: the status the workflow hands to writeEvidence, the
 // ticket's input, the registry entry and the vault's version history. Two key values exist only here,
 // to prove they never reach a bundle.
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
@@ -9,8 +10,11 @@ import type { CredentialRef, SecretVersionRecord, SecretVersionRef } from '../..
 import { rotationPolicySchema, toRotationInput, type RotationInput } from '../../common/policy';
 import type { RotationStatus } from '../../workflows/messages';
 
-export const OLD_KEY = 'sk-live-OLDoldOLDold0123456789abcdef';
-export const NEW_KEY = 'sk-live-NEWnewNEWnew9876543210fedcba';
+/** Key values made up per run (never committed), so a scan for them can only find what the code leaked. */
+const madeUpKey = (label: string) => `sk-live-${label}${randomBytes(12).toString('hex')}`;
+export const OLD_KEY = madeUpKey('old');
+export const NEW_KEY = madeUpKey('new');
+export const ANCIENT_KEY = madeUpKey('ancient');
 export const VAULT = 'https://kv-platform-prod.vault.azure.net';
 export const ROTATION_ID = 'production:flatkey-router-key:CHG-2042';
 
@@ -303,7 +307,7 @@ export function evidenceHistory(): SecretVersionRecord[] {
     tags: { 'rekey-fingerprint': fingerprint(value), ...tags },
   });
   return [
-    rec('flatkey-router-key', 'v0', 'sk-live-ancient0000000000000000', false, '2025-12-01T08:00:00.000Z', {
+    rec('flatkey-router-key', 'v0', ANCIENT_KEY, false, '2025-12-01T08:00:00.000Z', {
       'rekey-stage': 'retired',
       'rekey-rotation': 'production:flatkey-router-key:CHG-1000',
     }),

@@ -7,6 +7,7 @@ import {
 import { renderEvidenceMarkdown } from '../../activities/evidence/markdown';
 import { fingerprint } from '../../activities/fingerprint';
 import {
+  ANCIENT_KEY,
   NEW_KEY,
   OLD_KEY,
   ROTATION_ID,
@@ -269,7 +270,7 @@ describe('the evidence bundle', () => {
     status.approvals[0]!.comment = `checked ${OLD_KEY}`;
     const b = build(status);
     const text = JSON.stringify(b);
-    for (const key of [OLD_KEY, NEW_KEY, 'sk-live-ancient0000000000000000']) {
+    for (const key of [OLD_KEY, NEW_KEY, ANCIENT_KEY]) {
       expect(text).not.toContain(key);
       expect(renderEvidenceMarkdown(b, { sha256: 'a'.repeat(64), previousSha256: null })).not.toContain(key);
     }
