@@ -1,11 +1,12 @@
 // The real rotation stack for integration tests, on the servers the harness started: the reference
 // gateway (simulator/), Key Vault (Lowkey Vault or the reference Key Vault, at AZURE_KEYVAULT_URL), a
 // registry of the test's own credentials, the real worker with the real activities, and the API.
-// The setup follows test/integration/api-rotation.test.ts, which keeps its own copy for now.
+// Used by test/integration/api-rotation.test.ts (logs, webhooks, the CLI) and temporal-ui.test.ts.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -16,7 +17,7 @@ import { createFilesystemEvidenceStore } from '../../activities/evidence';
 import { createSecretClient } from '../../activities/secrets';
 import { buildApp } from '../../api/app';
 import { Authenticator, tokenHash } from '../../api/auth';
-import { loadSettings } from '../../config';
+import { loadSettings, type Settings } from '../../config';
 import { parseRegistry } from '../../config/registry';
 import { buildSimulator, type Simulator } from '../../simulator/app';
 import { buildActivityDeps, createRotationWorker } from '../../worker';
@@ -32,18 +33,43 @@ export interface StackCredential {
 
 export type Who = 'alice' | 'bob' | 'carol' | 'dave';
 
+export interface RotationStackOptions {
+  /** Where the API's pino logger writes (at info); without it the API logs nothing. */
+  logStream?: Writable;
+  /** Settings for the worker's activities on top of the harness's, e.g. REKEY_WEBHOOK_SIGNING_SECRET. */
+  workerSettings?: Partial<Settings>;
+  /** Listen on a local port, for the CLI; the stack's `apiUrl` is then set. */
+  listen?: boolean;
+}
+
+export interface UntilPhaseOptions {
+  timeoutMs?: number;
+  intervalMs?: number;
+  /** Every status read must answer 200 with a status (a jest expectation), instead of being retried. */
+  expectOk?: boolean;
+}
+
 export interface RotationStack {
   client: Client;
   app: FastifyInstance;
   gatewayBase: string;
   vault: SecretClient;
   taskQueue: string;
+  /** The listening API's URL, when started with `listen`. */
+  apiUrl: string | undefined;
+  /** Each principal's raw bearer token, e.g. for running the CLI as them. */
+  tokens: Record<Who, string>;
   /** Every key value the stack created; none may appear in a history, a log or a response. */
   secrets: Set<string>;
+  /** The body of every response `call` (and so `start` and `untilPhase`) received. */
+  responses: string[];
+  /** Creates a fresh key on the gateway (and adds it to `secrets`). */
+  newGatewayKey(): Promise<string>;
   /** `${environment}:${name}:${ticket}`, the API's rotation id. */
   idOf(c: StackCredential): string;
-  /** The rotation policy YAML for a credential, the seed's template with a short cutover. */
-  policy(c: StackCredential): string;
+  /** The rotation policy YAML for a credential, the seed's template with a short cutover;
+   * `changeTicket` adds fields to its change_ticket (e.g. webhook_url). */
+  policy(c: StackCredential, changeTicket?: Record<string, unknown>): string;
   call(
     method: 'GET' | 'POST' | 'PUT',
     url: string,
@@ -56,7 +82,7 @@ export interface RotationStack {
     c: StackCredential,
   ): Promise<{ id: string; workflowId: string; runId: string; temporalUiUrl: string }>;
   /** Polls the status query through the API until the rotation is in one of the phases. */
-  untilPhase(id: string, phases: string[], timeoutMs?: number): Promise<RotationStatus>;
+  untilPhase(id: string, phases: string[], opts?: UntilPhaseOptions): Promise<RotationStatus>;
   /** Terminates the stack's rotations, stops the worker, closes the API, connections and gateway. */
   close(): Promise<void>;
 }
@@ -68,7 +94,10 @@ export function rotationStackUnavailableReason(): string | undefined {
 }
 
 /** Starts the stack for the given credentials; each one's current key is a fresh gateway key in the vault. */
-export async function startRotationStack(credentials: StackCredential[]): Promise<RotationStack> {
+export async function startRotationStack(
+  credentials: StackCredential[],
+  opts: RotationStackOptions = {},
+): Promise<RotationStack> {
   const missing = rotationStackUnavailableReason();
   if (missing) throw new Error(`no Key Vault for the rotation stack: ${missing}`);
   const vaultUrl = process.env.AZURE_KEYVAULT_URL!;
@@ -78,6 +107,7 @@ export async function startRotationStack(credentials: StackCredential[]): Promis
   const tokens: Record<Who, string> = { alice: token(), bob: token(), carol: token(), dave: token() };
   const masterKey = `sk-master-${randomBytes(12).toString('hex')}`;
   const secrets = new Set<string>([masterKey]);
+  const responses: string[] = [];
   const closers: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
@@ -131,7 +161,7 @@ export async function startRotationStack(credentials: StackCredential[]): Promis
 
     const taskQueue = `rotation-stack-${run}`;
     const deps = buildActivityDeps(
-      { ...settings, REKEY_EVIDENCE_DIR: evidenceDir },
+      { ...settings, REKEY_EVIDENCE_DIR: evidenceDir, ...opts.workerSettings },
       { registry, secretClientFor: () => vault },
     );
     const nativeConnection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
@@ -164,10 +194,12 @@ export async function startRotationStack(credentials: StackCredential[]): Promis
       temporalUiUrl: settings.TEMPORAL_UI_URL,
       secretStoreFor: (c) => deps.secretStoreFor(c),
       evidence: createFilesystemEvidenceStore(evidenceDir),
-      logger: false,
+      logger: opts.logStream ? { level: 'info', stream: opts.logStream } : false,
     });
-    await app.ready();
     closers.push(() => app.close());
+    let apiUrl: string | undefined;
+    if (opts.listen) apiUrl = await app.listen({ port: 0, host: '127.0.0.1' });
+    else await app.ready();
     // Runs first on close: the stack's rotations end before the worker and connections go.
     closers.push(async () => {
       for (const c of credentials) {
@@ -179,21 +211,24 @@ export async function startRotationStack(credentials: StackCredential[]): Promis
     });
 
     const idOf = (c: StackCredential) => `${c.environment}:${c.name}:${c.ticket}`;
-    const call: RotationStack['call'] = (method, url, who, payload, headers = {}) =>
-      app.inject({
+    const call: RotationStack['call'] = async (method, url, who, payload, headers = {}) => {
+      const res = await app.inject({
         method,
         url,
         headers: { ...(who ? { authorization: `Bearer ${tokens[who]}` } : {}), ...headers },
         ...(payload === undefined ? {} : { payload: payload as string }),
       });
-    const policy = (c: StackCredential) =>
+      responses.push(res.body);
+      return res;
+    };
+    const policy: RotationStack['policy'] = (c, changeTicket = {}) =>
       stringify({
         rotation: {
           credential: c.name,
           owner: 'platform-ai',
           environment: c.environment,
           reason: 'scheduled security rotation',
-          change_ticket: { id: c.ticket, rollback_owner: 'carol@example.com' },
+          change_ticket: { id: c.ticket, rollback_owner: 'carol@example.com', ...changeTicket },
           scope: {
             apps: ['customer-chat-api'],
             gateway_base_url: `${gatewayBase}/v1`,
@@ -222,11 +257,17 @@ export async function startRotationStack(credentials: StackCredential[]): Promis
         throw new Error(`POST /v1/rotations answered ${res.statusCode}: ${res.body}`);
       return res.json();
     };
-    const untilPhase: RotationStack['untilPhase'] = async (id, phases, timeoutMs = 60_000) => {
+    const untilPhase: RotationStack['untilPhase'] = async (
+      id,
+      phases,
+      { timeoutMs = 60_000, intervalMs = 500, expectOk = false } = {},
+    ) => {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const res = await call('GET', `/v1/rotations/${encodeURIComponent(id)}`, 'dave');
+        if (expectOk) expect(res.statusCode).toBe(200);
         const s = res.statusCode === 200 ? res.json<{ detail: RotationStatus | null }>().detail : null;
+        if (expectOk && !s) throw new Error(`no status for ${id}`);
         if (s && phases.includes(s.phase)) return s;
         const finished = s && ['COMPLETED', 'ROLLED_BACK', 'ABORTED', 'FAILED'].includes(s.phase);
         if (finished || Date.now() > deadline) {
@@ -234,7 +275,7 @@ export async function startRotationStack(credentials: StackCredential[]): Promis
             `${id} is ${s?.phase ?? `unknown (${res.statusCode})`}, expected ${phases.join('|')}: ${JSON.stringify(s?.failure ?? s?.timeline.slice(-5))}`,
           );
         }
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => setTimeout(r, intervalMs));
       }
     };
     return {
@@ -243,7 +284,11 @@ export async function startRotationStack(credentials: StackCredential[]): Promis
       gatewayBase,
       vault,
       taskQueue,
+      apiUrl,
+      tokens,
       secrets,
+      responses,
+      newGatewayKey,
       idOf,
       policy,
       call,
