@@ -48,6 +48,12 @@ export const thresholdsSchema = z
     max_server_error_rate: rate('highest share of new-key requests answered 5xx', 0.02),
     max_server_error_increase: rate('highest rise of the 5xx share over the baseline', 0.01),
     max_latency_ratio: ratio('highest p95 latency relative to the baseline', 2),
+    min_latency_increase_ms: z
+      .number()
+      .min(0)
+      .max(60_000)
+      .default(100)
+      .describe('a p95 rise of at most this many ms is never a latency breach, whatever the ratio'),
     max_spend_ratio: ratio('highest spend per request relative to the baseline', 1.5),
     max_tokens_ratio: ratio('highest tokens per request relative to the baseline', 1.5),
     min_requests: z

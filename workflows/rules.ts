@@ -71,7 +71,11 @@ export function evaluateThresholds(baseline: WindowMetrics, window: WindowMetric
       });
     }
   };
-  ratioBreach('latency', window.p95LatencyMs, baseline.p95LatencyMs, t.max_latency_ratio, 'p95 latency');
+  // A fast gateway's p95 is a few ms, where timer noise alone doubles it: a rise must also be real time.
+  // Policies started before the floor existed carry none, and keep the pure ratio (replay-safe).
+  if (window.p95LatencyMs - baseline.p95LatencyMs > (t.min_latency_increase_ms ?? 0)) {
+    ratioBreach('latency', window.p95LatencyMs, baseline.p95LatencyMs, t.max_latency_ratio, 'p95 latency');
+  }
   if (baseline.requests > 0) {
     ratioBreach(
       'tokens',

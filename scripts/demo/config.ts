@@ -95,9 +95,6 @@ export function policyYaml(gatewayBase: string, ticket: string): string {
       drain_window_minutes: 0,
       max_hold_minutes: 3,
     },
-    // The reference gateway answers in about a millisecond, so a p95 ratio against the baseline is
-    // timer noise there (1 ms → 3 ms is "3×"); a real gateway keeps the default of 2.
-    thresholds: { max_latency_ratio: 50 },
   };
   return (
     "# The seed's rotation policy template (test/fixtures/seed-policy.yaml) for the demo credential,\n" +

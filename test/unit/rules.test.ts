@@ -60,6 +60,19 @@ describe('thresholds against the baseline', () => {
     expect(breaches.map((b) => b.check).sort()).toEqual(['latency', 'rate-limited', 'spend', 'tokens']);
   });
 
+  it('ignores a p95 rise of a few milliseconds however large the ratio, but not a real one', () => {
+    const fast = window({ p95LatencyMs: 1 });
+    expect(evaluateThresholds(fast, window({ p95LatencyMs: 3 }), thresholds)).toEqual([]);
+    expect(evaluateThresholds(fast, window({ p95LatencyMs: 150 }), thresholds).map((b) => b.check)).toEqual([
+      'latency',
+    ]);
+    // A policy from before the floor existed keeps the pure ratio.
+    const { min_latency_increase_ms: _floor, ...older } = thresholds;
+    expect(
+      evaluateThresholds(fast, window({ p95LatencyMs: 3 }), older as typeof thresholds).map((b) => b.check),
+    ).toEqual(['latency']);
+  });
+
   it('does not divide by an empty baseline', () => {
     const empty = window({ requests: 0, tokens: 0, spend: 0, p95LatencyMs: 0, serverErrors: 0 });
     expect(evaluateThresholds(empty, window(), thresholds)).toEqual([]);
