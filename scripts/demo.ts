@@ -7,7 +7,6 @@
 // Key values never reach the output: the demo searches its own output, every log and the evidence for
 // the keys it made, and fails if one is there. Everything stops at the end (or on failure and Ctrl-C)
 // unless `--keep`; `tsx scripts/demo.ts down` (make demo-down) stops a kept demo.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
@@ -38,12 +37,11 @@ import {
   TOOLS,
   applyNodeExtraCaCerts,
   freePort,
-  keyVaultPaths,
-  lowkeyPaths,
-  lowkeyUnavailableReason,
-  startLowkeyVault,
-  startReferenceKeyVault,
+  runCommand,
+  startKeyVault,
+  type CommandRun,
   startTemporalDevServer,
+  writeCaBundle,
 } from './local-stack';
 
 const SCENARIOS = {
@@ -105,19 +103,13 @@ function clock(): string {
 
 // ── the CLI, as alice and bob run it ────────────────────────────────────────────────────────────────
 
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Runs the `rekey` bin with a principal's token in REKEY_TOKEN (never on the command line), printing it. */
 async function rekey(
   args: string[],
   as: { principal: string; token: string },
   apiUrl: string,
   expectedCode = 0,
-): Promise<CliRun> {
+): Promise<CommandRun> {
   const shown = args.map((a) => (/^[\w./:@=-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
   say(`  $ rekey ${shown}        # as ${as.principal}`);
   const env = {
@@ -126,15 +118,7 @@ async function rekey(
     REKEY_API_URL: apiUrl,
     REKEY_TOKEN: as.token,
   };
-  const run = await new Promise<CliRun>((resolve, reject) => {
-    const child = spawn(path.join(ROOT, 'cli', 'bin', 'rekey'), args, { env, cwd: ROOT });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const run = await runCommand(path.join(ROOT, 'cli', 'bin', 'rekey'), args, { env });
   if (run.stdout) indented(run.stdout);
   if (run.stderr) indented(run.stderr);
   if (run.code !== expectedCode)
@@ -264,7 +248,6 @@ async function run(opts: Options): Promise<number> {
     const grpcPort = await freePort();
     const uiPort = await freePort();
     const vaultPort = await freePort();
-    const lowkeyMissing = lowkeyUnavailableReason();
     const [temporal, vault] = await Promise.allSettled([
       startTemporalDevServer({
         grpcPort,
@@ -272,38 +255,23 @@ async function run(opts: Options): Promise<number> {
         dbFile: path.join(opts.dir, 'temporal.sqlite'),
         logFile: p.log('temporal'),
       }),
-      lowkeyMissing
-        ? startReferenceKeyVault({ httpsPort: vaultPort, logFile: p.log('key-vault') })
-        : startLowkeyVault({
-            httpsPort: vaultPort,
-            tokenPort: await freePort(),
-            logFile: p.log('key-vault'),
-          }),
+      startKeyVault({ httpsPort: vaultPort, logFile: p.log('key-vault') }),
     ]);
     if (temporal.status === 'fulfilled') procs.add(temporal.value);
     if (vault.status === 'fulfilled') procs.add(vault.value);
-    for (const r of [temporal, vault]) if (r.status === 'rejected') throw r.reason;
+    if (temporal.status === 'rejected') throw temporal.reason;
+    if (vault.status === 'rejected') throw vault.reason;
     if (abort.signal.aborted) throw new Interrupted('interrupted');
     const temporalAddress = `127.0.0.1:${grpcPort}`;
     const temporalUi = `http://127.0.0.1:${uiPort}`;
-    const vaultUrl = `https://localhost:${vaultPort}`;
+    const vaultUrl = vault.value.url;
     say(`  Temporal dev server  ${temporalAddress}, Web UI ${temporalUi}   (temporal.log)`);
     say(
-      `  Key Vault            ${vaultUrl}, ${lowkeyMissing ? 'the reference Key Vault (Lowkey Vault jar not installed)' : 'Lowkey Vault'}   (key-vault.log)`,
+      `  Key Vault            ${vaultUrl}, ${vault.value.kind === 'reference' ? `the reference Key Vault (${vault.value.fallbackReason ?? 'Lowkey Vault not installed'})` : 'Lowkey Vault'}   (key-vault.log)`,
     );
 
     // Node trusts the emulator's certificate through NODE_EXTRA_CA_CERTS, never by switching TLS checks off.
-    const certs = [
-      process.env.NODE_EXTRA_CA_CERTS,
-      lowkeyMissing ? keyVaultPaths().certPem : lowkeyPaths().certPem,
-    ];
-    writeFileSync(
-      p.caBundle,
-      certs
-        .filter((f): f is string => !!f && existsSync(f))
-        .map((f) => readFileSync(f, 'utf8').trim())
-        .join('\n') + '\n',
-    );
+    writeCaBundle(p.caBundle, [vault.value.certPem]);
     process.env.NODE_EXTRA_CA_CERTS = p.caBundle;
     applyNodeExtraCaCerts();
 

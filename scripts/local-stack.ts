@@ -53,6 +53,35 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: n
   throw new Error(`${what}: not ready after ${timeoutMs / 1000}s`);
 }
 
+/** What a finished command printed and how it exited. */
+export interface CommandRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to its end (not a server): its exit code and everything it printed. */
+export function runCommand(
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string } = {},
+): Promise<CommandRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: opts.cwd ?? ROOT,
+      env: opts.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(opts.stdin ?? '');
+  });
+}
+
 /** A server process started by the stack; `stop` ends its whole process group. */
 export interface RunningServer {
   name: string;
@@ -260,6 +289,65 @@ export async function startReferenceKeyVault(opts: ReferenceKeyVaultOptions): Pr
     throw new Error(`${(err as Error).message} (log: ${opts.logFile})`, { cause: err });
   }
   return server;
+}
+
+/** The Key Vault a local stack runs, and how to reach and trust it. */
+export interface LocalKeyVault extends RunningServer {
+  kind: 'lowkey' | 'reference';
+  url: string;
+  /** Its certificate, for NODE_EXTRA_CA_CERTS. */
+  certPem: string;
+  /** Why Lowkey Vault is not the one running; undefined when it is. */
+  fallbackReason?: string;
+}
+
+/**
+ * Azure Key Vault for local runs (tests, `make up`, `make demo`): Lowkey Vault when its jar is here and
+ * starts, else the reference Key Vault. Throws with both reasons when neither can run.
+ */
+export async function startKeyVault(opts: {
+  httpsPort: number;
+  logFile: string;
+  /** Lowkey Vault's token port; a free one when not given. */
+  tokenPort?: number;
+  /** The reference Key Vault keeps its secrets here across restarts (values included, mode 0600). */
+  stateFile?: string;
+}): Promise<LocalKeyVault> {
+  const url = `https://localhost:${opts.httpsPort}`;
+  let fallbackReason = lowkeyUnavailableReason();
+  if (!fallbackReason) {
+    try {
+      const server = await startLowkeyVault({
+        httpsPort: opts.httpsPort,
+        tokenPort: opts.tokenPort ?? (await freePort()),
+        logFile: opts.logFile,
+      });
+      return { ...server, kind: 'lowkey', url, certPem: lowkeyPaths().certPem };
+    } catch (err) {
+      // An installed Lowkey Vault that does not start must not hide behind the fallback silently.
+      fallbackReason = `Lowkey Vault did not start: ${(err as Error).message}`;
+    }
+  }
+  const referenceMissing = referenceKeyVaultUnavailableReason();
+  if (referenceMissing) throw new Error(`no Key Vault can run: ${fallbackReason}; and ${referenceMissing}`);
+  const server = await startReferenceKeyVault({
+    httpsPort: opts.httpsPort,
+    logFile: opts.logFile,
+    ...(opts.stateFile ? { stateFile: opts.stateFile } : {}),
+  });
+  return { ...server, kind: 'reference', url, certPem: keyVaultPaths().certPem, fallbackReason };
+}
+
+/**
+ * Writes one PEM file for NODE_EXTRA_CA_CERTS: what the environment already trusted that way (kept, so a
+ * proxy's CA still works) and the given certificate files. Returns its path.
+ */
+export function writeCaBundle(file: string, certs: string[]): string {
+  process.env.REKEY_ORIGINAL_NODE_EXTRA_CA_CERTS ??= process.env.NODE_EXTRA_CA_CERTS ?? '';
+  const original = process.env.REKEY_ORIGINAL_NODE_EXTRA_CA_CERTS;
+  const files = [...new Set([original, ...certs])].filter((f): f is string => !!f && existsSync(f));
+  writeFileSync(file, files.map((f) => readFileSync(f, 'utf8').trim()).join('\n') + '\n');
+  return file;
 }
 
 /**

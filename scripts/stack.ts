@@ -3,12 +3,8 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import path from 'node:path';
 import {
   ROOT,
-  keyVaultPaths,
-  lowkeyPaths,
-  lowkeyUnavailableReason,
   portOpen,
-  startLowkeyVault,
-  startReferenceKeyVault,
+  startKeyVault,
   startTemporalDevServer,
   stopProcessGroup,
   type RunningServer,
@@ -56,34 +52,21 @@ async function up() {
     );
     env.TEMPORAL_ADDRESS = `127.0.0.1:${grpcPort}`;
     env.TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
-    const missing = lowkeyUnavailableReason();
-    if (missing) {
-      // The reference Key Vault stands in, as in the test harness; its state survives `make down`/`up`.
-      console.warn(`Lowkey Vault not started (${missing}); starting the reference Key Vault instead`);
-      const httpsPort = envPort('REKEY_KEYVAULT_PORT', 8443);
-      started.push(
-        await startReferenceKeyVault({
-          httpsPort,
-          logFile: path.join(dir, 'reference-key-vault.log'),
-          stateFile: path.join(dir, 'reference-key-vault.json'),
-        }),
+    // Lowkey Vault when its jar is here, else the reference Key Vault, whose state survives `make down`/`up`.
+    const vault = await startKeyVault({
+      httpsPort: envPort('REKEY_KEYVAULT_PORT', envPort('REKEY_LOWKEY_PORT', 8443)),
+      tokenPort: envPort('REKEY_LOWKEY_TOKEN_PORT', 8081),
+      logFile: path.join(dir, 'key-vault.log'),
+      stateFile: path.join(dir, 'reference-key-vault.json'),
+    });
+    started.push(vault);
+    if (vault.fallbackReason)
+      console.warn(
+        `Lowkey Vault not started (${vault.fallbackReason}); the reference Key Vault runs instead`,
       );
-      env.AZURE_KEYVAULT_URL = `https://localhost:${httpsPort}`;
-      env.REKEY_KEYVAULT_EMULATOR = 'true';
-      env.NODE_EXTRA_CA_CERTS = keyVaultPaths().certPem;
-    } else {
-      const httpsPort = envPort('REKEY_LOWKEY_PORT', 8443);
-      started.push(
-        await startLowkeyVault({
-          httpsPort,
-          tokenPort: envPort('REKEY_LOWKEY_TOKEN_PORT', 8081),
-          logFile: path.join(dir, 'lowkey-vault.log'),
-        }),
-      );
-      env.AZURE_KEYVAULT_URL = `https://localhost:${httpsPort}`;
-      env.REKEY_KEYVAULT_EMULATOR = 'true';
-      env.NODE_EXTRA_CA_CERTS = lowkeyPaths().certPem;
-    }
+    env.AZURE_KEYVAULT_URL = vault.url;
+    env.REKEY_KEYVAULT_EMULATOR = 'true';
+    env.NODE_EXTRA_CA_CERTS = vault.certPem;
   } catch (err) {
     for (const s of started.reverse()) await s.stop();
     throw err;

@@ -15,13 +15,10 @@ import {
   ROOT,
   freePort,
   keyVaultPaths,
-  lowkeyPaths,
-  lowkeyUnavailableReason,
-  referenceKeyVaultUnavailableReason,
-  startLowkeyVault,
-  startReferenceKeyVault,
+  startKeyVault,
   startTemporalDevServer,
   stopProcessGroup,
+  writeCaBundle,
   type RunningServer,
 } from '../../scripts/local-stack';
 import { HARNESS_STATE_ENV, type HarnessState } from './harness-state';
@@ -53,21 +50,6 @@ async function reapAbandonedRuns(): Promise<void> {
     for (const s of state.servers) await stopProcessGroup(s.pid);
     rmSync(state.dir, { recursive: true, force: true });
   }
-}
-
-/**
- * One PEM file for NODE_EXTRA_CA_CERTS: what the environment already trusted that way (kept, so that a
- * proxy's CA still works), the given certificates, and the reference Key Vault's certificate, which tests
- * that start their own reference Key Vault need also when Lowkey Vault is the shared emulator.
- */
-function writeCaBundle(dir: string, certs: string[]): string {
-  process.env.REKEY_ORIGINAL_NODE_EXTRA_CA_CERTS ??= process.env.NODE_EXTRA_CA_CERTS ?? '';
-  const original = process.env.REKEY_ORIGINAL_NODE_EXTRA_CA_CERTS;
-  const reference = keyVaultPaths().certPem;
-  const files = [original, ...certs, reference].filter((f): f is string => !!f && existsSync(f));
-  const bundle = path.join(dir, 'extra-ca-certs.pem');
-  writeFileSync(bundle, files.map((f) => readFileSync(f, 'utf8').trim()).join('\n') + '\n');
-  return bundle;
 }
 
 export default async function globalSetup(): Promise<void> {
@@ -103,46 +85,29 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
 
     // Azure Key Vault: Lowkey Vault when its jar is here, else the reference Key Vault (simulator/key-vault).
-    let lowkeyMissing = lowkeyUnavailableReason();
-    const referenceMissing = referenceKeyVaultUnavailableReason();
-    const httpsPort = await freePort();
-    if (!lowkeyMissing) {
-      try {
-        started.push(
-          await startLowkeyVault({
-            httpsPort,
-            tokenPort: await freePort(),
-            logFile: path.join(dir, 'lowkey-vault.log'),
-          }),
-        );
-        process.env.REKEY_TEST_KEYVAULT_KIND = 'lowkey';
-      } catch (err) {
-        // A Lowkey Vault that is installed but does not start must not hide behind the fallback silently.
-        lowkeyMissing = `Lowkey Vault did not start: ${(err as Error).message}`;
-        console.warn(`\n[rekey] ${lowkeyMissing}; using the reference Key Vault instead`);
-      }
-    }
-    if (lowkeyMissing && !referenceMissing) {
-      started.push(
-        await startReferenceKeyVault({
-          httpsPort,
-          logFile: path.join(dir, 'reference-key-vault.log'),
-          stateFile: path.join(dir, 'reference-key-vault.json'),
-        }),
-      );
-      process.env.REKEY_TEST_KEYVAULT_KIND = 'reference';
-    }
-    record();
-    if (lowkeyMissing && referenceMissing) {
-      const reason = `${lowkeyMissing}; and ${referenceMissing}`;
-      process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE = reason;
-      console.warn(`\n[rekey] Key Vault integration tests will be skipped: ${reason}`);
-    } else {
+    try {
+      const vault = await startKeyVault({
+        httpsPort: await freePort(),
+        logFile: path.join(dir, 'key-vault.log'),
+        stateFile: path.join(dir, 'reference-key-vault.json'),
+      });
+      started.push(vault);
+      record();
+      if (vault.fallbackReason)
+        console.warn(`\n[rekey] ${vault.fallbackReason}; using the reference Key Vault`);
+      process.env.REKEY_TEST_KEYVAULT_KIND = vault.kind;
       delete process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE;
-      process.env.AZURE_KEYVAULT_URL = `https://localhost:${httpsPort}`;
+      process.env.AZURE_KEYVAULT_URL = vault.url;
       // Jest's workers start after global setup, so they inherit this and trust the emulators' certificates
-      // (a lone test file runs inside this process: scripts/local-stack.ts applyNodeExtraCaCerts).
-      process.env.NODE_EXTRA_CA_CERTS = writeCaBundle(dir, lowkeyMissing ? [] : [lowkeyPaths().certPem]);
+      // (a lone test file runs inside this process: scripts/local-stack.ts applyNodeExtraCaCerts). The
+      // reference Key Vault's certificate is in too: some tests start one of their own.
+      process.env.NODE_EXTRA_CA_CERTS = writeCaBundle(path.join(dir, 'extra-ca-certs.pem'), [
+        vault.certPem,
+        keyVaultPaths().certPem,
+      ]);
+    } catch (err) {
+      process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE = (err as Error).message;
+      console.warn(`\n[rekey] Key Vault integration tests will fail: ${(err as Error).message}`);
     }
     // Where tests put files of servers they start themselves (e.g. a reference Key Vault they restart).
     process.env.REKEY_TEST_RUN_DIR = dir;

@@ -1,16 +1,12 @@
-import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runCommand, type CommandRun } from '../../scripts/local-stack';
 
 export const ROOT = path.join(__dirname, '..', '..');
 /** The package's `rekey` bin. */
 export const BIN = path.join(ROOT, 'cli', 'bin', 'rekey');
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliRun = CommandRun;
 
 /** Runs the bin the way a user's shell does (shebang, executable bit), with only the env given here. */
 export function runRekey(
@@ -24,14 +20,9 @@ export function runRekey(
     REKEY_API_URL: opts.api,
   };
   if (opts.token) env.REKEY_TOKEN = opts.token;
-  return new Promise((resolve, reject) => {
-    const child = spawn(BIN, args, { env, cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.stdin ?? '');
+  return runCommand(BIN, args, {
+    env,
+    cwd: ROOT,
+    ...(opts.stdin === undefined ? {} : { stdin: opts.stdin }),
   });
 }

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,29 +9,13 @@ import {
   evidenceInput,
   evidenceStatus,
 } from '../helpers/evidence-fixtures';
+import { runCommand } from '../../scripts/local-stack';
 
-const ROOT = path.join(__dirname, '..', '..');
 const TSX = require.resolve('tsx/cli');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command the way a shell does, in the repository root. */
-function run(command: string, args: string[]): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, REKEY_EVIDENCE_DIR: '' };
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** Runs a command in the repository root, with no evidence folder configured. */
+const run = (command: string, args: string[]) =>
+  runCommand(command, args, { env: { ...process.env, REKEY_EVIDENCE_DIR: '' } });
 
 /** `npm run evidence -- …` without npm's own start-up: the same script through tsx. */
 const evidence = (...args: string[]) => run(process.execPath, [TSX, 'scripts/evidence.ts', ...args]);
