@@ -7,13 +7,12 @@ import { revokeKey } from './gateway/admin-registry';
 import { issueReplacementKey } from './gateway/issue-key';
 import { runNegativeTest } from './gateway/negative-test';
 import type { ActivityDeps, TelemetryKey } from './ports';
-import { Context } from '@temporalio/activity';
 import { FailureTypes } from '../common/failures';
+import { currentActivity } from './activity-context';
 import { sha256Hex } from './fingerprint';
 import { EvidenceBundleInvalid, buildEvidenceBundle, type EvidenceInput } from './evidence/build-bundle';
-import type { RotationStatus } from '../workflows/messages';
 import type { RekeyMetrics } from '../common/metrics';
-import type { Outcome, Phase } from '../workflows/messages';
+import type { Outcome, Phase, RotationStatus } from '../workflows/messages';
 import type {
   AttributionReport,
   CanaryReport,
@@ -345,7 +344,7 @@ export function createActivities(deps: ActivityDeps) {
           const permanent = err instanceof ApplicationFailure && err.nonRetryable;
           if (
             !permanent &&
-            (activityInfo()?.attempt ?? EVIDENCE_HISTORY_ATTEMPTS) < EVIDENCE_HISTORY_ATTEMPTS
+            (currentActivity()?.info?.attempt ?? EVIDENCE_HISTORY_ATTEMPTS) < EVIDENCE_HISTORY_ATTEMPTS
           )
             throw err;
           versionsNote = `vault history unavailable: ${err instanceof Error ? err.message : String(err)}`;
@@ -379,7 +378,7 @@ export function createActivities(deps: ActivityDeps) {
     }): Promise<void> {
       const { metrics: figures, ...event } = input;
       // Stable across retries of this activity, distinct for every event: receivers dedupe on it.
-      const info = activityInfo();
+      const info = currentActivity()?.info;
       const run = info?.workflowExecution;
       const deliveryId =
         info && run ? sha256Hex(`${run.workflowId}/${run.runId}/${info.activityId}`) : undefined;
@@ -426,14 +425,5 @@ function countEvent(
       ? figures.environment
       : 'unregistered';
     metrics.rotationsFinished.inc({ environment, outcome: figures.outcome });
-  }
-}
-
-/** The running activity's info, or undefined when called outside an activity (tests, scripts). */
-function activityInfo() {
-  try {
-    return Context.current().info;
-  } catch {
-    return undefined;
   }
 }

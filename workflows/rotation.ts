@@ -19,6 +19,7 @@ import type { RotationActivities } from '../activities';
 import type { TelemetryKey } from '../activities/ports';
 import type { CredentialRef, PreflightResult, SecretVersionRef } from '../activities/types';
 import type { RotationInput, Role } from '../common/policy';
+import { KEY_LIKE } from '../common/key-shape';
 import { EMERGENCY_ACCEPTED_RISK } from '../common/risk';
 import {
   canaryOptions,
@@ -128,8 +129,6 @@ const CONFIRM_ROLES: Role[] = ['approver', 'operator'];
 const iso = (ms: number) => new Date(ms).toISOString();
 /** Text fields a message may carry. */
 const TEXT_FIELDS = ['gate', 'comment', 'reason', 'breakGlassReason', 'version', 'fingerprint'];
-/** Something shaped like an OpenAI-style API key. */
-const KEY_LIKE = /\bsk-[A-Za-z0-9_-]{16,}/;
 const HOLD_CHECKS = ['new-key traffic', 'old-key drain'];
 const RECENT_HOLD_CHECKS = 24;
 

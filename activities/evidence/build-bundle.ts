@@ -3,6 +3,7 @@
 // holds references, fingerprints and figures only; anything shaped like a credential that a human or an
 // error message slipped into free text is redacted here, and the schema refuses what is left.
 import type { RotationInput } from '../../common/policy';
+import { CREDENTIAL_LIKE } from '../../common/key-shape';
 import { sha256Hex } from '../fingerprint';
 // Type only: the status is the shape the workflow hands to the evidence activity.
 import type { RotationStatus, TimelineEntry } from '../../workflows/messages';
@@ -89,8 +90,6 @@ const SEED_ROLLBACK_CHECKS: Record<keyof EvidenceBundle['rollbackChecks'], [stri
   ],
 };
 
-/** Credential-shaped text: OpenAI-style keys and bearer tokens. */
-const REDACT = [/\bsk-[A-Za-z0-9_-]{16,}/g, /\bBearer\s+[A-Za-z0-9._~+/=-]{8,}/gi];
 const REDACTED = '[redacted]';
 
 const round = (n: number) => Math.round(n * 1_000_000) / 1_000_000;
@@ -723,7 +722,7 @@ function redact<T>(value: T): { value: T; redactions: number } {
   let redactions = 0;
   const walk = (v: unknown): unknown => {
     if (typeof v === 'string') {
-      const out = REDACT.reduce((s, re) => s.replace(re, REDACTED), v);
+      const out = CREDENTIAL_LIKE.reduce((s, re) => s.replace(re, REDACTED), v);
       if (out !== v) redactions += 1;
       return out;
     }

@@ -3,6 +3,7 @@
 // timeline and the outcome. Versioned: a reader that meets a schemaVersion it does not know says so
 // instead of guessing. References, fingerprints and figures only: the schema refuses any text shaped
 // like an API key, wherever it sits.
+import { KEY_LIKE } from '../../common/key-shape';
 import { z } from 'zod';
 import { ROUTES } from '../../common/policy';
 
@@ -10,9 +11,6 @@ import { ROUTES } from '../../common/policy';
 export const EVIDENCE_SCHEMA_VERSION = 1;
 /** Every bundle version this code can read. */
 export const KNOWN_EVIDENCE_SCHEMA_VERSIONS: readonly number[] = [EVIDENCE_SCHEMA_VERSION];
-
-/** Something shaped like an OpenAI-style API key (same rule the workflow applies to messages). */
-export const KEY_LIKE = /\bsk-[A-Za-z0-9_-]{16,}/;
 
 const timestamp = z.iso.datetime({ offset: true });
 const fingerprint = z

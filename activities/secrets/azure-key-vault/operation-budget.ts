@@ -25,7 +25,7 @@
 //     everything including slow requests, and leaves 20 s before the 60 s start-to-close timeout.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
-import { Context } from '@temporalio/activity';
+import { currentActivity } from '../../activity-context';
 import { ApplicationFailure } from '@temporalio/common';
 import { vaultFailure, VaultFailureTypes, type VaultContext } from './vault-errors';
 
@@ -89,11 +89,7 @@ export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal):
 
 /** The current Temporal activity's cancellation signal; undefined outside an activity. */
 export function currentActivitySignal(): AbortSignal | undefined {
-  try {
-    return Context.current().cancellationSignal;
-  } catch {
-    return undefined; // not inside an activity (e.g. the API's hand-off)
-  }
+  return currentActivity()?.cancellationSignal;
 }
 
 /** Starts the clock of one store operation. */
