@@ -25,6 +25,7 @@ import {
   createLiteLlmSpendLogTelemetry,
   createOpenRouterUsageTelemetry,
   createPrometheusTelemetry,
+  withUnobservable,
 } from './activities/telemetry';
 import { ConfigError, loadSettings, type Settings } from './config';
 import { loadRegistry, toCredentialRef, type CredentialEntry } from './config/registry';
@@ -165,6 +166,8 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
     gatewayAdminFor,
     probeFor,
     telemetry: {
+      // What the adapter can see, less what the registry says this deployment cannot.
+      source: (c) => withUnobservable(telemetryFor(c).source(c), entryOf(c).telemetry.unobservable),
       window: (c, key, from, to) => telemetryFor(c).window(c, key, from, to),
       usageByConsumer: (c, key, from, to) => telemetryFor(c).usageByConsumer(c, key, from, to),
       attribution: (c, key, owner) => telemetryFor(c).attribution(c, key, owner),

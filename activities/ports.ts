@@ -16,6 +16,7 @@ import type {
   NotifyEvent,
   SecretVersionRecord,
   SecretVersionRef,
+  TelemetrySource,
   WindowMetrics,
 } from './types';
 
@@ -57,8 +58,20 @@ export interface GatewayAdmin {
   findIssued(rotationId: string): Promise<{ keyId: string; scope: KeyScope } | undefined>;
   /** Creates a key with this scope, tagged with the rotation id. */
   createKey(rotationId: string, scope: KeyScope): Promise<{ keyId: string; value: string }>;
+  /**
+   * Whether the gateway can disable a key reversibly. Where it cannot, revocation is a delete with no
+   * way back, and the evidence says so.
+   */
+  readonly canDisable: boolean;
   /** Reversible: the key stops working but can be re-enabled. */
   disableKey(keyId: string): Promise<'disabled' | 'already-gone'>;
+  /** Undoes disableKey; a key that is gone cannot come back. */
+  enableKey(keyId: string): Promise<'enabled' | 'already-gone'>;
+  /**
+   * Whether the gateway logged a request with this id (the ticket's pre-check canary request id);
+   * undefined where the adapter cannot look requests up.
+   */
+  findRequest?(requestId: string): Promise<boolean>;
   /** Irreversible; an unknown key counts as done. */
   deleteKey(keyId: string): Promise<'deleted' | 'already-gone'>;
 }
@@ -78,6 +91,8 @@ export interface TelemetryKey {
 
 /** Per-key traffic figures (Prometheus or the gateway's usage API). */
 export interface Telemetry {
+  /** The source's name and which per-key signals it can observe for this credential. */
+  source(credential: CredentialRef): TelemetrySource;
   window(credential: CredentialRef, key: TelemetryKey, fromMs: number, toMs: number): Promise<WindowMetrics>;
   usageByConsumer(
     credential: CredentialRef,

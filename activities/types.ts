@@ -47,6 +47,8 @@ export interface Consumer {
   reload: string;
   /** Who remediates the app when it cannot rotate in time (the evidence's exception list). */
   owner?: string;
+  /** A canary consumer reads the pending secret during the canary soak (the real-traffic cohort). */
+  canary?: boolean;
 }
 
 /** The registry entry of a credential, without its admin key (only where that key lives). */
@@ -76,8 +78,47 @@ export interface KeyScope {
 export interface PreCheckResult {
   name: string;
   claimed: boolean | string | undefined;
+  /** `verified`: rekey found it true; `failed`: rekey found otherwise; `unverified`: rekey cannot look. */
+  result: 'verified' | 'failed' | 'unverified';
+  /** Same as `result === 'verified'`. */
   verified: boolean;
   detail: string;
+}
+
+/** Per-key signals a telemetry source may or may not be able to observe. */
+export const SIGNALS = [
+  'requests',
+  'authErrors',
+  'rateLimited',
+  'serverErrors',
+  'latency',
+  'tokens',
+  'spend',
+  'perConsumer',
+] as const;
+export type Signal = (typeof SIGNALS)[number];
+export type SignalCapabilities = Record<Signal, boolean>;
+
+/** The telemetry source a credential's checks read, and what it can see per key. */
+export interface TelemetrySource {
+  name: string;
+  capabilities: SignalCapabilities;
+}
+
+/**
+ * One hold or soak window as the telemetry saw it. A part that could not be read is absent and its
+ * error is listed: the workflow judges such a window `error`/`inconclusive`, never `pass`.
+ */
+export interface HoldObservation {
+  fromMs: number;
+  toMs: number;
+  source: TelemetrySource;
+  newKey?: WindowMetrics;
+  /** New-key requests per consumer (the canary identity excluded). */
+  newKeyByConsumer?: ConsumerUsage[];
+  /** Old-key requests per consumer; absent during the soak (not asked) or when it failed. */
+  oldKeyByConsumer?: ConsumerUsage[];
+  errors: string[];
 }
 
 /** Traffic figures of one key over a window. Rates are derived by the rules, not stored. */
@@ -91,6 +132,11 @@ export interface WindowMetrics {
   p95LatencyMs: number;
   tokens: number;
   spend: number;
+  /**
+   * False when the source has not caught up with the window's end yet (rows or scrapes still to land):
+   * such a window is inconclusive. Absent means caught up.
+   */
+  complete?: boolean;
 }
 
 export interface PreflightResult {
@@ -100,6 +146,11 @@ export interface PreflightResult {
   oldKeyStatus: number;
   oldScope?: KeyScope;
   baseline: WindowMetrics;
+  /** Old-key requests per consumer over the baseline window; absent when the source could not say. */
+  baselineByConsumer?: ConsumerUsage[];
+  telemetry: TelemetrySource;
+  /** Whether the gateway admin adapter can disable a key (reversibly) before deleting it. */
+  gatewayCanDisable: boolean;
   preChecks: PreCheckResult[];
 }
 
@@ -134,6 +185,8 @@ export interface CanaryReport {
 }
 
 export interface AttributionReport {
+  /** `inconclusive`: no usage recorded yet for the key, so nothing could be attributed. */
+  verdict: 'pass' | 'fail' | 'inconclusive';
   passed: boolean;
   owner?: string;
   team?: string;
@@ -160,6 +213,12 @@ export interface OldKeyUsage {
 
 export interface RevokeResult {
   method: 'disabled-and-deleted' | 'already-gone';
+  at: string;
+}
+
+/** One reversible or irreversible step on a gateway key, and when it was taken. */
+export interface KeyActionResult {
+  result: 'disabled' | 'enabled' | 'deleted' | 'already-gone' | 'unsupported';
   at: string;
 }
 

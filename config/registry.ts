@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import type { CredentialRegistry } from '../activities/ports';
-import type { CredentialRef } from '../activities/types';
+import { SIGNALS, type CredentialRef } from '../activities/types';
 import { IDENTIFIER, ROLES } from '../common/policy';
 
 const identifier = z.string().regex(IDENTIFIER, 'letters, digits, ".", "_" and "-" only').max(120);
@@ -15,6 +15,10 @@ const consumerSchema = z.strictObject({
   environment: identifier,
   reload: z.enum(['dynamic', 'on-deploy', 'restart']).describe('how the app picks up a new secret version'),
   owner: z.string().min(1).optional(),
+  canary: z
+    .boolean()
+    .optional()
+    .describe('reads the pending secret during the canary soak: the real-traffic canary cohort'),
 });
 
 const gatewaySchema = z.strictObject({
@@ -32,14 +36,22 @@ const gatewaySchema = z.strictObject({
     .default({ chat_model: 'gpt-4o-mini', embedding_model: 'text-embedding-3-small', timeout_seconds: 30 }),
 });
 
+const unobservable = z
+  .array(z.enum(SIGNALS))
+  .optional()
+  .describe(
+    'per-key signals this deployment cannot see (e.g. authErrors where the gateway records 401s without the key hash); checks that need them are inconclusive',
+  );
+
 const telemetrySchema = z.discriminatedUnion('adapter', [
   z.strictObject({
     adapter: z.literal('prometheus'),
     url: z.url(),
     queries: z.record(z.string(), z.string()).optional().describe('PromQL template overrides'),
+    unobservable,
   }),
-  z.strictObject({ adapter: z.literal('litellm-spend-logs') }),
-  z.strictObject({ adapter: z.literal('openrouter-usage') }),
+  z.strictObject({ adapter: z.literal('litellm-spend-logs'), unobservable }),
+  z.strictObject({ adapter: z.literal('openrouter-usage'), unobservable }),
 ]);
 
 export const credentialEntrySchema = z
@@ -111,11 +123,12 @@ export function toCredentialRef(c: CredentialEntry): CredentialRef {
     pendingSecretName: c.pending_secret_name ?? `${c.secret_name}-pending`,
     gatewayBaseUrl: c.gateway.base_url,
     adminAdapter: c.gateway.admin_adapter,
-    consumers: c.consumers.map(({ app, environment, reload, owner }) => ({
+    consumers: c.consumers.map(({ app, environment, reload, owner, canary }) => ({
       app,
       environment,
       reload,
       ...(owner ? { owner } : {}),
+      ...(canary ? { canary } : {}),
     })),
   };
 }

@@ -199,6 +199,11 @@ export function registerLiteLlmAdmin(app: FastifyInstance, state: GatewayState, 
       start_date?: string;
       end_date?: string;
     };
+    // Without a date range and api_key, LiteLLM reads request_id as the table's unique key: `[row]`,
+    // or `[null]` when no request has that id.
+    if (q.request_id !== undefined && !q.api_key && !(q.start_date && q.end_date)) {
+      return [state.spendLogs.find((r) => r.request_id === q.request_id) ?? null];
+    }
     const apiKey = q.api_key ? (state.find(q.api_key)?.token ?? q.api_key) : undefined;
     const from = q.start_date ? Date.parse(q.start_date) : -Infinity;
     const to = q.end_date ? Date.parse(q.end_date) + 24 * 3600_000 : Infinity;

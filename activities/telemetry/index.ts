@@ -1,2 +1,3 @@
+export * from './capabilities';
 export * from './gateway-usage';
 export * from './prometheus';

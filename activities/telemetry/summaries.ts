@@ -22,17 +22,17 @@ export function perConsumer(
   return [...byConsumer].map(([consumer, requests]) => ({ consumer, requests }));
 }
 
-/** Attribution from requests per team; no traffic yet is a retryable wait, not a failure. */
-export function attributionFrom(
-  teams: GroupCount[],
-  expectedOwner: string,
-  fingerprint: string,
-): AttributionReport {
+/**
+ * Attribution from requests per team. No usage recorded yet is `inconclusive` (no owner to name): the
+ * workflow decides whether to look again or ask a human, it never counts as a pass.
+ */
+export function attributionFrom(teams: GroupCount[], expectedOwner: string): AttributionReport {
   const seen = teams.filter((t) => t.count > 0).sort((a, b) => b.count - a.count);
-  if (seen.length === 0) throw new Error(`no usage recorded yet for ${fingerprint}; will look again`);
+  if (seen.length === 0) return { verdict: 'inconclusive', passed: false, expectedOwner, anomalies: [] };
   const owner = seen[0]!.group;
   const anomalies = seen
     .filter((t) => t.group !== expectedOwner)
     .map((t) => `${t.count} request(s) attributed to team "${t.group || 'none'}"`);
-  return { passed: anomalies.length === 0, owner, team: owner, expectedOwner, anomalies };
+  const passed = anomalies.length === 0;
+  return { verdict: passed ? 'pass' : 'fail', passed, owner, team: owner, expectedOwner, anomalies };
 }

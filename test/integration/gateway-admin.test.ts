@@ -42,6 +42,16 @@ const liveRekeyKeys = (rotationId: string) =>
   );
 const works = async (value: string) =>
   (await fetch(`${gw.base}/v1/models`, { headers: { authorization: `Bearer ${value}` } })).status;
+/** One chat completion with the key; returns the request id the gateway answered with. */
+const chat = async (value: string) => {
+  const res = await fetch(`${gw.base}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${value}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
+  });
+  expect(res.status).toBe(200);
+  return res.headers.get('x-request-id')!;
+};
 
 describe('LiteLLM admin adapter', () => {
   const scope: KeyScope = {
@@ -113,6 +123,32 @@ describe('LiteLLM admin adapter', () => {
     expect(await revokeKey(litellm, token)).toBe('already-gone');
   });
 
+  it('disables a key reversibly: refused while blocked, accepted again once enabled', async () => {
+    const { key, token } = await gw.newKey();
+    expect(litellm.canDisable).toBe(true);
+    expect(await litellm.disableKey(token)).toBe('disabled');
+    expect(await works(key)).toBe(401);
+    expect(await litellm.enableKey(token)).toBe('enabled');
+    expect(await works(key)).toBe(200);
+    // Enabling twice is harmless: the way back stays idempotent under activity retries.
+    expect(await litellm.enableKey(token)).toBe('enabled');
+  });
+
+  it('cannot bring a deleted key back: enabling it reports it already gone', async () => {
+    const { key, token } = await gw.newKey();
+    expect(await litellm.deleteKey(token)).toBe('deleted');
+    expect(await litellm.enableKey(token)).toBe('already-gone');
+    expect(await works(key)).toBe(401);
+  });
+
+  it('finds a request the gateway logged by its id, and not one it never saw', async () => {
+    const { key } = await gw.newKey();
+    const requestId = await chat(key);
+    expect(requestId).toMatch(/^req_/);
+    expect(await litellm.findRequest!(requestId)).toBe(true);
+    expect(await litellm.findRequest!('req_redacted')).toBe(false);
+  });
+
   it('fails non-retryably when the master key is refused', async () => {
     const wrong = ADMIN_ADAPTERS.litellm({
       baseUrl: gw.base,
@@ -150,6 +186,23 @@ describe('OpenRouter admin adapter', () => {
     expect(await works(staged[0]!.value)).toBe(200);
   });
 
+  it('disables a key reversibly with PATCH, and reports a deleted key as gone when enabling it', async () => {
+    const created = await gw.admin('POST', '/api/v1/keys', { name: 'toggled' }, gw.provisioningKey);
+    const { key, data } = created.body as { key: string; data: { hash: string } };
+    expect(openrouter.canDisable).toBe(true);
+    expect(await openrouter.disableKey(data.hash)).toBe('disabled');
+    expect(await works(key)).toBe(401);
+    expect(await openrouter.enableKey(data.hash)).toBe('enabled');
+    expect(await works(key)).toBe(200);
+    expect(await openrouter.deleteKey(data.hash)).toBe('deleted');
+    expect(await openrouter.enableKey(data.hash)).toBe('already-gone');
+    expect(await works(key)).toBe(401);
+  });
+
+  it('cannot look requests up, so a claimed canary request id stays unverified', () => {
+    expect('findRequest' in openrouter).toBe(false);
+  });
+
   it('refuses a replacement that would broaden access, and revokes it', async () => {
     // The old key is limited to $10; a gateway that ignores the limit would hand back an unlimited key.
     const { stage } = stagingArea();
@@ -169,7 +222,7 @@ describe('OpenRouter admin adapter', () => {
 });
 
 describe('manual admin adapter', () => {
-  it('has no key to describe and refuses to issue or revoke without retrying', async () => {
+  it('has no key to describe and refuses to issue, revoke or re-enable without retrying', async () => {
     const manual = ADMIN_ADAPTERS.manual({
       baseUrl: 'https://router.flatkey.ai',
       adminKey: () => Promise.resolve(''),
@@ -180,6 +233,9 @@ describe('manual admin adapter', () => {
       nonRetryable: true,
     });
     await expect(revokeKey(manual, 'k')).rejects.toMatchObject({ type: 'ManualGateway' });
+    expect(manual.canDisable).toBe(false);
+    await expect(manual.enableKey('k')).rejects.toMatchObject({ type: 'ManualGateway', nonRetryable: true });
+    expect('findRequest' in manual).toBe(false);
   });
 });
 

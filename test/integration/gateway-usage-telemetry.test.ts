@@ -69,8 +69,68 @@ describe('LiteLLM spend-log telemetry', () => {
     expect(
       await telemetry.attribution(credential, { fingerprint: fingerprint(old.key) }, 'platform-ai'),
     ).toMatchObject({
+      verdict: 'pass',
       passed: true,
       owner: 'platform-ai',
+    });
+  });
+
+  it('calls attribution inconclusive, not failed, while the key has no usage in the spend log', async () => {
+    const telemetry = createLiteLlmSpendLogTelemetry({
+      baseUrl: gw.base,
+      adminKey: () => Promise.resolve(gw.masterKey),
+    });
+    const silent = await gw.newKey({ team_id: 'platform-ai' });
+    const attribution = await telemetry.attribution(
+      credential,
+      { fingerprint: fingerprint(silent.key) },
+      'platform-ai',
+    );
+    expect(attribution).toEqual({
+      verdict: 'inconclusive',
+      passed: false,
+      expectedOwner: 'platform-ai',
+      anomalies: [],
+    });
+    await send(silent.key, 1, 'customer-chat-api');
+    expect(
+      await telemetry.attribution(credential, { fingerprint: fingerprint(silent.key) }, 'data-science'),
+    ).toMatchObject({ verdict: 'fail', passed: false, owner: 'platform-ai' });
+  });
+
+  it('counts only 5xx as server errors and says it cannot see refusals, which never reach the log', async () => {
+    const telemetry = createLiteLlmSpendLogTelemetry({
+      baseUrl: gw.base,
+      adminKey: () => Promise.resolve(gw.masterKey),
+    });
+    const key = await gw.newKey();
+    const from = Date.now() - 1000;
+    /** Requests answered with this status (each one fails, so each is sent on its own). */
+    const answered = async (status: number, n: number) => {
+      await gw.admin('PUT', `/sim/faults/${key.token}`, { status });
+      for (let i = 0; i < n; i++) await send(key.key, 1, 'customer-chat-api').catch(() => undefined);
+    };
+    await answered(429, 2);
+    await answered(503, 1);
+    await gw.admin('DELETE', `/sim/faults/${key.token}`);
+    await gw.admin('POST', '/key/block', { key: key.token });
+    await send(key.key, 1, 'customer-chat-api').catch(() => undefined);
+    const w = await telemetry.window(credential, { fingerprint: fingerprint(key.key) }, from, Date.now() + 1);
+    // The refusal is absent from the log, so the source declares auth errors and rate limits
+    // unobservable; the logged 429s are failures, but not server errors.
+    expect(w).toMatchObject({ requests: 3, authErrors: 0, rateLimited: 0, serverErrors: 1 });
+    expect(telemetry.source(credential)).toEqual({
+      name: 'litellm-spend-logs',
+      capabilities: {
+        requests: true,
+        authErrors: false,
+        rateLimited: false,
+        serverErrors: true,
+        latency: true,
+        tokens: true,
+        spend: true,
+        perConsumer: true,
+      },
     });
   });
 });
@@ -108,6 +168,16 @@ describe('OpenRouter usage telemetry', () => {
 
     await gw.admin('DELETE', `/api/v1/keys/${created.data.hash}`, undefined, gw.provisioningKey);
     expect(await telemetry.usageByConsumer(credential, key, 0, 1)).toEqual(drained);
+  });
+
+  it('says it sees spend only: requests, errors, latency, tokens and consumers read zero', () => {
+    const telemetry = createOpenRouterUsageTelemetry({
+      baseUrl: `${gw.base}/api/v1`,
+      adminKey: () => Promise.resolve(gw.provisioningKey),
+    });
+    const { name, capabilities } = telemetry.source(credential);
+    expect(name).toBe('openrouter-usage');
+    expect(Object.entries(capabilities).filter(([, seen]) => seen)).toEqual([['spend', true]]);
   });
 
   it('refuses, without retrying, a key without a hash and any attribution check', async () => {

@@ -5,7 +5,7 @@ import OpenAI from 'openai';
 import { fingerprint } from '../../activities/fingerprint';
 import { createPrometheusTelemetry } from '../../activities/telemetry';
 import type { Telemetry } from '../../activities/ports';
-import type { CredentialRef, Fingerprint } from '../../activities/types';
+import { SIGNALS, type CredentialRef, type Fingerprint } from '../../activities/types';
 import { freePort, startPrometheus, type RunningServer } from '../../scripts/local-stack';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 
@@ -92,8 +92,33 @@ describe('Prometheus telemetry against a real Prometheus scraping the reference 
     expect(w.spend).toBeGreaterThan(0);
     expect(w.p95LatencyMs).toBeGreaterThanOrEqual(0);
     const attribution = await telemetry.attribution(credential, { fingerprint: fp }, 'platform-ai');
-    expect(attribution).toMatchObject({ passed: true, owner: 'platform-ai', anomalies: [] });
-    expect((await telemetry.attribution(credential, { fingerprint: fp }, 'data-science')).passed).toBe(false);
+    expect(attribution).toMatchObject({ verdict: 'pass', passed: true, owner: 'platform-ai', anomalies: [] });
+    expect(await telemetry.attribution(credential, { fingerprint: fp }, 'data-science')).toMatchObject({
+      verdict: 'fail',
+      passed: false,
+    });
+  });
+
+  it('calls attribution inconclusive for a key Prometheus has no series of yet', async () => {
+    const { key } = await gw.newKey({ team_id: 'platform-ai' });
+    const attribution = await telemetry.attribution(
+      credential,
+      { fingerprint: fingerprint(key) },
+      'platform-ai',
+    );
+    expect(attribution).toEqual({
+      verdict: 'inconclusive',
+      passed: false,
+      expectedOwner: 'platform-ai',
+      anomalies: [],
+    });
+  });
+
+  it('states every per-key signal observable', () => {
+    const { name, capabilities } = telemetry.source(credential);
+    expect(name).toBe('prometheus');
+    expect(Object.values(capabilities).every(Boolean)).toBe(true);
+    expect(Object.keys(capabilities).sort()).toEqual([...SIGNALS].sort());
   });
 
   it('reads old-key requests per consumer, and zero once only the new key is used', async () => {

@@ -202,6 +202,16 @@ describe('the reference gateway, LiteLLM admin API', () => {
       ),
     ).toBe(true);
   });
+
+  it('looks one request up by request_id as LiteLLM does: [row], or [null] when there is none', async () => {
+    const { key } = await newKey();
+    const { request_id } = await client(key)
+      .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
+      .withResponse();
+    const found = await admin('GET', `/spend/logs?request_id=${request_id}`);
+    expect(found.body).toEqual([expect.objectContaining({ request_id })]);
+    expect((await admin('GET', '/spend/logs?request_id=req_redacted')).body).toEqual([null]);
+  });
 });
 
 describe('the reference gateway, OpenRouter management API', () => {

@@ -104,6 +104,22 @@ describe('the credential registry', () => {
     ).not.toThrow();
   });
 
+  it('takes the per-key signals a deployment cannot see, and refuses a signal it does not know', () => {
+    const withList = (list: string) =>
+      entry('      admin_key_secret: m').replace(
+        '      adapter: litellm-spend-logs\n',
+        `      adapter: litellm-spend-logs\n      unobservable: ${list}\n`,
+      );
+    const registry = parseRegistry(withList('[latency, perConsumer]'), 'r.yaml');
+    expect(registry.entries[0]!.telemetry.unobservable).toEqual(['latency', 'perConsumer']);
+    expect(
+      parseRegistry(entry('      admin_key_secret: m'), 'r.yaml').entries[0]!.telemetry.unobservable,
+    ).toBe(undefined);
+    expect(() => parseRegistry(withList('[errors]'), 'r.yaml')).toThrow(
+      /r\.yaml: credentials\.0\.telemetry\.unobservable\.0: /,
+    );
+  });
+
   it('names the file when it is missing or not YAML', () => {
     expect(() => loadRegistry('/nonexistent/credentials.yaml')).toThrow(RegistryError);
     expect(() => parseRegistry('credentials: [', 'bad.yaml')).toThrow(/bad\.yaml: not valid YAML/);

@@ -1,6 +1,6 @@
-// LiteLLM proxy key admin: /key/generate, /key/info, /key/list, /key/block, /key/delete. Keys are
-// identified by LiteLLM's `token` (SHA-256 hex of the value); rekey tags its keys with the alias
-// `rekey:<rotation id>`, which /key/list filters on.
+// LiteLLM proxy key admin: /key/generate, /key/info, /key/list, /key/block, /key/unblock, /key/delete,
+// and /spend/logs to look a request up. Keys are identified by LiteLLM's `token` (SHA-256 hex of the
+// value); rekey tags its keys with the alias `rekey:<rotation id>`, which /key/list filters on.
 import { sha256Hex } from '../../fingerprint';
 import type { GatewayAdmin } from '../../ports';
 import type { KeyScope } from '../../types';
@@ -68,9 +68,28 @@ export function createLiteLlmAdmin(opts: AdminHttpOptions): GatewayAdmin {
       return { keyId: res.body.token, value: res.body.key };
     },
 
+    // A blocked key is refused at once and keeps its row, so /key/unblock brings it back unchanged.
+    canDisable: true,
+
     async disableKey(keyId) {
       const res = await adminCall(opts, 'POST', '/key/block', { key: keyId });
       return res.status === 404 ? 'already-gone' : 'disabled';
+    },
+
+    async enableKey(keyId) {
+      const res = await adminCall(opts, 'POST', '/key/unblock', { key: keyId });
+      return res.status === 404 ? 'already-gone' : 'enabled';
+    },
+
+    async findRequest(requestId) {
+      // Without a date range LiteLLM looks the id up as the spend log's unique key and answers
+      // `[row]`, or `[null]` when there is none. Rows land in batches, so a request seconds old may
+      // not be there yet.
+      const q = `request_id=${encodeURIComponent(requestId)}`;
+      const res = await adminCall<({ request_id?: string } | null)[] | null>(opts, 'GET', `/spend/logs?${q}`);
+      // A 404 is the route missing (no spend-log DB), not the request: unknown, not "never sent".
+      if (res.status === 404) throw new Error('GET /spend/logs answered 404: spend logs are not available');
+      return Array.isArray(res.body) && res.body.some((row) => row?.request_id === requestId);
     },
 
     async deleteKey(keyId) {

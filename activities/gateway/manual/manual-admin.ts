@@ -15,10 +15,13 @@ const refuse = (what: string) =>
 export function createManualAdmin(): GatewayAdmin {
   return {
     kind: 'manual',
+    // A human revokes by hand; rekey cannot switch the key off and on again.
+    canDisable: false,
     describeKey: () => Promise.resolve(undefined),
     findIssued: () => Promise.resolve(undefined),
     createKey: () => refuse('issue the replacement key'),
     disableKey: () => refuse('disable the old key'),
+    enableKey: () => refuse('re-enable the old key'),
     deleteKey: () => refuse('delete the old key'),
   };
 }

@@ -1,6 +1,9 @@
-// OpenRouter management API: keys by `hash`, created with a name, disabled with PATCH, deleted with
-// DELETE. A key is found from its value through GET /key (authenticated with the key itself), whose
-// label matches the label in the management listing. rekey names its keys `rekey:<rotation id>`.
+// OpenRouter management API: keys by `hash`, created with a name, disabled and re-enabled with PATCH,
+// deleted with DELETE. A key is found from its value through GET /key (authenticated with the key
+// itself), whose label matches the label in the management listing. rekey names its keys
+// `rekey:<rotation id>`. No findRequest: GET /generation takes generation ids (the completion's `gen-…`
+// id, not the `x-request-id` the canary records) and answers 404 until the generation is stored,
+// which a pre-check would misread as a request never sent.
 import type { GatewayAdmin } from '../../ports';
 import type { KeyScope } from '../../types';
 import { adminCall, type AdminHttpOptions } from '../admin-http';
@@ -68,9 +71,17 @@ export function createOpenRouterAdmin(opts: AdminHttpOptions): GatewayAdmin {
       return { keyId: res.body.data.hash, value: res.body.key };
     },
 
+    // `disabled` is a flag on the key: PATCH it back to false and the same key works again.
+    canDisable: true,
+
     async disableKey(keyId) {
       const res = await adminCall(opts, 'PATCH', `/keys/${encodeURIComponent(keyId)}`, { disabled: true });
       return res.status === 404 ? 'already-gone' : 'disabled';
+    },
+
+    async enableKey(keyId) {
+      const res = await adminCall(opts, 'PATCH', `/keys/${encodeURIComponent(keyId)}`, { disabled: false });
+      return res.status === 404 ? 'already-gone' : 'enabled';
     },
 
     async deleteKey(keyId) {

@@ -6,6 +6,7 @@ import type { Telemetry, TelemetryKey } from '../../ports';
 import type { CredentialRef, WindowMetrics } from '../../types';
 import { fingerprintHex } from '../../fingerprint';
 import { adminCall, type AdminHttpOptions } from '../../gateway/admin-http';
+import { observing } from '../capabilities';
 import { attributionFrom, perConsumer } from '../summaries';
 
 interface SpendLogRow {
@@ -16,7 +17,22 @@ interface SpendLogRow {
   startTime: string;
   endTime?: string;
   status?: string;
-  metadata?: { user_api_key_team_id?: string | null };
+  metadata?: {
+    user_api_key_team_id?: string | null;
+    status_code?: number | string;
+    error_information?: { error_code?: number | string | null } | null;
+  };
+}
+
+/**
+ * Whether a row is a server error. A failed row whose status is known and below 500 (a 429, a 403 on a
+ * model, a budget 400) is the caller's problem, not the gateway's; one without a status counts, so no
+ * 5xx is hidden.
+ */
+function serverError(r: SpendLogRow): boolean {
+  if (r.status !== 'failure') return false;
+  const code = Number(r.metadata?.status_code ?? r.metadata?.error_information?.error_code ?? NaN);
+  return !(code < 500);
 }
 
 const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
@@ -34,6 +50,12 @@ export function createLiteLlmSpendLogTelemetry(opts: AdminHttpOptions & { canary
     });
   }
   return {
+    // Refused calls never reach the spend log: 401/403 and 429 read zero here, so they are unobservable.
+    source: () => ({
+      name: 'litellm-spend-logs',
+      capabilities: observing(['requests', 'serverErrors', 'latency', 'tokens', 'spend', 'perConsumer']),
+    }),
+
     async window(
       _credential: CredentialRef,
       { fingerprint }: TelemetryKey,
@@ -50,7 +72,7 @@ export function createLiteLlmSpendLogTelemetry(opts: AdminHttpOptions & { canary
         requests: found.length,
         authErrors: 0,
         rateLimited: 0,
-        serverErrors: found.filter((r) => r.status === 'failure').length,
+        serverErrors: found.filter(serverError).length,
         p95LatencyMs: durations.length
           ? durations[Math.min(durations.length - 1, Math.floor(durations.length * 0.95))]!
           : 0,
@@ -77,7 +99,7 @@ export function createLiteLlmSpendLogTelemetry(opts: AdminHttpOptions & { canary
       const now = Date.now();
       const found = await rows(fingerprint, now - 24 * 3600_000, now + 1);
       const teams = found.map((r) => ({ group: r.metadata?.user_api_key_team_id ?? '', count: 1 }));
-      return attributionFrom(teams, expectedOwner, fingerprint);
+      return attributionFrom(teams, expectedOwner);
     },
   };
 }

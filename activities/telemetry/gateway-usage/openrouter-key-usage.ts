@@ -12,6 +12,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { Telemetry, TelemetryKey } from '../../ports';
 import type { ConsumerUsage, CredentialRef, WindowMetrics } from '../../types';
 import { adminCall, type AdminHttpOptions } from '../../gateway/admin-http';
+import { observing } from '../capabilities';
 
 export const UNKNOWN_FIRST_READING = 'unknown (first usage reading of this key)';
 export const ALL_CONSUMERS = 'all consumers (OpenRouter reports spend per key only)';
@@ -43,6 +44,9 @@ export function createOpenRouterUsageTelemetry(opts: AdminHttpOptions): Telemetr
   }
 
   return {
+    // One cumulative spend figure per key: every other signal reads zero whatever the traffic.
+    source: () => ({ name: 'openrouter-usage', capabilities: observing(['spend']) }),
+
     async window(
       _credential: CredentialRef,
       key: TelemetryKey,

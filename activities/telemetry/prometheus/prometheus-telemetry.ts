@@ -3,7 +3,8 @@
 // exports. Counters are read at both ends of a window and subtracted, so figures are exact counts.
 import { fingerprintHex } from '../../fingerprint';
 import type { Telemetry, TelemetryKey } from '../../ports';
-import type { CredentialRef, WindowMetrics } from '../../types';
+import { SIGNALS, type CredentialRef, type WindowMetrics } from '../../types';
+import { observing } from '../capabilities';
 import { attributionFrom, perConsumer } from '../summaries';
 
 /** PromQL per figure; `{key}` is the fingerprint hex, `{range}` the window in seconds. */
@@ -90,6 +91,9 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
   };
 
   return {
+    // Every figure has a query; a deployment whose metrics lack one says so in the registry.
+    source: () => ({ name: 'prometheus', capabilities: observing(SIGNALS) }),
+
     async window(
       _credential: CredentialRef,
       { fingerprint }: TelemetryKey,
@@ -133,11 +137,10 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
 
     async attribution(_credential: CredentialRef, { fingerprint }: TelemetryKey, expectedOwner: string) {
       const now = Date.now();
-      // Metrics arrive with the next scrape, so a key without series yet is retried by the activity.
+      // Metrics arrive with the next scrape: a key without series yet is inconclusive, not a failure.
       return attributionFrom(
         await grouped(q.requestsByTeam, 'team', fingerprint, now - 24 * 3600_000, now),
         expectedOwner,
-        fingerprint,
       );
     },
   };
