@@ -4,6 +4,8 @@
 import { ApplicationFailure } from '@temporalio/common';
 import type { Route } from '../common/policy';
 import { revokeKey } from './gateway/admin-registry';
+import type { GatewayAdmin } from './ports';
+import { KEY_LIKE } from '../common/key-shape';
 import { issueReplacementKey } from './gateway/issue-key';
 import { runNegativeTest } from './gateway/negative-test';
 import type { ActivityDeps, TelemetryKey } from './ports';
@@ -19,10 +21,11 @@ import type {
   CredentialRef,
   EvidenceRecord,
   Fingerprint,
+  HoldObservation,
   IssuedKey,
+  KeyActionResult,
   NegativeTestResult,
   NotifyEvent,
-  OldKeyUsage,
   PreCheckResult,
   PreflightResult,
   PromoteResult,
@@ -30,12 +33,92 @@ import type {
   RollbackResult,
   SecretVersionRecord,
   SecretVersionRef,
-  WindowMetrics,
 } from './types';
 
 const BASELINE_WINDOW_MS = 60 * 60_000;
 /** Attempts of writeEvidence that insist on the vault's version history before archiving without it. */
 const EVIDENCE_HISTORY_ATTEMPTS = 5;
+
+/** An error's message, bounded and with anything key-shaped removed: it is written to history. */
+function safeMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(new RegExp(KEY_LIKE.source, 'g'), '[redacted]').slice(0, 300);
+}
+
+/**
+ * Every pre-check the ticket states, with what rekey found: verified, failed, or unverified where no
+ * source can say (a claimed canary request id the gateway cannot look up stays `unverified`).
+ */
+async function verifyPreChecks(
+  input: { gatewayBaseUrl: string; preChecks: Record<string, boolean | string | undefined> },
+  credential: CredentialRef,
+  current: SecretVersionRef,
+  pendingBefore: SecretVersionRef | undefined,
+  admin: GatewayAdmin | undefined,
+): Promise<PreCheckResult[]> {
+  const result = (
+    name: string,
+    claimed: PreCheckResult['claimed'],
+    r: PreCheckResult['result'],
+    detail: string,
+  ) => ({ name, claimed, result: r, verified: r === 'verified', detail }) satisfies PreCheckResult;
+  const checks: PreCheckResult[] = [
+    result(
+      'inventory_confirmed',
+      input.preChecks.inventory_confirmed,
+      credential.consumers.length > 0 ? 'verified' : 'failed',
+      `${credential.consumers.length} consumer(s) registered`,
+    ),
+    result(
+      'rollback_secret_version_available',
+      input.preChecks.rollback_secret_version_available,
+      current.enabled ? 'verified' : 'failed',
+      `current version ${current.version} is ${current.enabled ? 'enabled' : 'disabled'}`,
+    ),
+    result(
+      'new_secret_version_created',
+      input.preChecks.new_secret_version_created,
+      pendingBefore ? 'verified' : 'unverified',
+      pendingBefore ? `pending version ${pendingBefore.version}` : 'no pending version yet; rekey stages it',
+    ),
+    result(
+      'gateway_base_url',
+      input.gatewayBaseUrl,
+      input.gatewayBaseUrl.replace(/\/+$/, '') === credential.gatewayBaseUrl.replace(/\/+$/, '')
+        ? 'verified'
+        : 'failed',
+      `registry says ${credential.gatewayBaseUrl}`,
+    ),
+  ];
+  const requestId = input.preChecks.canary_request_id;
+  if (typeof requestId === 'string') {
+    if (!admin?.findRequest) {
+      checks.push(
+        result(
+          'canary_request_id',
+          requestId,
+          'unverified',
+          `the ${credential.adminAdapter} adapter cannot look requests up; rekey runs its own canary`,
+        ),
+      );
+    } else {
+      const found = await admin.findRequest(requestId).catch(() => undefined);
+      checks.push(
+        result(
+          'canary_request_id',
+          requestId,
+          found === undefined ? 'unverified' : found ? 'verified' : 'failed',
+          found === undefined
+            ? 'the gateway could not be asked; rekey runs its own canary'
+            : found
+              ? 'the gateway logged this request'
+              : 'the gateway has no request with this id',
+        ),
+      );
+    }
+  }
+  return checks;
+}
 
 function nonRetryable(type: string, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });
@@ -86,41 +169,25 @@ export function createActivities(deps: ActivityDeps) {
         t - BASELINE_WINDOW_MS,
         t,
       );
+      const baselineByConsumer = await deps.telemetry
+        .usageByConsumer(
+          credential,
+          { fingerprint: current.fingerprint, ...(described ? { gatewayKeyId: described.keyId } : {}) },
+          t - BASELINE_WINDOW_MS,
+          t,
+        )
+        // Without a per-consumer baseline the volume rows at the revoke gate are unknown, not green.
+        .catch(() => undefined);
       const pendingBefore = await store.readPending(input.rotationId);
-      const preChecks: PreCheckResult[] = [
-        {
-          name: 'inventory_confirmed',
-          claimed: input.preChecks.inventory_confirmed,
-          verified: credential.consumers.length > 0,
-          detail: `${credential.consumers.length} consumer(s) registered`,
-        },
-        {
-          name: 'rollback_secret_version_available',
-          claimed: input.preChecks.rollback_secret_version_available,
-          verified: current.enabled,
-          detail: `current version ${current.version} is ${current.enabled ? 'enabled' : 'disabled'}`,
-        },
-        {
-          name: 'new_secret_version_created',
-          claimed: input.preChecks.new_secret_version_created,
-          verified: pendingBefore !== undefined,
-          detail: pendingBefore
-            ? `pending version ${pendingBefore.version}`
-            : 'no pending version yet; rekey stages it',
-        },
-        {
-          name: 'gateway_base_url',
-          claimed: input.gatewayBaseUrl,
-          verified:
-            input.gatewayBaseUrl.replace(/\/+$/, '') === credential.gatewayBaseUrl.replace(/\/+$/, ''),
-          detail: `registry says ${credential.gatewayBaseUrl}`,
-        },
-      ];
+      const preChecks = await verifyPreChecks(input, credential, current, pendingBefore, admin);
       return {
         credential,
         current,
         oldKeyStatus,
         baseline,
+        ...(baselineByConsumer ? { baselineByConsumer } : {}),
+        telemetry: deps.telemetry.source(credential),
+        gatewayCanDisable: admin?.canDisable ?? false,
         preChecks,
         ...(described ? { oldGatewayKeyId: described.keyId, oldScope: described.scope } : {}),
       };
@@ -168,13 +235,16 @@ export function createActivities(deps: ActivityDeps) {
       return pending;
     },
 
-    /** CANARY: every allowed route with the pending key, through the gateway's OpenAI API. */
+    /**
+     * Every allowed route with one key version, through the gateway's OpenAI API: the canary of the
+     * pending key, the active probe of every hold check, and the probe just before revoke.
+     */
     async runCanary(input: {
       credential: CredentialRef;
-      pending: SecretVersionRef;
+      version: SecretVersionRef;
       routes: Route[];
     }): Promise<CanaryReport> {
-      const key = await deps.secretStoreFor(input.credential).resolve(input.pending);
+      const key = await deps.secretStoreFor(input.credential).resolve(input.version);
       const report = await deps
         .probeFor(input.credential)
         .canary(input.credential.gatewayBaseUrl, key, input.routes);
@@ -217,40 +287,68 @@ export function createActivities(deps: ActivityDeps) {
       return res.status;
     },
 
-    /** HOLDING: traffic figures of a key over a window. */
-    async observeWindow(input: {
+    /**
+     * HOLDING and the canary soak: one window of new-key traffic (totals and per consumer) and, in the
+     * hold, old-key traffic per consumer. A source that fails is reported, not thrown: the workflow
+     * counts it as a measurement error (consecutive_error_limit), never as a pass.
+     */
+    async observeHoldWindow(input: {
       credential: CredentialRef;
-      key: TelemetryKey;
+      newKey: TelemetryKey;
+      oldKey?: TelemetryKey;
       fromMs: number;
       toMs: number;
-    }): Promise<WindowMetrics> {
-      return deps.telemetry.window(input.credential, input.key, input.fromMs, input.toMs);
-    },
-
-    /** HOLDING: old-key requests per consumer over a window, for the drain. */
-    async oldKeyUsage(input: {
-      credential: CredentialRef;
-      key: TelemetryKey;
-      fromMs: number;
-      toMs: number;
-    }): Promise<OldKeyUsage> {
-      const perConsumer = await deps.telemetry.usageByConsumer(
-        input.credential,
-        input.key,
-        input.fromMs,
-        input.toMs,
-      );
-      const total = perConsumer.reduce((sum, c) => sum + c.requests, 0);
-      return { fromMs: input.fromMs, toMs: input.toMs, total, perConsumer };
-    },
-
-    /** REVOKING (and rollback): disable, then delete a gateway key; already gone counts as done. */
-    async revokeGatewayKey(input: { credential: CredentialRef; keyId: string }): Promise<RevokeResult> {
-      const outcome = await revokeKey(adminFor(input.credential), input.keyId);
-      return {
-        method: outcome === 'revoked' ? 'disabled-and-deleted' : 'already-gone',
-        at: new Date(now()).toISOString(),
+    }): Promise<HoldObservation> {
+      const { credential, fromMs, toMs } = input;
+      const errors: string[] = [];
+      const attempt = async <T>(what: string, read: () => Promise<T>): Promise<T | undefined> => {
+        try {
+          return await read();
+        } catch (err) {
+          errors.push(`${what}: ${safeMessage(err)}`);
+          return undefined;
+        }
       };
+      const [newKey, newKeyByConsumer, oldKeyByConsumer] = await Promise.all([
+        attempt('new-key window', () => deps.telemetry.window(credential, input.newKey, fromMs, toMs)),
+        attempt('new-key consumers', () =>
+          deps.telemetry.usageByConsumer(credential, input.newKey, fromMs, toMs),
+        ),
+        input.oldKey
+          ? attempt('old-key consumers', () =>
+              deps.telemetry.usageByConsumer(credential, input.oldKey!, fromMs, toMs),
+            )
+          : Promise.resolve(undefined),
+      ]);
+      return {
+        fromMs,
+        toMs,
+        source: deps.telemetry.source(credential),
+        ...(newKey ? { newKey } : {}),
+        ...(newKeyByConsumer ? { newKeyByConsumer } : {}),
+        ...(oldKeyByConsumer ? { oldKeyByConsumer } : {}),
+        errors,
+      };
+    },
+
+    /** REVOKING: the reversible step; `unsupported` where the gateway cannot disable a key. */
+    async disableGatewayKey(input: { credential: CredentialRef; keyId: string }): Promise<KeyActionResult> {
+      const admin = adminFor(input.credential);
+      const at = new Date(now()).toISOString();
+      if (!admin.canDisable) return { result: 'unsupported', at };
+      return { result: await admin.disableKey(input.keyId), at };
+    },
+
+    /** VERIFYING_REVOCATION failed: the old key works again, so the way back stays open. */
+    async enableGatewayKey(input: { credential: CredentialRef; keyId: string }): Promise<KeyActionResult> {
+      const result = await adminFor(input.credential).enableKey(input.keyId);
+      return { result, at: new Date(now()).toISOString() };
+    },
+
+    /** VERIFYING_REVOCATION passed: the irreversible step; an unknown key counts as deleted. */
+    async deleteGatewayKey(input: { credential: CredentialRef; keyId: string }): Promise<KeyActionResult> {
+      const result = await adminFor(input.credential).deleteKey(input.keyId);
+      return { result, at: new Date(now()).toISOString() };
     },
 
     /** ROLLING_BACK: revokes the key this rotation issued, found by its tag; none issued is fine. */

@@ -101,7 +101,7 @@ describe('activity metrics', () => {
     await gw.admin('PUT', `/sim/faults/${key.token}`, { deniedRoutes: ['embeddings'] });
     const report = await acts.runCanary({
       credential,
-      pending: key.ref,
+      version: key.ref,
       routes: ['chat-completions', 'embeddings'],
     });
     expect(report.requests.map((r) => [r.route, r.ok, r.reason])).toEqual([
