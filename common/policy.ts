@@ -62,9 +62,46 @@ export const thresholdsSchema = z
       .min(0)
       .max(1_000_000)
       .default(20)
-      .describe('fewest requests before rates count'),
+      .describe(
+        'fewest app requests in a window for it to count as evidence; a smaller window is inconclusive (unless it clearly fails)',
+      ),
+    min_volume_ratio: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe(
+        'lowest share of its baseline request rate each consumer (and all of them together) must show on the new key before revoke; traffic that vanishes blocks the revoke',
+      ),
   })
   .describe('limits that roll the rotation back when new-key traffic breaches them');
+
+/** How many measurements of each kind an analysis (canary soak, hold) tolerates, as Argo Rollouts' AnalysisRun. */
+export const analysisSchema = z
+  .strictObject({
+    failure_limit: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(0)
+      .describe('failed windows tolerated; one more rolls the rotation back'),
+    inconclusive_limit: z
+      .number()
+      .int()
+      .min(0)
+      .max(1000)
+      .default(2)
+      .describe('inconclusive windows tolerated; one more parks the rotation at a human gate'),
+    consecutive_error_limit: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(4)
+      .describe('telemetry errors in a row tolerated; one more parks the rotation at a human gate'),
+  })
+  .describe('three-valued analysis: pass, fail, inconclusive; inconclusive never opens a gate by itself');
 
 export const rotationPolicySchema = z
   .strictObject({
@@ -137,6 +174,7 @@ export const rotationPolicySchema = z
         })
         .default({ soak_minutes: 0 }),
       thresholds: thresholdsSchema.default(thresholdsSchema.parse({})),
+      analysis: analysisSchema.default(analysisSchema.parse({})),
       rollback: z
         .strictObject({
           revoke_new_key: z.boolean().default(true).describe('revoke the replacement key when rolling back'),
@@ -215,6 +253,7 @@ export interface RotationInput {
   canarySoakMs: number;
   expectedOwner: string;
   thresholds: Thresholds;
+  analysis: { failureLimit: number; inconclusiveLimit: number; consecutiveErrorLimit: number };
   revokeNewKeyOnRollback: boolean;
   evidence: RotationPolicy['rotation']['evidence'];
 }
@@ -275,6 +314,11 @@ export function toRotationInput(
     canarySoakMs: emergency ? 0 : Math.round(r.canary.soak_minutes * MINUTE_MS),
     expectedOwner: r.canary.expected_owner ?? r.owner,
     thresholds: r.thresholds,
+    analysis: {
+      failureLimit: r.analysis.failure_limit,
+      inconclusiveLimit: r.analysis.inconclusive_limit,
+      consecutiveErrorLimit: r.analysis.consecutive_error_limit,
+    },
     revokeNewKeyOnRollback: r.rollback.revoke_new_key,
     evidence: r.evidence,
   };

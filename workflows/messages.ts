@@ -8,6 +8,8 @@ import type {
   NegativeTestResult,
   PreCheckResult,
   SecretVersionRef,
+  Signal,
+  TelemetrySource,
   WindowMetrics,
   ConsumerUsage,
   EvidenceRecord,
@@ -56,11 +58,29 @@ export interface Actor {
   roles: Role[];
 }
 
+/** A consumer that cannot move to the new key yet (the seed's exception list). */
+export interface ExceptionInput {
+  consumer: string;
+  /** Who remediates it. */
+  owner: string;
+  /** ISO date (or date-time) by which it will have moved. */
+  expiresAt: string;
+  /** What limits the risk meanwhile, e.g. "egress restricted to the batch subnet". */
+  compensatingControl: string;
+}
+
 export interface ApproveArgs extends Actor {
   gate: Gate;
   comment?: string;
   /** Emergency mode only: lets the requester approve their own rotation. */
   breakGlassReason?: string;
+  /**
+   * Accepts, on record, the risk of a gate that lacks positive evidence (its blockers). Required to
+   * approve such a gate; recorded with the principal and the missing evidence.
+   */
+  riskReason?: string;
+  /** Consumers still on the old key that the approval accepts as exceptions. */
+  exceptions?: ExceptionInput[];
 }
 export interface RejectArgs extends Actor {
   gate: Gate;
@@ -74,6 +94,12 @@ export interface AbortArgs extends Actor {
 }
 export interface ExtendHoldArgs extends Actor {
   minutes: number;
+  reason: string;
+  /** Consumers that cannot move yet, recorded with owner, expiry and compensating control. */
+  exceptions?: ExceptionInput[];
+}
+/** After a rollback that kept the replacement key enabled: revoke it once its traffic has drained. */
+export interface RevokeReplacementKeyArgs extends Actor {
   reason: string;
 }
 export interface ReplacementKeyStagedArgs extends Actor {
@@ -113,6 +139,9 @@ export const replacementKeyStagedUpdate = defineUpdate<MessageAck, [ReplacementK
 export const revocationConfirmedUpdate = defineUpdate<MessageAck, [RevocationConfirmedArgs]>(
   'revocationConfirmed',
 );
+export const revokeReplacementKeyUpdate = defineUpdate<MessageAck, [RevokeReplacementKeyArgs]>(
+  'revokeReplacementKey',
+);
 
 export const approveSignal = defineSignal<[ApproveArgs]>('approve');
 export const rejectSignal = defineSignal<[RejectArgs]>('reject');
@@ -121,6 +150,7 @@ export const abortSignal = defineSignal<[AbortArgs]>('abort');
 export const extendHoldSignal = defineSignal<[ExtendHoldArgs]>('extendHold');
 export const replacementKeyStagedSignal = defineSignal<[ReplacementKeyStagedArgs]>('replacementKeyStaged');
 export const revocationConfirmedSignal = defineSignal<[RevocationConfirmedArgs]>('revocationConfirmed');
+export const revokeReplacementKeySignal = defineSignal<[RevokeReplacementKeyArgs]>('revokeReplacementKey');
 
 export interface TimelineEntry {
   at: string;
@@ -130,14 +160,98 @@ export interface TimelineEntry {
   by?: string;
 }
 
+/** How one analysis measurement came out (Argo Rollouts' vocabulary); only `pass` is evidence. */
+export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'error';
+
 export interface CheckRecord {
   at: string;
   name: string;
+  /** Same as `verdict === 'pass'` where a verdict is given. */
   passed: boolean;
+  verdict?: Verdict;
   detail: string;
+  /** Why the verdict is not `pass`: breaches, too little traffic, unobservable signals, errors. */
+  reasons?: string[];
   figures?: WindowMetrics;
   breaches?: Breach[];
 }
+
+/** Running tally of an analysis (the canary soak, or the hold since it was last entered). */
+export interface AnalysisTally {
+  stage: 'soak' | 'hold';
+  measurements: number;
+  passed: number;
+  failed: number;
+  inconclusive: number;
+  /** Errors in a row (reset by any measurement that is not an error). */
+  consecutiveErrors: number;
+  limits: { failure: number; inconclusive: number; consecutiveError: number };
+}
+
+/** One row of the seed's "Rollback Checks Before You Revoke The Old Key", judged at the gate. */
+export type GateRowKey =
+  | 'authentication'
+  | 'routing'
+  | 'usageAttribution'
+  | 'quotaAndBudget'
+  | 'runtimeCoverage'
+  | 'supportReadiness';
+export interface GateRow {
+  signal: GateRowKey;
+  /** green: positive evidence; red: do not revoke; unknown: not enough evidence either way. */
+  state: 'green' | 'red' | 'unknown';
+  /** A row that does not hold the gate shut (support readiness is what the approval itself confirms). */
+  blocking: boolean;
+  evidence: string[];
+}
+
+/** What a gate was shown when it opened: positive evidence, or the blockers a human must weigh. */
+export interface GateEvidence {
+  gate: Gate;
+  computedAt: string;
+  evidence: 'positive' | 'insufficient';
+  blockers: string[];
+  rows: GateRow[];
+}
+
+/** What rekey knows about one consumer of the key during the rotation. */
+export interface ConsumerCoverage {
+  consumer: string;
+  /** Registered (or named in the ticket's scope.apps) rather than first seen in telemetry. */
+  inventory: boolean;
+  canary?: boolean;
+  owner?: string;
+  reload?: string;
+  /** Old-key requests in the baseline window; absent when the source could not say. */
+  baselineRequests?: number;
+  newKeyRequests: number;
+  oldKeyRequests: number;
+  firstNewKeyAt?: string;
+  lastNewKeyAt?: string;
+  lastOldKeyAt?: string;
+}
+
+/** A consumer accepted as an exception: still on the old key, with who remediates it by when. */
+export interface ExceptionRecord extends ConsumerUsage {
+  owner?: string;
+  expiresAt?: string;
+  compensatingControl?: string;
+  recordedBy?: string;
+  recordedAt?: string;
+}
+
+/** A human accepting, on record, a gate that lacked positive evidence. */
+export interface RiskAcceptance {
+  gate: Gate;
+  principal: string;
+  reason: string;
+  /** The blockers the gate showed: what evidence was missing. */
+  missing: string[];
+  at: string;
+}
+
+/** State of a gateway key as rekey last left or saw it. */
+export type KeyState = 'enabled' | 'disabled' | 'deleted' | 'unknown';
 
 export interface ApprovalRecord {
   gate: Gate;
@@ -149,10 +263,13 @@ export interface ApprovalRecord {
 }
 
 export interface PendingGate {
-  gate: Gate | 'replacement-key' | 'revocation-confirmation';
+  gate: Gate | 'replacement-key' | 'revocation-confirmation' | 'replacement-key-revocation';
   openedAt: string;
   requiredRoles: Role[];
   reminders: number;
+  /** Flip and revoke gates: whether the evidence is positive, and what blocks it when it is not. */
+  evidence?: 'positive' | 'insufficient';
+  blockers?: string[];
 }
 
 /** The `status` query: everything an operator or the API shows about a rotation. */
@@ -197,12 +314,46 @@ export interface RotationStatus {
       oldKeyRequests: number;
     };
   };
-  exceptions: ConsumerUsage[];
+  exceptions: ExceptionRecord[];
+  /** The analysis in progress or last run (soak or hold). */
+  analysis?: AnalysisTally;
+  /** Per consumer: baseline, new-key and old-key traffic seen. */
+  coverage: ConsumerCoverage[];
+  /** The telemetry source and the signals it cannot see for this credential. */
+  telemetry?: TelemetrySource & { unobservable: Signal[] };
+  /** What each gate showed when it last opened (the revoke gate's rows are the seed's rollback checks). */
+  gateEvidence: { flip?: GateEvidence; revoke?: GateEvidence };
+  riskAcceptances: RiskAcceptance[];
+  /** How the old key was revoked: reversible disable first where the gateway can, and the probes. */
+  revocation?: {
+    method: 'disable-then-delete' | 'delete-only' | 'manual';
+    preRevokeProbe?: CanaryRequest[];
+    disabledAt?: string;
+    reEnabledAt?: string;
+    deletedAt?: string;
+  };
+  /** After a rollback past the flip: the replacement key left enabled for consumers that reloaded. */
+  keptReplacementKey?: {
+    keyId?: string;
+    fingerprint?: Fingerprint;
+    since: string;
+    revokedAt?: string;
+    revokedBy?: string;
+  };
+  /** What is live at the end of a failed rotation, spelled out. */
+  live?: { oldKey: KeyState; newKey: KeyState; currentVersion?: string; detail: string };
   negativeTest?: NegativeTestResult;
   evidence?: EvidenceRecord;
   failure?: { phase: Phase; reason: string };
   rollbackCause?: string;
   acceptedRisk?: string;
 }
+
+/** The failure type a rotation that did not complete ends with, so the UI and metrics tell it apart. */
+export const OUTCOME_FAILURE_TYPES = {
+  rolled_back: 'RotationRolledBack',
+  aborted: 'RotationAborted',
+  failed: 'RotationFailed',
+} as const satisfies Record<Exclude<Outcome, 'completed'>, string>;
 
 export const statusQuery = defineQuery<RotationStatus>('status');

@@ -3,6 +3,7 @@
 // its compensation; a rollback runs them in reverse. Only references and fingerprints pass through here.
 import {
   ApplicationFailure,
+  CancelledFailure,
   condition,
   isCancellation,
   log,
@@ -17,7 +18,13 @@ import {
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { RotationActivities } from '../activities';
 import type { TelemetryKey } from '../activities/ports';
-import type { CredentialRef, PreflightResult, SecretVersionRef } from '../activities/types';
+import type {
+  CanaryReport,
+  CredentialRef,
+  HoldObservation,
+  PreflightResult,
+  SecretVersionRef,
+} from '../activities/types';
 import type { RotationInput, Role } from '../common/policy';
 import { KEY_LIKE } from '../common/key-shape';
 import { EMERGENCY_ACCEPTED_RISK } from '../common/risk';
@@ -33,6 +40,7 @@ import {
   vaultOptions,
 } from './activity-options';
 import {
+  OUTCOME_FAILURE_TYPES,
   POINT_OF_NO_RETURN,
   TERMINAL_PHASES,
   abortSignal,
@@ -47,6 +55,8 @@ import {
   replacementKeyStagedUpdate,
   revocationConfirmedSignal,
   revocationConfirmedUpdate,
+  revokeReplacementKeySignal,
+  revokeReplacementKeyUpdate,
   rollbackSignal,
   rollbackUpdate,
   statusQuery,
@@ -58,8 +68,11 @@ import {
   type AbortArgs,
   type Actor,
   type ApproveArgs,
+  type ExceptionInput,
   type ExtendHoldArgs,
   type Gate,
+  type GateEvidence,
+  type KeyState,
   type MessageAck,
   type Outcome,
   type PendingGate,
@@ -67,16 +80,26 @@ import {
   type RejectArgs,
   type ReplacementKeyStagedArgs,
   type RevocationConfirmedArgs,
+  type RevokeReplacementKeyArgs,
   type RollbackArgs,
   type RotationStatus,
+  type Verdict,
 } from './messages';
+import { approvalRefusal, finalFailureMessage } from './rules';
 import {
-  approvalRefusal,
+  analysisOutcome,
   drainSatisfied,
-  evaluateThresholds,
+  inventoryCoverage,
+  judgeWindow,
+  newTally,
   nextZeroSince,
-  undrainedConsumers,
-} from './rules';
+  probeFailure,
+  recordCoverage,
+  requiredSignals,
+  tally,
+  unobservable,
+} from './analysis';
+import { revokeGateEvidence } from './gate-evidence';
 import {
   ChangeTicketKey,
   RotationCredentialKey,
@@ -112,6 +135,16 @@ class Interrupted extends Error {
   }
 }
 
+/** Past the point where a rollback could help: the rotation fails with what is live spelled out. */
+class Unrecoverable extends Error {
+  constructor(
+    reason: string,
+    readonly live: NonNullable<RotationStatus['live']>,
+  ) {
+    super(reason);
+  }
+}
+
 /** What the Temporal UI's current details tell a person at each gate. */
 const GATE_HINTS: Record<PendingGate['gate'], string> = {
   'replacement-key':
@@ -120,17 +153,30 @@ const GATE_HINTS: Record<PendingGate['gate'], string> = {
   revoke: 'on-call, not the requester: `rekey approve <id> --gate revoke` once old-key traffic is zero',
   'revocation-confirmation':
     'revoke the old key at the gateway, then `rekey confirm-revocation <id>` (POST /v1/rotations/<id>/revocation-confirmations)',
+  'replacement-key-revocation':
+    'the rolled-back replacement key is still live: once its traffic has drained, `rekey revoke-replacement-key <id> --reason …` (POST /v1/rotations/<id>/replacement-key-revocations)',
 };
+
+/** What a gate lacking positive evidence asks of the human. */
+const INSUFFICIENT_HINT =
+  'the evidence is insufficient: extend the hold (`rekey extend-hold`), roll back, or approve with `--accept-risk "<reason>"` to accept the risk on record';
 
 /** Roles allowed to hand over a manual replacement key, and to confirm a manual revocation. */
 const HANDOFF_ROLES: Role[] = ['requester', 'operator'];
 const CONFIRM_ROLES: Role[] = ['approver', 'operator'];
+/** Roles allowed to extend a hold and to have a kept replacement key revoked (see the README). */
+const HOLD_ROLES: Role[] = ['operator', 'approver'];
 
 const iso = (ms: number) => new Date(ms).toISOString();
 /** Text fields a message may carry. */
-const TEXT_FIELDS = ['gate', 'comment', 'reason', 'breakGlassReason', 'version', 'fingerprint'];
-const HOLD_CHECKS = ['new-key traffic', 'old-key drain'];
+const TEXT_FIELDS = ['gate', 'comment', 'reason', 'breakGlassReason', 'riskReason', 'version', 'fingerprint'];
+const EXCEPTION_FIELDS = ['consumer', 'owner', 'expiresAt', 'compensatingControl'] as const;
+const HOLD_CHECKS = ['new-key traffic', 'old-key drain', 'canary soak', 'usage attribution'];
 const RECENT_HOLD_CHECKS = 24;
+/** Attribution looks while the new key's first usage is still on its way to the telemetry. */
+const ATTRIBUTION_LOOKS = 10;
+const ATTRIBUTION_INTERVAL_MS = 30_000;
+const BASELINE_FALLBACK_MS = 60 * 60_000;
 
 /** Runs one rotation from PREPARING to a terminal phase and returns its final status. */
 export async function rotation(input: RotationInput): Promise<RotationStatus> {
@@ -147,13 +193,25 @@ class Rotation {
   private revocationConfirmed?: RevocationConfirmedArgs;
   private extensionMs = 0;
   private extensionsRequested = 0;
-  private readonly compensations: { name: string; run: () => Promise<unknown> }[] = [];
+  /** A compensation says what it did; `undefined` means done as named. */
+  private readonly compensations: { name: string; run: () => Promise<string | void> }[] = [];
   private readonly notifications: Promise<void>[] = [];
   /** Set once promote was asked for: from then on, consumers may hold the new key. */
   private flipped = false;
   /** The hold's start and per-consumer old-key traffic survive extensions (hold is re-entered). */
   private holdStart?: number;
-  private readonly oldKeySeen = new Map<string, { requests: number; lastSeenMs: number }>();
+  private zeroSince?: number;
+  private lastProbe?: CanaryReport;
+  /** Requests the latest probe sent: they land in the next window, and are not app traffic. */
+  private probeRequests = 0;
+  private holdTotals = { newKeyAppRequests: 0, oldKeyRequests: 0 };
+  /** Why the last hold stopped short of positive evidence (an analysis limit, the max hold). */
+  private holdStopped?: string;
+  /** A revocation that was undone, and why: the revoke gate opens again with it as a blocker. */
+  private revertedBecause?: string;
+  private replacementRevocation?: RevokeReplacementKeyArgs;
+  /** The workflow was cancelled: unwind without waiting for humans. */
+  private cancelled = false;
   /** When the current phase was entered (workflow time), for the worker's phase-duration metric. */
   private phaseSince = Date.now();
 
@@ -175,6 +233,9 @@ class Rotation {
       preChecks: [],
       canary: [],
       exceptions: [],
+      coverage: [],
+      gateEvidence: {},
+      riskAcceptances: [],
       ...(input.mode === 'emergency' ? { acceptedRisk: EMERGENCY_ACCEPTED_RISK } : {}),
     };
     this.registerHandlers();
@@ -193,22 +254,36 @@ class Rotation {
       const pending =
         this.credential?.adminAdapter === 'manual' ? await this.awaitReplacementKey() : await this.issue();
       await this.canary(pending);
-      if (this.input.flipApprovalRequired) await this.awaitApproval('flip', this.input.flipRoles);
+      const soak = await this.soak();
+      if (this.input.flipApprovalRequired || soak)
+        await this.awaitApproval('flip', this.input.flipRoles, soak);
       await this.flip();
       for (;;) {
-        await this.hold();
-        if (await this.awaitRevokeApproval()) break;
+        // A revocation undone by its negative test goes straight back to the gate, with the reason.
+        if (!this.revertedBecause) await this.hold();
+        if (!(await this.awaitRevokeApproval())) continue;
+        if (await this.revokeAndVerify()) break;
       }
     } catch (err) {
-      // Even a cancelled workflow rolls back and leaves evidence.
-      return CancellationScope.nonCancellable(() => this.unwind(err));
+      // Even a cancelled workflow rolls back (or fails with what is live) and leaves evidence.
+      this.cancelled = isCancellation(err);
+      return CancellationScope.nonCancellable(() =>
+        err instanceof Unrecoverable ? this.fail(err.message, err.live) : this.unwind(err),
+      );
     }
-    // Past this point the old key may be gone: failures end in FAILED with an alert, never a rollback.
+    // The old key is proven refused; only irreversible clean-up is left.
     try {
-      await this.revoke();
-      await this.verifyRevocation();
+      await this.finishRevocation();
     } catch (err) {
-      return CancellationScope.nonCancellable(() => this.fail(this.describe(err)));
+      return CancellationScope.nonCancellable(() =>
+        this.fail(this.describe(err), {
+          oldKey: this.s.revocation?.deletedAt ? 'deleted' : 'disabled',
+          newKey: 'enabled',
+          ...(this.s.versions.current ? { currentVersion: this.s.versions.current.version } : {}),
+          detail:
+            'the old key is refused by the gateway; finish its deletion and the retirement of the previous secret version by hand',
+        }),
+      );
     }
     return CancellationScope.nonCancellable(() => this.finish('completed', 'COMPLETED'));
   }
@@ -230,13 +305,24 @@ class Rotation {
     this.s.fingerprints.old = p.current.fingerprint;
     this.s.baseline = p.baseline;
     this.s.preChecks = p.preChecks;
+    this.s.coverage = inventoryCoverage(this.input.apps, p.credential.consumers, p.baselineByConsumer);
+    this.s.telemetry = {
+      ...p.telemetry,
+      unobservable: unobservable(requiredSignals(this.input.evidence), p.telemetry.capabilities),
+    };
     if (p.oldGatewayKeyId) this.s.gatewayKeys.old = p.oldGatewayKeyId;
     this.check(
       'preflight',
       true,
       `current ${p.current.name}@${p.current.version} (${p.current.fingerprint}) answered ${p.oldKeyStatus}`,
     );
-    for (const c of p.preChecks) this.check(`pre-check ${c.name}`, c.verified, c.detail);
+    for (const c of p.preChecks) this.check(`pre-check ${c.name}`, c.verified, `${c.result}: ${c.detail}`);
+    if (this.s.telemetry.unobservable.length > 0) {
+      this.log(
+        'telemetry-blind-spots',
+        `${p.telemetry.name} cannot observe ${this.s.telemetry.unobservable.join(', ')} per key: checks that need them are inconclusive`,
+      );
+    }
     if (p.credential.adminAdapter !== 'manual' && (!p.oldGatewayKeyId || !p.oldScope)) {
       throw ApplicationFailure.nonRetryable(
         `${p.credential.adminAdapter} gateway does not know the current key ${p.current.fingerprint}`,
@@ -288,21 +374,22 @@ class Rotation {
     this.compensate('discard pending secret', () =>
       vault.discardPending({ rotationId: this.input.rotationId, credential }),
     );
-    if (this.input.revokeNewKeyOnRollback) {
-      this.compensate('revoke replacement gateway key', async () => {
-        if (this.flipped) {
-          // Consumers that reloaded after the flip still hold the new key: revoking it now would cut
-          // them off until they reload again, so it stays enabled for a human to revoke once drained.
-          this.log(
-            'manual-action',
-            `replacement key ${this.s.gatewayKeys.new ?? '?'} stays enabled: revoke it once its traffic has drained`,
-          );
-          return;
-        }
-        const r = await gatewayAdmin.revokeIssuedKey({ rotationId: this.input.rotationId, credential });
-        this.log('replacement-key-revoked', `${r.keyId ?? 'no key was issued'} ${r.method}`);
-      });
-    }
+    this.compensate('revoke replacement gateway key', async () => {
+      if (this.flipped) {
+        // Consumers that reloaded after the flip still hold the new key: revoking it now would cut
+        // them off until they reload again, so it stays enabled, tracked, until its traffic drains.
+        this.s.keptReplacementKey = {
+          ...(this.s.gatewayKeys.new ? { keyId: this.s.gatewayKeys.new } : {}),
+          ...(this.s.fingerprints.new ? { fingerprint: this.s.fingerprints.new } : {}),
+          since: iso(Date.now()),
+        };
+        return `kept enabled: replacement key ${this.s.gatewayKeys.new ?? '?'} may still be in use; revoke it once its traffic has drained`;
+      }
+      if (!this.input.revokeNewKeyOnRollback)
+        return 'kept: the policy keeps the replacement key (rollback.revoke_new_key: false)';
+      const r = await gatewayAdmin.revokeIssuedKey({ rotationId: this.input.rotationId, credential });
+      this.log('replacement-key-revoked', `${r.keyId ?? 'no key was issued'} ${r.method}`);
+    });
     const issued = await gatewayAdmin.issueReplacementKey({
       rotationId: this.input.rotationId,
       credential,
@@ -320,11 +407,15 @@ class Rotation {
     return issued.pending;
   }
 
-  /** CANARY: every allowed route with the new key, usage attribution, and an optional soak. */
+  /** CANARY: every allowed route with the new key, then usage attribution. */
   private async canary(pending: SecretVersionRef): Promise<void> {
     this.enter('CANARY', 'canary', this.input.allowedRoutes.join(', '));
     const credential = this.credential!;
-    const report = await canaryActs.runCanary({ credential, pending, routes: this.input.allowedRoutes });
+    const report = await canaryActs.runCanary({
+      credential,
+      version: pending,
+      routes: this.input.allowedRoutes,
+    });
     this.s.canary = report.requests;
     const failed = report.requests.filter((r) => !r.ok);
     const summary = report.requests.map(
@@ -337,26 +428,158 @@ class Rotation {
         `canary failed: ${failed.map((r) => `${r.route} ${r.reason ?? r.status}`).join(', ')}`,
       );
     }
+    // The canary's requests land in the first telemetry window: they are not app traffic either.
+    this.probeRequests = report.requests.length;
     this.checkpoint();
-    if (
+    if (this.attributionRequired()) await this.checkAttribution(ATTRIBUTION_LOOKS);
+  }
+
+  private attributionRequired(): boolean {
+    return (
       this.input.evidence.usage_owner_check === 'required' ||
       this.input.evidence.cost_anomaly_check === 'required'
-    ) {
-      const attribution = await telemetry.checkAttribution({
-        credential,
+    );
+  }
+
+  /**
+   * Usage attribution: a wrong owner rolls back; no usage recorded yet is looked at again a few times
+   * (the canary's requests are on their way to the telemetry), then left inconclusive for the gate.
+   */
+  private async checkAttribution(looks: number): Promise<void> {
+    for (let look = 1; ; look++) {
+      const a = await telemetry.checkAttribution({
+        credential: this.credential!,
         key: this.keyRef('new'),
         expectedOwner: this.input.expectedOwner,
       });
-      this.s.attribution = attribution;
-      const detail = `owner ${attribution.owner ?? 'unknown'} (expected ${attribution.expectedOwner})${attribution.anomalies.length ? `; ${attribution.anomalies.join('; ')}` : ''}`;
-      this.check('usage attribution', attribution.passed, detail);
-      if (!attribution.passed) throw new Interrupted('rollback', `usage attribution failed: ${detail}`);
-      this.checkpoint();
+      this.s.attribution = a;
+      const detail = `owner ${a.owner ?? 'unknown'} (expected ${a.expectedOwner})${a.anomalies.length ? `; ${a.anomalies.join('; ')}` : ''}`;
+      if (a.verdict === 'fail') {
+        this.check('usage attribution', false, detail, { verdict: 'fail' });
+        throw new Interrupted('rollback', `usage attribution failed: ${detail}`);
+      }
+      if (a.verdict === 'pass' || look >= looks) {
+        this.check(
+          'usage attribution',
+          a.verdict === 'pass',
+          a.verdict === 'pass' ? detail : 'no usage of the new key attributed yet',
+          {
+            verdict: a.verdict,
+          },
+        );
+        return;
+      }
+      await this.sleepUnlessInterrupted(ATTRIBUTION_INTERVAL_MS, 'attribution not recorded yet');
     }
-    if (this.input.canarySoakMs > 0) {
-      this.details(`canary soak until ${iso(Date.now() + this.input.canarySoakMs)}`);
-      await this.sleepUnlessInterrupted(this.input.canarySoakMs, 'canary soak');
+  }
+
+  /**
+   * The canary soak: registered canary consumers read the pending secret, and their traffic on it is
+   * judged like the hold's, window by window, with an active probe each time. Without a cohort the
+   * soak is synthetic: probes only. Returns the blockers of a soak that ended without positive
+   * evidence (the flip gate then waits for a human), or undefined.
+   */
+  private async soak(): Promise<string[] | undefined> {
+    if (this.input.canarySoakMs <= 0) return undefined;
+    const credential = this.credential!;
+    const cohort = this.s.coverage.filter((c) => c.canary).map((c) => c.consumer);
+    const end = Date.now() + this.input.canarySoakMs;
+    this.details(
+      `canary soak until ${iso(end)}${cohort.length ? ` with ${cohort.join(', ')} on the pending key` : ' (synthetic probes only: no canary consumers registered)'}`,
+    );
+    this.s.analysis = newTally('soak', this.input.analysis);
+    let from = Date.now();
+    let stopped: string | undefined;
+    while (Date.now() < end) {
+      await this.sleepUnlessInterrupted(
+        Math.min(this.input.checkIntervalMs, end - Date.now()),
+        'canary soak',
+      );
+      const to = Date.now();
+      const { verdict, reasons, figures } = await this.measure(
+        { credential, newKey: this.keyRef('new'), fromMs: from, toMs: to },
+        this.s.versions.pending!,
+        cohort.length > 0,
+      );
+      from = to;
+      const tallied = tally(this.s.analysis, verdict);
+      this.s.analysis = tallied;
+      this.check(
+        'canary soak',
+        verdict === 'pass',
+        `${verdict}${reasons.length ? `: ${reasons.join('; ')}` : ''}`,
+        {
+          verdict,
+          reasons,
+          ...(figures ? { figures } : {}),
+        },
+      );
+      const outcome = analysisOutcome(tallied);
+      if (outcome.state === 'failed')
+        throw new Interrupted('rollback', `canary soak failed: ${reasons.join('; ')}`);
+      if (outcome.state === 'inconclusive') {
+        stopped = `canary soak inconclusive: ${outcome.why}`;
+        break;
+      }
     }
+    const blockers = [
+      ...(stopped ? [stopped] : []),
+      ...(this.s.analysis.passed === 0 && !stopped ? ['no soak window passed'] : []),
+      ...this.s.coverage
+        .filter((c) => c.canary && c.newKeyRequests === 0)
+        .map((c) => `canary consumer ${c.consumer} never seen on the pending key`),
+    ];
+    if (blockers.length === 0) return undefined;
+    this.s.gateEvidence.flip = {
+      gate: 'flip',
+      computedAt: iso(Date.now()),
+      evidence: 'insufficient',
+      blockers,
+      rows: [],
+    };
+    return blockers;
+  }
+
+  /**
+   * One measurement: a telemetry window and an active probe with the same key, judged together.
+   * `judgeTraffic` false (a synthetic soak) judges the probe alone.
+   */
+  private async measure(
+    window: {
+      credential: CredentialRef;
+      newKey: TelemetryKey;
+      oldKey?: TelemetryKey;
+      fromMs: number;
+      toMs: number;
+    },
+    version: SecretVersionRef,
+    judgeTraffic = true,
+  ): Promise<ReturnType<typeof judgeWindow> & { observation: HoldObservation }> {
+    const observation = await telemetry.observeHoldWindow(window);
+    const probe = await canaryActs.runCanary({
+      credential: window.credential,
+      version,
+      routes: this.input.allowedRoutes,
+    });
+    this.lastProbe = probe;
+    this.s.coverage = recordCoverage(this.s.coverage, observation);
+    const judged = judgeTraffic
+      ? judgeWindow({
+          observation,
+          probe,
+          baseline: this.s.baseline!,
+          thresholds: this.input.thresholds,
+          required: requiredSignals(this.input.evidence),
+          probeRequestsInWindow: this.probeRequests,
+        })
+      : {
+          verdict: (probeFailure(probe) ? 'fail' : 'pass') as Verdict,
+          reasons: probeFailure(probe) ? [probeFailure(probe)!] : [],
+          breaches: [],
+          appRequests: 0,
+        };
+    this.probeRequests = probe.requests.length;
+    return { ...judged, observation };
   }
 
   /** FLIPPING: the new key becomes the newest version of the stable path; optional rollout hook. */
@@ -401,14 +624,19 @@ class Rotation {
     this.checkpoint();
   }
 
-  /** HOLDING: checks every interval against the baseline; the old key must drain to zero. */
+  /**
+   * HOLDING: a judged window every interval (new-key traffic against the baseline, an active probe,
+   * old-key traffic per consumer). A failure rolls back; the hold ends when the revoke gate's rows
+   * have positive evidence after the observation window, or stops short (an analysis limit, the max
+   * hold) with blockers the revoke gate shows to a human.
+   */
   private async hold(): Promise<void> {
     // The hold's clock starts once: an extension adds time to the same hold, it does not start a new one.
     const start = (this.holdStart ??= Date.now());
     const observationEnd = start + this.input.observationWindowMs;
     const maxHoldEnd = () => start + this.input.maxHoldMs + this.extensionMs;
     const emergency = this.input.mode === 'emergency';
-    this.s.exceptions = [];
+    this.holdStopped = undefined;
     this.s.hold = {
       startedAt: iso(start),
       observationEndsAt: iso(observationEnd),
@@ -423,104 +651,192 @@ class Rotation {
         oldKeyRequests: 0,
       },
     };
+    // Each entry into the hold (the first, or after a human extended it) is a fresh analysis.
+    this.s.analysis = newTally('hold', this.input.analysis);
     this.enter(
       'HOLDING',
       'holding',
-      emergency ? 'one post-flip check (emergency)' : `observe until ${iso(observationEnd)}`,
+      emergency ? 'post-flip checks until one passes (emergency)' : `observe until ${iso(observationEnd)}`,
     );
     const credential = this.credential!;
-    let zeroSince: number | undefined;
     let lastCheck = Date.now();
     for (;;) {
       this.details(`next check at ${iso(Date.now() + this.input.checkIntervalMs)}`);
       await this.sleepUnlessInterrupted(this.input.checkIntervalMs, 'hold check interval');
       const now = Date.now();
-      const window = await telemetry.observeWindow({
-        credential,
-        key: this.keyRef('new'),
-        fromMs: lastCheck,
-        toMs: now,
-      });
-      const totals = this.s.hold.totals;
-      totals.checks += 1;
-      totals.newKeyRequests += window.requests;
-      totals.authErrors += window.authErrors;
-      totals.rateLimited += window.rateLimited;
-      totals.serverErrors += window.serverErrors;
-      const breaches = evaluateThresholds(this.s.baseline!, window, this.input.thresholds);
-      const figures = `${window.requests} req, ${window.authErrors} 401/403, ${window.rateLimited} 429, ${window.serverErrors} 5xx, p95 ${window.p95LatencyMs} ms`;
-      this.check('new-key traffic', breaches.length === 0, figures, { figures: window, breaches });
-      if (breaches.length > 0) {
-        throw new Interrupted(
-          'rollback',
-          `new-key traffic breached thresholds: ${breaches.map((b) => b.detail).join('; ')}`,
-        );
-      }
-      this.checkpoint();
-      const usage = await telemetry.oldKeyUsage({
-        credential,
-        key: this.keyRef('old'),
-        fromMs: lastCheck,
-        toMs: now,
-      });
-      totals.oldKeyRequests += usage.total;
-      for (const c of usage.perConsumer) {
-        if (c.requests === 0) continue;
-        const seen = this.oldKeySeen.get(c.consumer) ?? { requests: 0, lastSeenMs: now };
-        this.oldKeySeen.set(c.consumer, { requests: seen.requests + c.requests, lastSeenMs: now });
-      }
-      zeroSince = nextZeroSince(zeroSince, usage);
-      if (zeroSince !== undefined) this.s.hold.oldKeyZeroSince = iso(zeroSince);
+      const m = await this.measure(
+        { credential, newKey: this.keyRef('new'), oldKey: this.keyRef('old'), fromMs: lastCheck, toMs: now },
+        this.s.versions.current!,
+      );
+      lastCheck = now;
+      const { verdict, reasons, observation } = m;
+      const tallied = tally(this.s.analysis, verdict);
+      this.s.analysis = tallied;
+      this.countTotals(m.figures, m.appRequests, observation);
+      const fig = m.figures;
+      const figures = fig
+        ? `${m.appRequests} app req, ${fig.authErrors} 401/403, ${fig.rateLimited} 429, ${fig.serverErrors} 5xx, p95 ${fig.p95LatencyMs} ms`
+        : 'no figures';
+      this.check(
+        'new-key traffic',
+        verdict === 'pass',
+        `${verdict}: ${figures}${reasons.length ? ` — ${reasons.join('; ')}` : ''}`,
+        { verdict, reasons, ...(fig ? { figures: fig } : {}), breaches: m.breaches },
+      );
+      const old = observation.oldKeyByConsumer;
+      this.zeroSince = nextZeroSince(this.zeroSince, old, observation.fromMs);
+      if (this.zeroSince !== undefined) this.s.hold.oldKeyZeroSince = iso(this.zeroSince);
       else delete this.s.hold.oldKeyZeroSince;
-      const perConsumer = usage.perConsumer.map((c) => `${c.consumer}=${c.requests}`).join(' ');
+      const oldTotal = old?.reduce((n, c) => n + c.requests, 0);
+      const perConsumer = (old ?? [])
+        .filter((c) => c.requests > 0)
+        .map((c) => `${c.consumer}=${c.requests}`)
+        .join(' ');
       this.check(
         'old-key drain',
-        usage.total === 0,
-        `${usage.total} old-key req${perConsumer ? ` (${perConsumer})` : ''}`,
+        oldTotal === 0,
+        old
+          ? `${oldTotal} old-key req${perConsumer ? ` (${perConsumer})` : ''}`
+          : 'old-key traffic could not be read',
+        { verdict: old ? (oldTotal === 0 ? 'pass' : 'inconclusive') : 'error' },
       );
-      this.checkpoint();
-      lastCheck = now;
       this.s.hold.maxHoldEndsAt = iso(maxHoldEnd());
-      this.details(`${figures}; old key ${usage.total} req`);
-      if (emergency) return;
-      const drained =
-        !this.input.requireOldKeyDrain || drainSatisfied(zeroSince, now, this.input.drainWindowMs);
-      if (now >= observationEnd && drained) return;
-      if (now >= maxHoldEnd() && !drained) {
-        // Never a silent revoke: the consumers that used the old key within the drain window become
-        // the exception list, and the revoke gate waits for a human to accept them, extend, or roll back.
-        const recent = now - Math.max(this.input.drainWindowMs, this.input.checkIntervalMs);
-        this.s.exceptions = undrainedConsumers(
-          [...this.oldKeySeen]
-            .filter(([, seen]) => seen.lastSeenMs >= recent)
-            .map(([consumer, seen]) => ({ consumer, requests: seen.requests })),
+      this.details(`${verdict}: ${figures}; old key ${oldTotal ?? '?'} req`);
+      const outcome = analysisOutcome(tallied);
+      if (outcome.state === 'failed') {
+        throw new Interrupted('rollback', `new-key traffic failed the hold analysis: ${reasons.join('; ')}`);
+      }
+      this.checkpoint();
+      if (outcome.state === 'inconclusive') {
+        this.holdStopped = `hold analysis inconclusive: ${outcome.why}`;
+        this.log('analysis-inconclusive', `${outcome.why}; last: ${reasons.join('; ')}`);
+        return;
+      }
+      const drained = drainSatisfied(this.zeroSince, now, this.input.drainWindowMs);
+      const waitForDrain = this.input.requireOldKeyDrain && !emergency;
+      if (emergency ? verdict === 'pass' : now >= observationEnd && (drained || !waitForDrain)) {
+        if (this.attributionRequired() && this.s.attribution?.verdict !== 'pass')
+          await this.checkAttribution(1);
+        if (this.revokeGate().evidence === 'positive' || emergency || !waitForDrain) return;
+      }
+      if (now >= maxHoldEnd()) {
+        const onOld = this.s.coverage.filter(
+          (c) =>
+            c.lastOldKeyAt &&
+            Date.parse(c.lastOldKeyAt) >=
+              now - Math.max(this.input.drainWindowMs, this.input.checkIntervalMs),
         );
-        this.log(
-          'max-hold-reached',
-          `old key still used by ${this.s.exceptions.map((c) => c.consumer).join(', ') || 'unknown consumers'}`,
-        );
+        this.holdStopped = `max hold reached without positive evidence${onOld.length ? `; old key still used by ${onOld.map((c) => c.consumer).join(', ')}` : ''}`;
+        this.log('max-hold-reached', this.holdStopped);
         return;
       }
     }
   }
 
-  /** AWAITING_REVOKE_APPROVAL: true once approved; false when the hold was extended (hold again). */
+  /** Sums over the whole hold; the checks list keeps only the latest windows. */
+  private countTotals(
+    fig: HoldObservation['newKey'] | undefined,
+    appRequests: number,
+    observation: HoldObservation,
+  ): void {
+    const totals = this.s.hold!.totals;
+    totals.checks += 1;
+    const oldRequests = (observation.oldKeyByConsumer ?? []).reduce((n, c) => n + c.requests, 0);
+    totals.oldKeyRequests += oldRequests;
+    this.holdTotals.oldKeyRequests += oldRequests;
+    if (!fig) return;
+    totals.newKeyRequests += appRequests;
+    totals.authErrors += fig.authErrors;
+    totals.rateLimited += fig.rateLimited;
+    totals.serverErrors += fig.serverErrors;
+    this.holdTotals.newKeyAppRequests += appRequests;
+  }
+
+  /** The revoke gate's rows as of now, from what the hold observed. */
+  private revokeGate(): GateEvidence {
+    const baseline = this.s.baseline!;
+    return revokeGateEvidence({
+      nowMs: Date.now(),
+      input: this.input,
+      manualGateway: this.credential?.adminAdapter === 'manual',
+      canary: this.s.canary,
+      ...(this.lastProbe ? { lastProbe: this.lastProbe } : {}),
+      ...(this.s.attribution ? { attribution: this.s.attribution } : {}),
+      ...(this.s.analysis ? { analysis: this.s.analysis } : {}),
+      ...(this.holdStopped || this.revertedBecause
+        ? { analysisStopped: [this.revertedBecause, this.holdStopped].filter(Boolean).join('; ') }
+        : {}),
+      checks: this.s.checks.filter((c) => c.name === 'new-key traffic'),
+      coverage: this.s.coverage,
+      exceptions: this.s.exceptions,
+      unobservable: this.s.telemetry?.unobservable ?? [],
+      ...(this.zeroSince !== undefined ? { oldKeyZeroSince: this.zeroSince } : {}),
+      baseline: {
+        requests: baseline.requests,
+        windowMs: baseline.toMs - baseline.fromMs || BASELINE_FALLBACK_MS,
+      },
+      holdStartMs: this.holdStart ?? Date.now(),
+      holdTotals: this.holdTotals,
+    });
+  }
+
+  /**
+   * AWAITING_REVOKE_APPROVAL: the seed's rollback checks, computed now and shown in the gate; true once
+   * approved, false when the hold was extended (hold again).
+   */
   private async awaitRevokeApproval(): Promise<boolean> {
+    // Attribution left inconclusive at the canary is looked at once more: the new key has traffic now.
+    if (this.attributionRequired() && this.s.attribution?.verdict !== 'pass') await this.checkAttribution(1);
+    const gate = this.revokeGate();
+    this.s.gateEvidence.revoke = gate;
     const extensionsBefore = this.extensionsRequested;
     const decision = await this.awaitApproval(
       'revoke',
       this.input.revokeRoles,
+      gate.evidence === 'positive' ? undefined : gate.blockers,
       () => this.extensionsRequested !== extensionsBefore,
     );
+    if (decision !== 'APPROVED') this.revertedBecause = undefined;
     return decision === 'APPROVED';
   }
 
-  /** REVOKING: the adapter disables then deletes the old key; manual gateways wait for a confirmation. */
-  private async revoke(): Promise<void> {
+  /**
+   * REVOKING then VERIFYING_REVOCATION, reversible until proven: probe the new key on every route
+   * (else roll back, old key untouched), disable the old key, negative test. A failed test re-enables
+   * the old key and returns false (the revoke gate opens again); a new key that fails rolls back.
+   * True once the old key is proven refused and the new key accepted.
+   */
+  private async revokeAndVerify(): Promise<boolean> {
     this.enter('REVOKING', 'revoking', this.s.gatewayKeys.old ?? 'manual revocation');
     const credential = this.credential!;
-    if (credential.adminAdapter === 'manual') {
+    const manual = credential.adminAdapter === 'manual';
+    const probe = await canaryActs.runCanary({
+      credential,
+      version: this.s.versions.current!,
+      routes: this.input.allowedRoutes,
+    });
+    const failed = probeFailure(probe);
+    const method = manual
+      ? 'manual'
+      : this.preflight!.gatewayCanDisable
+        ? 'disable-then-delete'
+        : 'delete-only';
+    this.s.revocation = { method, preRevokeProbe: probe.requests };
+    this.check(
+      'pre-revoke probe',
+      !failed,
+      failed ?? probe.requests.map((r) => `${r.route}:${r.status}`).join(' '),
+      {
+        verdict: failed ? 'fail' : 'pass',
+      },
+    );
+    if (failed)
+      throw new Interrupted('rollback', `${failed} just before revoke; the old key was not touched`);
+    this.revertedBecause = undefined;
+
+    if (manual) {
       this.openGate('revocation-confirmation', CONFIRM_ROLES);
+      this.revocationConfirmed = undefined;
       await this.waitWithReminders(() => this.revocationConfirmed !== undefined, 'revocation confirmation');
       this.closeGate();
       this.log(
@@ -528,16 +844,28 @@ class Rotation {
         this.revocationConfirmed!.comment,
         this.revocationConfirmed!.principal,
       );
-      return;
+    } else if (method === 'disable-then-delete') {
+      const oldKeyId = this.s.gatewayKeys.old!;
+      try {
+        const r = await gatewayAdmin.disableGatewayKey({ credential, keyId: oldKeyId });
+        this.s.revocation.disabledAt = r.at;
+        this.log(
+          'old-key-disabled',
+          `${oldKeyId} ${r.result} at ${r.at} (reversible until the negative test passes)`,
+        );
+      } catch (err) {
+        return this.undoRevocation(`disabling the old key failed: ${this.describe(err)}`, true);
+      }
+    } else {
+      const r = await gatewayAdmin.deleteGatewayKey({ credential, keyId: this.s.gatewayKeys.old! });
+      this.s.revocation.deletedAt = r.at;
+      this.log(
+        'old-key-deleted',
+        `${this.s.gatewayKeys.old} ${r.result}: the gateway cannot disable keys, so there is no way back`,
+      );
     }
-    const result = await gatewayAdmin.revokeGatewayKey({ credential, keyId: this.s.gatewayKeys.old! });
-    this.log('old-key-revoked', `${this.s.gatewayKeys.old} ${result.method} at ${result.at}`);
-  }
 
-  /** VERIFYING_REVOCATION: old key refused, new key accepted, then the previous version is disabled. */
-  private async verifyRevocation(): Promise<void> {
     this.enter('VERIFYING_REVOCATION', 'negative-test');
-    const credential = this.credential!;
     const result = await negative.negativeTest({
       credential,
       old: this.s.versions.old!,
@@ -547,9 +875,79 @@ class Rotation {
     });
     this.s.negativeTest = result;
     const detail = `old key ${result.oldKeyStatus} after ${result.attempts} attempt(s), new key ${result.newKeyStatus}`;
-    this.check('negative test', result.oldKeyRejected && result.newKeyAccepted, detail);
-    if (!result.oldKeyRejected) throw new Error(`old key still accepted after revocation: ${detail}`);
-    if (!result.newKeyAccepted) throw new Error(`new key refused after revocation: ${detail}`);
+    const passed = result.oldKeyRejected && result.newKeyAccepted;
+    this.check('negative test', passed, detail, { verdict: passed ? 'pass' : 'fail' });
+    if (passed) return true;
+    const why = result.newKeyAccepted
+      ? `negative test failed: old key still accepted after revocation (${detail})`
+      : `new key refused after the old key was revoked (${detail})`;
+    return this.undoRevocation(why, result.newKeyAccepted);
+  }
+
+  /**
+   * The way back after a revocation that did not prove out: the old key enabled again, an alert, and
+   * the revoke gate again (old key still accepted) or a rollback (the new key fails). Where nothing
+   * can be undone (deleted, manual), the rotation fails with what is live.
+   */
+  private async undoRevocation(why: string, newKeyWorks: boolean): Promise<false> {
+    const credential = this.credential!;
+    const method = this.s.revocation?.method;
+    const current = this.s.versions.current?.version;
+    const live = (oldKey: KeyState, detail: string) => ({
+      oldKey,
+      newKey: (newKeyWorks ? 'enabled' : 'unknown') as KeyState,
+      ...(current ? { currentVersion: current } : {}),
+      detail,
+    });
+    if (method === 'delete-only') {
+      throw new Unrecoverable(
+        why,
+        live(
+          'deleted',
+          'the old key is deleted (the gateway cannot disable keys): nothing to undo; fix the new key at the gateway',
+        ),
+      );
+    }
+    if (method === 'manual') {
+      if (!newKeyWorks) {
+        throw new Unrecoverable(
+          why,
+          live(
+            'unknown',
+            're-enable or recreate the old key at the gateway by hand, then roll the secret back',
+          ),
+        );
+      }
+      this.log('manual-action', `${why}: revoke the old key at the gateway again, then confirm`);
+    } else {
+      try {
+        const r = await gatewayAdmin.enableGatewayKey({ credential, keyId: this.s.gatewayKeys.old! });
+        this.s.revocation = { ...this.s.revocation!, reEnabledAt: r.at };
+        this.log('old-key-re-enabled', `${this.s.gatewayKeys.old} ${r.result}: ${why}`);
+      } catch (err) {
+        throw new Unrecoverable(
+          `${why}; re-enabling the old key failed: ${this.describe(err)}`,
+          live(
+            'disabled',
+            'the old key is disabled and could not be re-enabled; enable it at the gateway, then roll back',
+          ),
+        );
+      }
+    }
+    this.notify('alert', `${why}; the old key works again`);
+    if (!newKeyWorks) throw new Interrupted('rollback', `${why}; the old key was re-enabled`);
+    this.revertedBecause = `revocation undone: ${why}`;
+    return false;
+  }
+
+  /** VERIFYING_REVOCATION, after the negative test passed: delete the old key, retire its version. */
+  private async finishRevocation(): Promise<void> {
+    const credential = this.credential!;
+    if (this.s.revocation?.method === 'disable-then-delete') {
+      const r = await gatewayAdmin.deleteGatewayKey({ credential, keyId: this.s.gatewayKeys.old! });
+      this.s.revocation.deletedAt = r.at;
+      this.log('old-key-deleted', `${this.s.gatewayKeys.old} ${r.result} at ${r.at}`);
+    }
     const retired = await vault.retirePrevious({ rotationId: this.input.rotationId, credential });
     if (retired) this.s.versions.retired = retired;
     this.log(
@@ -582,8 +980,10 @@ class Rotation {
     const failures: string[] = [];
     for (const step of [...this.compensations].reverse()) {
       try {
-        await step.run();
-        this.log('compensated', step.name);
+        const note = await step.run();
+        // A step that chose not to act says so; only a step that acted is "compensated".
+        if (note) this.log('compensation-skipped', `${step.name}: ${note}`);
+        else this.log('compensated', step.name);
       } catch (err) {
         // Stop here: a later step (revoking the new key) must not run while an earlier one (the
         // old value back as the newest version) did not, or consumers would be left with no key.
@@ -592,28 +992,95 @@ class Rotation {
       }
     }
     if (this.credential?.adminAdapter === 'manual' && this.s.fingerprints.new) {
+      this.s.keptReplacementKey ??= { fingerprint: this.s.fingerprints.new, since: iso(Date.now()) };
       this.log(
         'manual-action',
         `revoke the handed-over key ${this.s.fingerprints.new} at the gateway by hand`,
       );
     }
     if (failures.length > 0) return this.fail(`rollback incomplete: ${failures.join('; ')}`);
+    if (this.s.keptReplacementKey?.keyId && this.input.revokeNewKeyOnRollback) {
+      if (this.cancelled) {
+        this.notify(
+          'alert',
+          `replacement key ${this.s.keptReplacementKey.keyId} is still live: revoke it once its traffic has drained`,
+        );
+      } else await this.awaitKeptKeyRevocation();
+    }
     return this.finish(outcome, end);
   }
 
-  /** FAILED: only where a human must act; alerts the ticket. */
-  private async fail(reason: string): Promise<RotationStatus> {
+  /**
+   * After a rollback past the flip, the replacement key stays live for consumers that reloaded. The
+   * rollback is not over until it is revoked: the ticket is reminded, and a human asks for the
+   * revocation once its traffic has drained, which rekey checks before revoking.
+   */
+  private async awaitKeptKeyRevocation(): Promise<void> {
+    const credential = this.credential!;
+    const kept = this.s.keptReplacementKey!;
+    this.openGate('replacement-key-revocation', HOLD_ROLES);
+    for (;;) {
+      this.replacementRevocation = undefined;
+      // Already rolling back: a rollback request cannot cut this wait short.
+      await this.waitWithReminders(
+        () => this.replacementRevocation !== undefined,
+        `revocation of the kept replacement key ${kept.keyId}`,
+        { interruptible: false, note: 'the replacement key is still live' },
+      );
+      const asked = this.replacementRevocation!;
+      const windowMs = Math.max(this.input.drainWindowMs, this.input.checkIntervalMs);
+      const now = Date.now();
+      const seen = await telemetry.observeHoldWindow({
+        credential,
+        newKey: this.keyRef('new'),
+        fromMs: now - windowMs,
+        toMs: now,
+      });
+      const users = (seen.newKeyByConsumer ?? []).filter((c) => c.requests > 0);
+      if (!seen.newKeyByConsumer || users.length > 0) {
+        const why = seen.newKeyByConsumer
+          ? `still used in the last ${Math.round(windowMs / 1000)} s by ${users.map((c) => `${c.consumer} (${c.requests} req)`).join(', ')}`
+          : `its traffic could not be read (${seen.errors.join('; ')})`;
+        this.log('replacement-key-revocation-refused', `${kept.keyId} ${why}`, asked.principal);
+        this.notify('alert', `kept replacement key ${kept.keyId} not revoked: ${why}`);
+        continue;
+      }
+      const r = await gatewayAdmin.revokeIssuedKey({ rotationId: this.input.rotationId, credential });
+      kept.revokedAt = r.at;
+      kept.revokedBy = asked.principal;
+      this.closeGate();
+      this.log(
+        'replacement-key-revoked',
+        `${r.keyId ?? kept.keyId} ${r.method}: ${asked.reason}`,
+        asked.principal,
+      );
+      return;
+    }
+  }
+
+  /** FAILED: only where a human must act; alerts the ticket with what is live. */
+  private async fail(reason: string, live?: RotationStatus['live']): Promise<RotationStatus> {
     this.s.failure = { phase: this.s.phase, reason };
+    if (live) this.s.live = live;
     this.closeGate();
-    this.notify('alert', `rotation failed in ${this.s.phase}: ${reason}`);
+    this.notify(
+      'alert',
+      `rotation failed in ${this.s.phase}: ${reason}${live ? ` — live: ${live.detail}` : ''}`,
+    );
     return this.finish('failed', 'FAILED');
   }
 
-  /** Terminal phase: outcome search attribute, evidence bundle, ticket notified. */
+  /**
+   * Terminal phase: outcome search attribute, evidence bundle, ticket notified. A rotation that did
+   * not complete ends the workflow with a typed failure carrying its status, so the Temporal UI, the
+   * CLI's workflow list and Temporal's own metrics show it apart from a completed one.
+   */
   private async finish(outcome: Outcome, end: Phase): Promise<RotationStatus> {
     this.s.outcome = outcome;
     if (end === 'COMPLETED') this.enter('ARCHIVING', 'archiving');
     upsertSearchAttributes([{ key: RotationOutcomeKey, value: outcome }]);
+    // The last timeline entry is written before the bundle, so the evidence holds the whole story.
+    this.enter(end, 'finished', outcome);
     try {
       // The activity builds the bundle from the status, the ticket's input, the registry and the vault.
       this.s.evidence = await evidence.writeEvidence({
@@ -625,28 +1092,39 @@ class Rotation {
       // The rotation's effect stands either way; the missing bundle is an alert, not a reason to undo.
       this.notify('alert', `evidence bundle not written: ${this.describe(err)}`);
     }
-    this.enter(end, 'finished', outcome);
     this.notify('finished', `rotation ${outcome}`);
     // Close cleanly: no notification left running, and an update that arrived in the last
     // activation answers before the run closes.
     await Promise.allSettled(this.notifications);
     await condition(allHandlersFinished);
-    return this.s;
+    if (outcome === 'completed') return this.s;
+    // A cancelled rotation ends cancelled (its status stays queryable); the rest end failed, typed.
+    if (this.cancelled) throw new CancelledFailure(`rotation cancelled and ${outcome}`);
+    throw ApplicationFailure.create({
+      type: OUTCOME_FAILURE_TYPES[outcome],
+      message: `rotation ${outcome}: ${this.s.rollbackCause ?? this.s.failure?.reason ?? end}`,
+      nonRetryable: true,
+      details: [this.s],
+    });
   }
 
   // ── gates and waiting ─────────────────────────────────────────────────────────────────────────
 
-  /** An approval gate: APPROVED returns; REJECTED rolls back; a timeout reminds and keeps waiting. */
-  private async awaitApproval(gate: Gate, roles: Role[], leaveEarly?: () => boolean) {
+  /**
+   * An approval gate: APPROVED returns; REJECTED rolls back; a timeout reminds and keeps waiting.
+   * `blockers`: the gate lacks positive evidence, and only an approval accepting the risk opens it.
+   */
+  private async awaitApproval(gate: Gate, roles: Role[], blockers?: string[], leaveEarly?: () => boolean) {
     this.decisions.delete(gate);
     const phase: Phase = gate === 'flip' ? 'AWAITING_FLIP_APPROVAL' : 'AWAITING_REVOKE_APPROVAL';
-    const exceptions = this.s.exceptions.map((c) => `${c.consumer} (${c.requests} req)`).join(', ');
     this.enter(
       phase,
       'gate-opened',
-      exceptions ? `exceptions: ${exceptions}` : `${gate} approval by ${roles.join(' or ')}`,
+      blockers?.length
+        ? `insufficient evidence: ${blockers.join('; ')}`
+        : `${gate} approval by ${roles.join(' or ')}`,
     );
-    this.openGate(gate, roles);
+    this.openGate(gate, roles, blockers);
     await this.waitWithReminders(
       () => this.decisions.has(gate) || (leaveEarly?.() ?? false),
       `${gate} approval`,
@@ -658,16 +1136,20 @@ class Rotation {
   }
 
   /** Waits for a condition; each reminder interval without it notifies the ticket and waits again. */
-  private async waitWithReminders(done: () => boolean, what: string): Promise<void> {
+  private async waitWithReminders(
+    done: () => boolean,
+    what: string,
+    { interruptible = true, note = 'the old key keeps working' } = {},
+  ): Promise<void> {
     for (;;) {
       const met = await condition(
-        () => done() || this.interrupt !== undefined,
+        () => done() || (interruptible && this.interrupt !== undefined),
         this.input.approvalReminderMs,
       );
-      this.checkpoint();
+      if (interruptible) this.checkpoint();
       if (met) return;
       if (this.s.pendingGate) this.s.pendingGate.reminders += 1;
-      this.log('approval-timeout', `still waiting for ${what}; the old key keeps working`);
+      this.log('approval-timeout', `still waiting for ${what}; ${note}`);
       this.notify(
         'approval-timeout',
         `still waiting for ${what} since ${this.s.pendingGate?.openedAt ?? '?'}`,
@@ -735,6 +1217,15 @@ class Rotation {
         this.revocationConfirmed = a;
       },
     );
+    this.both(
+      revokeReplacementKeyUpdate,
+      revokeReplacementKeySignal,
+      (a) => this.refuseReplacementRevocation(a),
+      (a) => {
+        this.replacementRevocation = a;
+        this.log('replacement-key-revocation-requested', a.reason, a.principal);
+      },
+    );
   }
 
   /** One handler behind an update and its same-named signal; a refused signal is logged, not applied. */
@@ -798,8 +1289,37 @@ class Rotation {
     }
     const minutes = (args as unknown as Record<string, unknown>).minutes;
     if (minutes !== undefined && typeof minutes !== 'number') return invalid('minutes must be a number');
-    if (TERMINAL_PHASES.includes(this.s.phase) || this.s.phase === 'ROLLING_BACK') {
+    const exceptions = (args as unknown as Record<string, unknown>).exceptions;
+    if (exceptions !== undefined) {
+      const refusal = this.refuseExceptions(exceptions);
+      if (refusal) return refusal;
+    }
+    const keptKeyWait = this.s.pendingGate?.gate === 'replacement-key-revocation';
+    if (TERMINAL_PHASES.includes(this.s.phase) || (this.s.phase === 'ROLLING_BACK' && !keptKeyWait)) {
       return notOpen(`the rotation is ${this.s.phase}`);
+    }
+    return undefined;
+  }
+
+  /** Exceptions come from untrusted JSON too: each names a consumer, an owner, an expiry and a control. */
+  private refuseExceptions(value: unknown): Refusal | undefined {
+    if (!Array.isArray(value) || value.length > 200)
+      return invalid('exceptions must be a list (at most 200)');
+    for (const e of value as Record<string, unknown>[]) {
+      if (!e || typeof e !== 'object') return invalid('each exception must be an object');
+      for (const field of EXCEPTION_FIELDS) {
+        const v = e[field];
+        if (typeof v !== 'string' || !v.trim() || v.length > 500)
+          return invalid(
+            `exception ${field} is required text (consumer, owner, expiresAt, compensatingControl)`,
+          );
+        if (KEY_LIKE.test(v)) return invalid(`exception ${field} looks like it contains an API key`);
+      }
+      const expires = Date.parse(e.expiresAt as string);
+      if (!Number.isFinite(expires))
+        return invalid(`exception expiresAt ${String(e.expiresAt)} is not a date`);
+      if (expires <= Date.now())
+        return invalid(`exception expiresAt ${String(e.expiresAt)} is not in the future`);
     }
     return undefined;
   }
@@ -812,7 +1332,19 @@ class Rotation {
     if (a.gate !== 'flip' && a.gate !== 'revoke')
       return invalid(`unknown gate ${String(a.gate)} (flip or revoke)`);
     if (!this.gateOpen(a.gate)) return notOpen(`the ${a.gate} gate is not open (phase ${this.s.phase})`);
-    return approvalRefusal(a, this.s.pendingGate!.requiredRoles, this.input.requestedBy, this.input.mode);
+    const refusal = approvalRefusal(
+      a,
+      this.s.pendingGate!.requiredRoles,
+      this.input.requestedBy,
+      this.input.mode,
+    );
+    if (refusal) return refusal;
+    if (this.s.pendingGate!.evidence === 'insufficient' && !a.riskReason?.trim()) {
+      return invalid(
+        `the ${a.gate} gate lacks positive evidence (${(this.s.pendingGate!.blockers ?? []).join('; ')}): approve with a riskReason to accept the risk on record, extend the hold, or roll back`,
+      );
+    }
+    return undefined;
   }
 
   private refuseReject(a: RejectArgs): Refusal | undefined {
@@ -832,6 +1364,7 @@ class Rotation {
     if (!a.roles.some((r) => r === 'operator' || r === 'approver'))
       return notAllowed(`${a.principal} lacks the operator or approver role`);
     if (!a.reason?.trim()) return invalid('a rollback needs a reason');
+    if (this.s.phase === 'ROLLING_BACK') return notOpen('a rollback is already under way');
     if (POINT_OF_NO_RETURN.includes(this.s.phase)) {
       return notOpen(
         `too late to roll back: the old key is being or has been revoked (phase ${this.s.phase})`,
@@ -859,21 +1392,28 @@ class Rotation {
   }
 
   private refuseExtend(a: ExtendHoldArgs): Refusal | undefined {
-    if (!a.roles.some((r) => r === 'operator' || r === 'approver'))
+    if (!a.roles.some((r) => HOLD_ROLES.includes(r)))
       return notAllowed(`${a.principal} lacks the operator or approver role`);
     if (!Number.isFinite(a.minutes) || a.minutes < 1 || a.minutes > 24 * 60)
       return invalid('minutes must be between 1 and 1440');
     if (!a.reason?.trim()) return invalid('an extension needs a reason');
-    if (
-      this.s.phase !== 'HOLDING' &&
-      !(this.s.phase === 'AWAITING_REVOKE_APPROVAL' && this.s.exceptions.length > 0)
-    ) {
+    if (this.s.phase !== 'HOLDING' && !this.gateOpen('revoke')) {
       return notOpen(
-        `the hold can only be extended while HOLDING or when it ran out with exceptions (phase ${this.s.phase})`,
+        `the hold can only be extended while HOLDING or at the revoke gate (phase ${this.s.phase})`,
       );
     }
     if (this.extensionMs + a.minutes * 60_000 > MAX_TOTAL_EXTENSION_MS)
       return invalid('extensions may add up to 7 days at most');
+    return undefined;
+  }
+
+  private refuseReplacementRevocation(a: RevokeReplacementKeyArgs): Refusal | undefined {
+    if (!a.roles.some((r) => HOLD_ROLES.includes(r)))
+      return notAllowed(`${a.principal} lacks the operator or approver role`);
+    if (this.s.pendingGate?.gate !== 'replacement-key-revocation')
+      return notOpen(`no kept replacement key awaits revocation (phase ${this.s.phase})`);
+    if (!a.reason?.trim()) return invalid('a revocation request needs a reason');
+    if (this.replacementRevocation) return notOpen('a revocation of the kept key is already being checked');
     return undefined;
   }
 
@@ -914,6 +1454,44 @@ class Rotation {
       ...('breakGlassReason' in a && a.breakGlassReason ? { breakGlassReason: a.breakGlassReason } : {}),
     });
     this.log(`${a.gate}-${decision.toLowerCase()}`, comment, a.principal);
+    if (decision !== 'APPROVED' || !('gate' in a)) return;
+    const approve = a as ApproveArgs;
+    if (approve.exceptions) this.recordExceptions(approve.exceptions, a.principal);
+    if (approve.riskReason && this.s.pendingGate?.evidence === 'insufficient') {
+      const missing = this.s.pendingGate.blockers ?? [];
+      this.s.riskAcceptances.push({
+        gate: a.gate,
+        principal: a.principal,
+        reason: approve.riskReason,
+        missing,
+        at: iso(Date.now()),
+      });
+      this.log('risk-accepted', `${approve.riskReason} (missing: ${missing.join('; ')})`, a.principal);
+    }
+  }
+
+  /** Exceptions replace earlier ones for the same consumer; its old-key requests so far ride along. */
+  private recordExceptions(list: ExceptionInput[], by: string): void {
+    for (const e of list) {
+      const seen = this.s.coverage.find((c) => c.consumer === e.consumer);
+      this.s.exceptions = [
+        ...this.s.exceptions.filter((x) => x.consumer !== e.consumer),
+        {
+          consumer: e.consumer,
+          requests: seen?.oldKeyRequests ?? 0,
+          owner: e.owner,
+          expiresAt: e.expiresAt,
+          compensatingControl: e.compensatingControl,
+          recordedBy: by,
+          recordedAt: iso(Date.now()),
+        },
+      ];
+      this.log(
+        'exception-recorded',
+        `${e.consumer}: ${e.owner} until ${e.expiresAt} (${e.compensatingControl})`,
+        by,
+      );
+    }
   }
 
   private applyInterrupt(kind: 'rollback' | 'abort', a: RollbackArgs | AbortArgs): void {
@@ -925,6 +1503,7 @@ class Rotation {
     this.extensionMs += a.minutes * 60_000;
     this.extensionsRequested += 1;
     this.log('hold-extended', `${a.minutes} min: ${a.reason}`, a.principal);
+    if (a.exceptions) this.recordExceptions(a.exceptions, a.principal);
   }
 
   // ── status bookkeeping ────────────────────────────────────────────────────────────────────────
@@ -941,11 +1520,39 @@ class Rotation {
     }
   }
 
-  private openGate(gate: PendingGate['gate'], roles: Role[]): void {
-    this.s.pendingGate = { gate, openedAt: iso(Date.now()), requiredRoles: roles, reminders: 0 };
-    // The gate itself is already a line of the details; say how to answer it.
-    this.details(GATE_HINTS[gate].replaceAll('<id>', this.input.rotationId));
-    this.notify('gate-opened', `${gate} gate open for ${roles.join(' or ')}`);
+  private openGate(gate: PendingGate['gate'], roles: Role[], blockers?: string[]): void {
+    const evidence =
+      gate === 'flip' || gate === 'revoke'
+        ? ({ evidence: blockers?.length ? 'insufficient' : 'positive' } as const)
+        : {};
+    this.s.pendingGate = {
+      gate,
+      openedAt: iso(Date.now()),
+      requiredRoles: roles,
+      reminders: 0,
+      ...evidence,
+      ...(blockers?.length ? { blockers } : {}),
+    };
+    // The gate itself is already a line of the details; say how to answer it, and what it lacks.
+    const hint = GATE_HINTS[gate].replaceAll('<id>', this.input.rotationId);
+    const rows = gate === 'revoke' ? this.s.gateEvidence.revoke?.rows : undefined;
+    const table = rows
+      ? rows
+          .map(
+            (r) =>
+              `${r.state === 'green' ? '✓' : r.state === 'red' ? '✗' : '?'} ${r.signal}: ${r.evidence.join('; ')}`,
+          )
+          .join('\n')
+      : undefined;
+    this.details(
+      [blockers?.length ? `${INSUFFICIENT_HINT}\n\nblockers: ${blockers.join('; ')}` : hint, table]
+        .filter(Boolean)
+        .join('\n\n'),
+    );
+    this.notify(
+      'gate-opened',
+      `${gate} gate open for ${roles.join(' or ')}${blockers?.length ? `; insufficient evidence: ${blockers.join('; ')}` : ''}`,
+    );
   }
 
   private closeGate(): void {
@@ -963,7 +1570,10 @@ class Rotation {
       );
     if (what) lines.push(what);
     const last = this.s.checks.at(-1);
-    if (last) lines.push(`last check: ${last.name} ${last.passed ? 'passed' : 'FAILED'} — ${last.detail}`);
+    if (last)
+      lines.push(
+        `last check: ${last.name} ${last.verdict ?? (last.passed ? 'pass' : 'fail')} — ${last.detail}`,
+      );
     setCurrentDetails(lines.join('\n\n'));
   }
 
@@ -998,7 +1608,7 @@ class Rotation {
     return { fingerprint: this.s.fingerprints[which]!, ...(gatewayKeyId ? { gatewayKeyId } : {}) };
   }
 
-  private compensate(name: string, run: () => Promise<unknown>): void {
+  private compensate(name: string, run: () => Promise<string | void>): void {
     this.compensations.push({ name, run });
   }
 
@@ -1030,7 +1640,9 @@ class Rotation {
   }
 
   private describe(err: unknown): string {
-    if (err instanceof ActivityFailure && err.cause) return `${err.activityType}: ${err.cause.message}`;
+    // An activity that failed for good carries its last attempt's message, which may promise a retry.
+    if (err instanceof ActivityFailure && err.cause)
+      return `${err.activityType}: ${finalFailureMessage(err.cause.message)}`;
     if (isCancellation(err)) return 'cancelled';
     return err instanceof Error ? err.message : String(err);
   }

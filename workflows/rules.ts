@@ -1,6 +1,6 @@
 // Business rules of a rotation as pure functions: thresholds against the baseline, the drain, the
 // approval gates (roles, four-eyes, break-glass). The workflow calls them; unit tests call them directly.
-import type { ConsumerUsage, WindowMetrics } from '../activities/types';
+import type { WindowMetrics } from '../activities/types';
 import type { Mode, Role, Thresholds } from '../common/policy';
 import { invalid, notAllowed, type Refusal } from './messages';
 
@@ -22,6 +22,21 @@ export interface Breach {
 const share = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
 const round = (n: number) => Math.round(n * 10_000) / 10_000;
 
+/**
+ * Lower bound of the 95 % Wilson score interval of a share: the smallest true rate that `count` of
+ * `total` still makes plausible. Used on windows too small for rates, so that 9 of 9 requests
+ * answered 5xx fails while 1 of 15 does not.
+ */
+export function wilsonLowerBound(count: number, total: number): number {
+  if (total <= 0) return 0;
+  const z = 1.96;
+  const p = count / total;
+  const z2 = z * z;
+  const centre = p + z2 / (2 * total);
+  const margin = z * Math.sqrt((p * (1 - p) + z2 / (4 * total)) / total);
+  return Math.max(0, (centre - margin) / (1 + z2 / total));
+}
+
 /** Compares a window of new-key traffic with the old key's baseline; an empty result means healthy. */
 export function evaluateThresholds(baseline: WindowMetrics, window: WindowMetrics, t: Thresholds): Breach[] {
   const breaches: Breach[] = [];
@@ -41,7 +56,24 @@ export function evaluateThresholds(baseline: WindowMetrics, window: WindowMetric
   // Too few requests make rates noise; auth errors are checked on any volume since one 401 on the new
   // key means some consumer cannot authenticate.
   shareBreach('auth-errors', window.authErrors, t.max_auth_error_rate, '401/403');
-  if (window.requests < t.min_requests) return breaches;
+  if (window.requests < t.min_requests) {
+    // Too few requests for a rate, but not too few to fail: a share whose lower confidence bound is
+    // already over the limit is a failure however small the window.
+    const clearly = (check: Breach['check'], count: number, limit: number, statuses: string) => {
+      const bound = wilsonLowerBound(count, window.requests);
+      if (count > 0 && bound > limit) {
+        breaches.push({
+          check,
+          observed: round(share(count, window.requests)),
+          limit,
+          detail: `${count} of ${window.requests} new-key requests got ${statuses} (a small window, but at least ${round(bound * 100)}% with 95% confidence)`,
+        });
+      }
+    };
+    clearly('rate-limited', window.rateLimited, t.max_rate_limited_rate, '429');
+    clearly('server-errors', window.serverErrors, t.max_server_error_rate, '5xx');
+    return breaches;
+  }
   shareBreach('rate-limited', window.rateLimited, t.max_rate_limited_rate, '429');
   const serverErrors = shareBreach('server-errors', window.serverErrors, t.max_server_error_rate, '5xx');
   const increase = serverErrors - share(baseline.serverErrors, baseline.requests);
@@ -95,26 +127,6 @@ export function evaluateThresholds(baseline: WindowMetrics, window: WindowMetric
   return breaches;
 }
 
-/** Drain bookkeeping: since when the old key has had no traffic at all (undefined while it has). */
-export function nextZeroSince(
-  previous: number | undefined,
-  usage: { total: number; fromMs: number },
-): number | undefined {
-  if (usage.total > 0) return undefined;
-  return previous ?? usage.fromMs;
-}
-
-/** The drain is satisfied once old-key traffic has stayed at zero for the whole drain window. */
-export function drainSatisfied(zeroSince: number | undefined, nowMs: number, drainWindowMs: number): boolean {
-  if (drainWindowMs <= 0) return true;
-  return zeroSince !== undefined && nowMs - zeroSince >= drainWindowMs;
-}
-
-/** Consumers that still used the old key in a window: the exception list when the hold runs out. */
-export function undrainedConsumers(perConsumer: ConsumerUsage[]): ConsumerUsage[] {
-  return perConsumer.filter((c) => c.requests > 0);
-}
-
 /** Who is approving a gate, as authenticated by the API (or given to the Temporal CLI). */
 export interface Approver {
   principal: string;
@@ -145,4 +157,12 @@ export function approvalRefusal(
     }
   }
   return undefined;
+}
+
+/**
+ * The message of an activity's last attempt as a final reason: once retries are exhausted, "; will
+ * retry …" (or "will look again") no longer holds, so it is cut off.
+ */
+export function finalFailureMessage(message: string): string {
+  return message.replace(/;\s*will (?:retry|look again)\b.*$/s, '').trim();
 }

@@ -2,10 +2,9 @@ import type { WindowMetrics } from '../../activities/types';
 import { thresholdsSchema } from '../../common/policy';
 import {
   approvalRefusal,
-  drainSatisfied,
   evaluateThresholds,
-  nextZeroSince,
-  undrainedConsumers,
+  finalFailureMessage,
+  wilsonLowerBound,
 } from '../../workflows/rules';
 
 const thresholds = thresholdsSchema.parse({});
@@ -43,12 +42,26 @@ describe('thresholds against the baseline', () => {
     expect(breaches.map((b) => b.check)).toEqual(['server-error-increase']);
   });
 
-  it('flags auth errors on any volume, but rates only from min_requests on', () => {
+  it('flags auth errors on any volume, and on a small window only shares that clearly exceed the limit', () => {
     expect(
-      evaluateThresholds(baseline, window({ requests: 5, authErrors: 1, serverErrors: 5 }), thresholds).map(
+      evaluateThresholds(baseline, window({ requests: 5, authErrors: 1, serverErrors: 4 }), thresholds).map(
         (b) => b.check,
       ),
-    ).toEqual(['auth-errors']);
+    ).toEqual(['auth-errors', 'server-errors']);
+    // 9 of 9 answered 5xx fails however small the window; 1 of 15 is noise below min_requests.
+    expect(
+      evaluateThresholds(baseline, window({ requests: 9, serverErrors: 9 }), thresholds)[0],
+    ).toMatchObject({
+      check: 'server-errors',
+      detail: expect.stringMatching(/^9 of 9 new-key requests got 5xx/),
+    });
+    expect(evaluateThresholds(baseline, window({ requests: 15, serverErrors: 1 }), thresholds)).toEqual([]);
+  });
+
+  it('bounds a share from below with 95 % confidence', () => {
+    expect(wilsonLowerBound(9, 9)).toBeGreaterThan(0.6);
+    expect(wilsonLowerBound(1, 15)).toBeLessThan(0.02);
+    expect(wilsonLowerBound(0, 0)).toBe(0);
   });
 
   it('flags 429s, latency, tokens and spend beyond their ratios', () => {
@@ -76,32 +89,6 @@ describe('thresholds against the baseline', () => {
   it('does not divide by an empty baseline', () => {
     const empty = window({ requests: 0, tokens: 0, spend: 0, p95LatencyMs: 0, serverErrors: 0 });
     expect(evaluateThresholds(empty, window(), thresholds)).toEqual([]);
-  });
-});
-
-describe('the drain', () => {
-  it('counts zero traffic from the start of the first empty window and resets on any request', () => {
-    let since = nextZeroSince(undefined, { total: 0, fromMs: 1000 });
-    expect(since).toBe(1000);
-    since = nextZeroSince(since, { total: 0, fromMs: 2000 });
-    expect(since).toBe(1000);
-    expect(nextZeroSince(since, { total: 3, fromMs: 3000 })).toBeUndefined();
-  });
-
-  it('is satisfied only after a whole drain window at zero', () => {
-    expect(drainSatisfied(undefined, 10_000, 5_000)).toBe(false);
-    expect(drainSatisfied(6_000, 10_000, 5_000)).toBe(false);
-    expect(drainSatisfied(5_000, 10_000, 5_000)).toBe(true);
-    expect(drainSatisfied(undefined, 10_000, 0)).toBe(true);
-  });
-
-  it('lists only consumers with old-key traffic as exceptions', () => {
-    expect(
-      undrainedConsumers([
-        { consumer: 'a', requests: 0 },
-        { consumer: 'b', requests: 2 },
-      ]),
-    ).toEqual([{ consumer: 'b', requests: 2 }]);
   });
 });
 
@@ -149,5 +136,19 @@ describe('approval gates', () => {
         'emergency',
       ),
     ).toBeUndefined();
+  });
+});
+
+describe('final failure reasons', () => {
+  it('drops the promise of a retry from the last attempt’s message', () => {
+    expect(finalFailureMessage('POST /key/generate answered 503; will retry')).toBe(
+      'POST /key/generate answered 503',
+    );
+    expect(
+      finalFailureMessage(
+        'the vault did not answer within the request timeout; will retry (a write’s outcome is looked up first)',
+      ),
+    ).toBe('the vault did not answer within the request timeout');
+    expect(finalFailureMessage('scope broadened: models')).toBe('scope broadened: models');
   });
 });

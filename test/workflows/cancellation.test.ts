@@ -15,12 +15,20 @@ afterAll(async () => {
 describe('cancelling a rotation', () => {
   it('rolls back and leaves evidence when the workflow is cancelled during the hold', async () => {
     const world = new FakeWorld();
-    const { status } = await runScenario(env, world, seedInput(), 'cancelled-during-hold', async (h) => {
-      await untilPhase(env, h, 'HOLDING');
-      await h.cancel();
-    });
+    const { status, handle } = await runScenario(
+      env,
+      world,
+      seedInput(),
+      'cancelled-during-hold',
+      async (h) => {
+        await untilPhase(env, h, 'HOLDING');
+        await h.cancel();
+      },
+    );
     expect(status.outcome).toBe('rolled_back');
     expect(world.appReads()).toBe(world.oldKey);
     expect(world.evidence).toHaveLength(1);
+    // It ends cancelled in Temporal, not as a green completion.
+    expect((await handle.describe()).status.name).toBe('CANCELLED');
   });
 });

@@ -21,7 +21,7 @@ import {
 } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
 import { FakeWorld, type WorldOptions } from './fake-world';
-import { APPROVER, OPERATOR, REQUESTER, runScenario, seedInput, until, untilPhase } from './rotation-harness';
+import { APPROVER, OPERATOR, REQUESTER, runScenario, seedInput, untilPhase } from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
 let dir: string;
@@ -100,7 +100,7 @@ class EvidenceWorld extends FakeWorld {
 }
 
 const results = (b: EvidenceBundle) =>
-  Object.fromEntries(Object.entries(b.rollbackChecks).map(([k, c]) => [k, c.result]));
+  Object.fromEntries(Object.entries(b.rollbackChecks.signals).map(([k, c]) => [k, c.result]));
 
 describe('the evidence a rotation archives', () => {
   it('proves a clean automated rotation: every seed row filled and all six rollback checks green', async () => {
@@ -148,7 +148,9 @@ describe('the evidence a rotation archives', () => {
       oldKeyRejected: true,
       newKeyStatus: 200,
     });
-    expect(b.negativeTest.revocation?.detail).toMatch(/^gk-old disabled-and-deleted/);
+    expect(b.negativeTest.revocation?.detail).toMatch(
+      /^gk-old disabled at .* \(reversible until the negative test passes\)/,
+    );
     expect(b.exceptions.consumers).toEqual([]);
     expect(b.postChangeReview.before).toMatchObject({ requests: 100, minutes: 60 });
     expect(b.postChangeReview.after).toMatchObject({
@@ -174,8 +176,13 @@ describe('the evidence a rotation archives', () => {
     expect(markdown).toContain('## Exception list');
   });
 
-  it('lists a consumer that never left the old key with its registry owner, the extension and the revocation as expiry', async () => {
-    const world = new EvidenceWorld({ oldKeyUsage: () => [{ consumer: 'enrichment-worker', requests: 7 }] });
+  it('lists a consumer that never left the old key with the owner, expiry and control the approver accepted', async () => {
+    const world = new EvidenceWorld({
+      consumers: () => [
+        { consumer: 'customer-chat-api', requests: 60 },
+        { consumer: 'enrichment-worker', requests: 7, key: 'old' },
+      ],
+    });
     const input = seedInput((r) => {
       r.cutover.max_hold_minutes = 120;
     }, 'CHG-3002');
@@ -185,42 +192,44 @@ describe('the evidence a rotation archives', () => {
         args: [{ ...OPERATOR, minutes: 30, reason: 'worker restarts tonight' }],
       });
       await untilPhase(env, h, 'HOLDING');
-      await until(env, h, (s) => s.phase === 'AWAITING_REVOKE_APPROVAL' && s.exceptions.length > 0, {
-        step: '5 minutes',
-      });
+      await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
       await h.executeUpdate(approveUpdate, {
-        args: [{ ...APPROVER, gate: 'revoke', comment: 'data-enrichment accepts the outage' }],
+        args: [
+          {
+            ...APPROVER,
+            gate: 'revoke',
+            comment: 'data-enrichment accepts the outage',
+            riskReason: 'enrichment-worker is retired this week',
+            exceptions: [
+              {
+                consumer: 'enrichment-worker',
+                owner: 'data-enrichment',
+                expiresAt: '2099-01-31',
+                compensatingControl: 'batch jobs paused until redeploy',
+              },
+            ],
+          },
+        ],
       });
     });
-    const { bundle: b } = await world.archived(input.rotationId);
+    const { bundle: b, markdown } = await world.archived(input.rotationId);
 
-    const revokedAt = b.negativeTest.revocation!.at;
     expect(b.exceptions.holdExtensions).toEqual([
       { at: expect.any(String), by: OPERATOR.principal, minutes: 30, reason: 'worker restarts tonight' },
     ]);
     expect(b.exceptions.consumers).toEqual([
-      {
+      expect.objectContaining({
         consumer: 'enrichment-worker',
-        registered: true,
-        environment: 'production',
         owner: 'data-enrichment',
-        ownerSource: 'registry',
-        reload: 'restart',
         oldKeyRequests: 7 * 30,
-        extendedUntil: expect.any(String),
-        expiresAt: revokedAt,
-        disposition: 'revoked-after-approval',
-        acceptedBy: {
-          principal: APPROVER.principal,
-          at: expect.any(String),
-          comment: 'data-enrichment accepts the outage',
-        },
-      },
+        expiresAt: '2099-01-31',
+        compensatingControl: 'batch jobs paused until redeploy',
+      }),
     ]);
-    // The extended hold ended 150 minutes after it started: 120 planned plus 30 granted.
-    const holdStart = Date.parse(b.postChangeReview.after!.from);
-    expect(Date.parse(b.exceptions.consumers[0]!.extendedUntil!) - holdStart).toBe(150 * 60_000);
-    expect(results(b)).toMatchObject({ authentication: 'not-green', runtimeCoverage: 'not-green' });
+    expect(b.rollbackChecks).toMatchObject({ source: 'revoke-gate', gateEvidence: 'insufficient' });
+    expect(results(b)).toMatchObject({ runtimeCoverage: 'not-green' });
+    expect(JSON.stringify(b)).toContain('enrichment-worker is retired this week');
+    expect(markdown).toContain('batch jobs paused until redeploy');
   });
 
   it('records a manual gateway’s revocation confirmation as a decision, and what the gateway cannot tell', async () => {
@@ -248,6 +257,6 @@ describe('the evidence a rotation archives', () => {
     expect(b.negativeTest.revocation).toMatchObject({ by: OPERATOR.principal, detail: 'revoked in console' });
     expect(b.gateway).toMatchObject({ adminAdapter: 'manual', newKey: { gatewayKeyId: null } });
     expect(b.gateway.limitations.join(' ')).toMatch(/manual gateway/);
-    expect(b.rollbackChecks.quotaAndBudget.result).toBe('not-checked');
+    expect(b.rollbackChecks.signals.quotaAndBudget.result).toBe('unknown');
   });
 });

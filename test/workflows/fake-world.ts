@@ -11,9 +11,12 @@ import type {
   SecretStage,
   SecretVersionRecord,
   SecretVersionRef,
+  SignalCapabilities,
   WindowMetrics,
 } from '../../activities/types';
 import { ApplicationFailure } from '@temporalio/common';
+import { observing } from '../../activities/telemetry/capabilities';
+import { SIGNALS } from '../../activities/types';
 import { FailureTypes } from '../../common/failures';
 
 interface Version {
@@ -28,14 +31,37 @@ export interface WorldOptions {
   adminAdapter?: CredentialRef['adminAdapter'];
   /** Route whose canary fails, with the reason. */
   canaryFailure?: { route: string; reason: CanaryRequest['reason']; status: number };
-  /** New-key traffic per hold check; defaults to healthy. */
+  /** New-key traffic figures per window, over what the consumers send; defaults to healthy. */
   newKeyWindow?: (fromMs: number, toMs: number) => Partial<WindowMetrics>;
-  /** Old-key requests per consumer per hold check; defaults to none (drained). */
-  oldKeyUsage?: (fromMs: number, toMs: number) => ConsumerUsage[];
+  /**
+   * Consumers and their requests per window (default: customer-chat-api 60, enrichment-worker 40).
+   * `key`: `follow` reads the stable secret as an app with reload does (default), `old` never
+   * reloads, `none` sends nothing.
+   */
+  consumers?: (
+    fromMs: number,
+    toMs: number,
+  ) => { consumer: string; requests: number; key?: 'follow' | 'old' | 'none' }[];
+  /** The telemetry source fails on every read. */
+  telemetryDown?: boolean;
+  /** Registered canary consumers: they read the pending secret while there is one. */
+  canaryCohort?: string[];
+  /** Signals the telemetry source cannot see (e.g. per-key 401s). */
+  blind?: (keyof SignalCapabilities)[];
   /** The gateway keeps accepting the old key after revocation. */
   oldKeyStillAccepted?: boolean;
+  /** The gateway's admin API refuses to enable a key again. */
+  enableFails?: boolean;
+  /** The gateway refuses the new key once the old one is disabled (a broken key cache). */
+  newKeyFailsOnceDisabled?: boolean;
   registered?: boolean;
 }
+
+const ALL_SIGNALS: SignalCapabilities = observing(SIGNALS);
+const DEFAULT_CONSUMERS: { consumer: string; requests: number; key?: 'follow' | 'old' | 'none' }[] = [
+  { consumer: 'customer-chat-api', requests: 60 },
+  { consumer: 'enrichment-worker', requests: 40 },
+];
 
 const VAULT = 'https://fake-vault.vault.example';
 
@@ -46,15 +72,23 @@ export class FakeWorld {
   readonly handedKey = `fake-handed-key-${randomBytes(12).toString('hex')}`;
   readonly stable: Version[] = [{ version: 'v1', value: this.oldKey, enabled: true, stage: 'current' }];
   pending?: Version;
-  readonly gatewayKeys = new Map<string, { value: string; revoked: boolean }>([
+  readonly gatewayKeys = new Map<string, { value: string; revoked: boolean; disabled?: boolean }>([
     ['gk-old', { value: this.oldKey, revoked: false }],
   ]);
+  /** Set by a test to make the gateway answer the new key with this status (a fault mid-rotation). */
+  newKeyFault?: { status: number; reason: CanaryRequest['reason'] };
+  /** The telemetry source fails on every read while set (starts from the option). */
+  telemetryDown: boolean;
+  /** Requests the canary and probes sent since the last telemetry window (they show up in it). */
+  private probeRequests = 0;
   readonly calls: string[] = [];
   readonly notifications: { event: string; phase: string; message: string }[] = [];
   readonly evidence: unknown[] = [];
   private seq = 1;
 
-  constructor(readonly opts: WorldOptions = {}) {}
+  constructor(readonly opts: WorldOptions = {}) {
+    this.telemetryDown = opts.telemetryDown ?? false;
+  }
 
   /** Every key string of this world: none may appear in a workflow history. */
   secrets(): string[] {
@@ -113,7 +147,7 @@ export class FakeWorld {
       consumers: [
         { app: 'customer-chat-api', environment, reload: 'dynamic' },
         { app: 'enrichment-worker', environment, reload: 'restart' },
-      ],
+      ].map((c) => (this.opts.canaryCohort?.includes(c.app) ? { ...c, canary: true } : c)),
     };
   }
 
@@ -130,8 +164,24 @@ export class FakeWorld {
   private accepts(value: string): boolean {
     if (value === this.oldKey && this.opts.oldKeyStillAccepted) return true;
     return (
-      [...this.gatewayKeys.values()].some((k) => k.value === value && !k.revoked) || value === this.handedKey
+      [...this.gatewayKeys.values()].some((k) => k.value === value && !k.revoked && !k.disabled) ||
+      value === this.handedKey
     );
+  }
+
+  /** The key value the app-like consumers send this window, by how they reload. */
+  private trafficOn(value: string, fromMs: number, toMs: number): ConsumerUsage[] {
+    const reads = (consumer: string) =>
+      this.opts.canaryCohort?.includes(consumer) && this.pending ? this.pending.value : this.appReads();
+    return (this.opts.consumers?.(fromMs, toMs) ?? DEFAULT_CONSUMERS)
+      .filter(
+        (c) => (c.key === 'old' ? this.oldKey : c.key === 'none' ? undefined : reads(c.consumer)) === value,
+      )
+      .map(({ consumer, requests }) => ({ consumer, requests }));
+  }
+
+  private valueOf(fingerprintOrValue: string): string | undefined {
+    return [this.oldKey, this.newKey, this.handedKey].find((v) => fingerprint(v) === fingerprintOrValue);
   }
 
   private healthy(fromMs: number, toMs: number): WindowMetrics {
@@ -167,12 +217,29 @@ export class FakeWorld {
           current,
           oldKeyStatus: 200,
           baseline: this.healthy(0, 3600_000),
+          baselineByConsumer: DEFAULT_CONSUMERS.map(({ consumer, requests }) => ({ consumer, requests })),
+          telemetry: {
+            name: 'fake-telemetry',
+            capabilities: {
+              ...ALL_SIGNALS,
+              ...Object.fromEntries((this.opts.blind ?? []).map((s) => [s, false])),
+            },
+          },
+          gatewayCanDisable: credential.adminAdapter !== 'manual',
           preChecks: [
             {
               name: 'inventory_confirmed',
               claimed: true,
+              result: 'verified',
               verified: true,
               detail: '2 consumer(s) registered',
+            },
+            {
+              name: 'canary_request_id',
+              claimed: 'req_redacted',
+              result: 'unverified',
+              verified: false,
+              detail: 'the fake gateway cannot look requests up',
             },
           ],
           ...(credential.adminAdapter === 'manual'
@@ -204,9 +271,15 @@ export class FakeWorld {
       },
       runCanary: async (input) => {
         record('runCanary');
-        const value = this.pending?.value ?? '';
+        const value = this.valueOf(input.version.fingerprint) ?? '';
+        this.probeRequests += input.routes.length;
         const requests = input.routes.map((route, i): CanaryRequest => {
-          const failure = this.opts.canaryFailure?.route === route ? this.opts.canaryFailure : undefined;
+          const failure =
+            this.opts.canaryFailure?.route === route
+              ? this.opts.canaryFailure
+              : value !== this.oldKey && this.newKeyFault
+                ? { route, ...this.newKeyFault }
+                : undefined;
           const ok = !failure && this.accepts(value);
           return {
             route,
@@ -224,6 +297,7 @@ export class FakeWorld {
       checkAttribution: async (input) => {
         record('checkAttribution');
         return {
+          verdict: 'pass',
           passed: true,
           owner: input.expectedOwner,
           team: 'platform-ai',
@@ -253,29 +327,82 @@ export class FakeWorld {
         record('callRolloutHook');
         return 202;
       },
-      observeWindow: async (input) => {
-        record('observeWindow');
-        return {
-          ...this.healthy(input.fromMs, input.toMs),
+      observeHoldWindow: async (input) => {
+        record('observeHoldWindow');
+        const source = {
+          name: 'fake-telemetry',
+          capabilities: {
+            ...ALL_SIGNALS,
+            ...Object.fromEntries((this.opts.blind ?? []).map((s) => [s, false])),
+          },
+        };
+        if (this.telemetryDown) {
+          return {
+            fromMs: input.fromMs,
+            toMs: input.toMs,
+            source,
+            errors: ['new-key window: telemetry unreachable'],
+          };
+        }
+        const newValue = this.valueOf(input.newKey.fingerprint) ?? '';
+        const newKeyByConsumer = this.trafficOn(newValue, input.fromMs, input.toMs);
+        const appRequests = newKeyByConsumer.reduce((n, c) => n + c.requests, 0);
+        const probes = this.probeRequests;
+        this.probeRequests = 0;
+        const faulty =
+          this.newKeyFault && !this.opts.blind?.includes('authErrors') ? this.newKeyFault : undefined;
+        const scaled = (n: number) => Math.round((n * appRequests) / 100);
+        const healthy = this.healthy(input.fromMs, input.toMs);
+        const figures: WindowMetrics = {
+          ...healthy,
+          requests: appRequests + probes,
+          tokens: scaled(healthy.tokens),
+          spend: scaled(healthy.spend * 100) / 100,
+          ...(faulty && faulty.status >= 500 ? { serverErrors: appRequests } : {}),
+          ...(faulty && (faulty.status === 401 || faulty.status === 403) ? { authErrors: appRequests } : {}),
           ...(this.opts.newKeyWindow?.(input.fromMs, input.toMs) ?? {}),
         };
-      },
-      oldKeyUsage: async (input) => {
-        record('oldKeyUsage');
-        const perConsumer = this.opts.oldKeyUsage?.(input.fromMs, input.toMs) ?? [];
+        const oldKeyByConsumer = input.oldKey
+          ? this.trafficOn(this.oldKey, input.fromMs, input.toMs)
+          : undefined;
         return {
           fromMs: input.fromMs,
           toMs: input.toMs,
-          total: perConsumer.reduce((n, c) => n + c.requests, 0),
-          perConsumer,
+          source,
+          newKey: figures,
+          newKeyByConsumer,
+          ...(oldKeyByConsumer ? { oldKeyByConsumer } : {}),
+          errors: [],
         };
       },
-      revokeGatewayKey: async (input) => {
-        record(`revokeGatewayKey:${input.keyId}`);
+      disableGatewayKey: async (input) => {
+        record(`disableGatewayKey:${input.keyId}`);
         const key = this.gatewayKeys.get(input.keyId);
-        if (!key || key.revoked) return { method: 'already-gone', at: new Date().toISOString() };
+        if (!key || key.revoked) return { result: 'already-gone', at: new Date().toISOString() };
+        key.disabled = true;
+        if (this.opts.newKeyFailsOnceDisabled) this.newKeyFault = { status: 401, reason: 'auth' };
+        return { result: 'disabled', at: new Date().toISOString() };
+      },
+      enableGatewayKey: async (input) => {
+        record(`enableGatewayKey:${input.keyId}`);
+        if (this.opts.enableFails) {
+          throw ApplicationFailure.nonRetryable(
+            'admin API answered 403 to /key/unblock',
+            'GatewayAdminForbidden',
+          );
+        }
+        const key = this.gatewayKeys.get(input.keyId);
+        if (!key || key.revoked) return { result: 'already-gone', at: new Date().toISOString() };
+        key.disabled = false;
+        if (this.opts.newKeyFailsOnceDisabled) delete this.newKeyFault;
+        return { result: 'enabled', at: new Date().toISOString() };
+      },
+      deleteGatewayKey: async (input) => {
+        record(`deleteGatewayKey:${input.keyId}`);
+        const key = this.gatewayKeys.get(input.keyId);
+        if (!key || key.revoked) return { result: 'already-gone', at: new Date().toISOString() };
         key.revoked = true;
-        return { method: 'disabled-and-deleted', at: new Date().toISOString() };
+        return { result: 'deleted', at: new Date().toISOString() };
       },
       revokeIssuedKey: async (input) => {
         record(`revokeIssuedKey:gk-${input.rotationId}`);
@@ -293,7 +420,7 @@ export class FakeWorld {
         const oldValue = this.stable.find((v) => v.version === input.old.version)!.value;
         const newValue = this.stable.find((v) => v.version === input.current.version)!.value;
         const oldKeyStatus = this.accepts(oldValue) ? 200 : 401;
-        const newKeyStatus = this.accepts(newValue) ? 200 : 401;
+        const newKeyStatus = this.newKeyFault?.status ?? (this.accepts(newValue) ? 200 : 401);
         return {
           oldKeyStatus,
           oldKeyRejected: oldKeyStatus === 401,

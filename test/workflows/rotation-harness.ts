@@ -5,7 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import type { WorkflowHandle } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  CancelledFailure,
+  WorkflowFailedError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { parse } from 'yaml';
@@ -15,7 +20,13 @@ import {
   type RotationInput,
   type RotationPolicy,
 } from '../../common/policy';
-import { statusQuery, type Actor, type Phase, type RotationStatus } from '../../workflows/messages';
+import {
+  OUTCOME_FAILURE_TYPES,
+  statusQuery,
+  type Actor,
+  type Phase,
+  type RotationStatus,
+} from '../../workflows/messages';
 import type { rotation } from '../../workflows/rotation';
 import { rotationStartOptions } from '../../workflows/start-options';
 import { createRotationWorker } from '../../worker';
@@ -100,7 +111,7 @@ export async function runScenario(
       await handle.terminate('test scenario failed').catch(() => undefined);
       throw err;
     }
-    const status = await handle.result();
+    const status = await rotationResult(handle);
     const historyJson = historyToJSON(await handle.fetchHistory());
     assertNoKeyMaterial(historyJson, world);
     if (process.env.REKEY_RECORD_HISTORIES === '1') {
@@ -109,6 +120,47 @@ export async function runScenario(
     }
     return { status, historyJson, handle };
   });
+}
+
+/**
+ * The final status of a finished rotation: a completed one returns it; one that did not rotate ends
+ * with a typed failure (RotationRolledBack, RotationAborted, RotationFailed) that carries it.
+ */
+export async function rotationResult(handle: RotationHandle): Promise<RotationStatus> {
+  try {
+    return await settledResult(handle);
+  } catch (err) {
+    const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
+    if (
+      cause instanceof ApplicationFailure &&
+      Object.values(OUTCOME_FAILURE_TYPES).includes(cause.type as never)
+    ) {
+      return cause.details?.[0] as RotationStatus;
+    }
+    // A cancelled rotation ends cancelled; its final status is still there to query.
+    if (cause instanceof CancelledFailure) return handle.query(statusQuery);
+    throw err;
+  }
+}
+
+/**
+ * handle.result(), which also lets the time-skipping server skip timers. Its long poll can miss the
+ * close of a run that was asked to cancel, so a run found closed meanwhile is asked again.
+ */
+async function settledResult(handle: RotationHandle): Promise<RotationStatus> {
+  for (;;) {
+    const pending = handle.result();
+    const settled = await Promise.race([
+      pending.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<false>((r) => setTimeout(() => r(false), 3000)),
+    ]);
+    if (settled) return pending;
+    pending.catch(() => undefined);
+    if ((await handle.describe()).status.name !== 'RUNNING') return handle.result();
+  }
 }
 
 /** The history as text with every payload decoded (payload `data` is base64 in history JSON). */
