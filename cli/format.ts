@@ -1,6 +1,6 @@
 // Human output of the CLI: short lines and aligned tables. Pure functions from API answers to text, so
 // unit tests call them directly; `--json` bypasses all of this and prints the API's own JSON.
-import type { PendingGate, RotationStatus } from '../workflows/messages';
+import type { CheckRecord, GateEvidence, PendingGate, RotationStatus, Verdict } from '../workflows/messages';
 import type { Ack, HandOffResult, Problem, RotationSummary, RotationView, StartResult } from './client';
 
 const NONE = '-';
@@ -55,7 +55,7 @@ export function formatList(rotations: RotationSummary[]): string {
   );
 }
 
-/** The answer to `rekey status`: summary, pending gate with the command that answers it, timeline. */
+/** The answer to `rekey status`: summary, pending gate (evidence, next command), gate rows, checks, timeline. */
 export function formatStatus(v: RotationView): string {
   const d = v.detail;
   const rows: [string, string][] = [
@@ -66,6 +66,7 @@ export function formatStatus(v: RotationView): string {
   ];
   if (d?.pendingGate) {
     rows.push(['pending gate', pendingGate(d.pendingGate)]);
+    rows.push(...gateEvidenceRows(d.pendingGate));
     rows.push(['next', nextStep(v.id, d.pendingGate)]);
   } else if (v.status === 'RUNNING' && !d) {
     rows.push([
@@ -79,6 +80,20 @@ export function formatStatus(v: RotationView): string {
   rows.push(['started', time(v.startTime)], ['closed', time(v.closeTime)], ['temporal', v.temporalUiUrl]);
 
   let out = `${v.id}\n${fields(rows)}`;
+  // `?.`/`??` on fields the type requires: a worker older than this CLI answers without them.
+  for (const g of [d?.gateEvidence?.flip, d?.gateEvidence?.revoke]) {
+    if (g?.rows.length) out += `\n${gateTable(g)}`;
+  }
+  if (d?.checks.length) {
+    out +=
+      '\nchecks\n' +
+      indent(
+        table(
+          ['AT', 'CHECK', 'VERDICT', 'DETAIL'],
+          d.checks.map((c) => [time(c.at), c.name, VERDICT_MARK[verdictOf(c)], checkDetail(c)]),
+        ),
+      );
+  }
   if (d?.timeline.length) {
     out +=
       '\ntimeline\n' +
@@ -111,10 +126,26 @@ function detailRows(d: RotationStatus): [string, string][] {
       `observation ends ${time(d.hold.observationEndsAt)}, max ${time(d.hold.maxHoldEndsAt)}, old-key requests ${d.hold.totals.oldKeyRequests}`,
     ]);
   }
+  // Absent from the answer of a worker older than this CLI.
+  for (const r of d.riskAcceptances ?? []) {
+    rows.push([
+      'risk accepted',
+      `${r.gate} by ${r.principal} at ${time(r.at)}: ${r.reason}${r.missing.length ? ` (missing: ${r.missing.join('; ')})` : ''}`,
+    ]);
+  }
   if (d.exceptions.length) {
+    const about = (e: RotationStatus['exceptions'][number]) =>
+      [
+        `${e.requests} requests`,
+        e.owner && `owner ${e.owner}`,
+        e.expiresAt && `expires ${e.expiresAt}`,
+        e.compensatingControl && `control: ${e.compensatingControl}`,
+      ]
+        .filter(Boolean)
+        .join(', ');
     rows.push([
       'exceptions',
-      `old key still used by ${d.exceptions.map((e) => `${e.consumer} (${e.requests} requests)`).join(', ')}`,
+      `old key still used by ${d.exceptions.map((e) => `${e.consumer} (${about(e)})`).join(', ')}`,
     ]);
   }
   if (d.negativeTest) {
@@ -135,17 +166,64 @@ function pendingGate(g: PendingGate): string {
   return `${g.gate} since ${time(g.openedAt)}, needs ${g.requiredRoles.join(' or ')}${reminders}`;
 }
 
+/** Whether a flip or revoke gate has positive evidence, and each blocker when it has not. */
+function gateEvidenceRows(g: PendingGate): [string, string][] {
+  if (!g.evidence) return [];
+  const verdict =
+    g.evidence === 'positive'
+      ? 'positive'
+      : 'INSUFFICIENT: approving it accepts the risk on record, with the blockers as what was missing';
+  return [['gate evidence', verdict], ...(g.blockers ?? []).map((b): [string, string] => ['blocker', b])];
+}
+
+const GATE_STATE: Record<GateEvidence['rows'][number]['state'], string> = {
+  green: 'green',
+  red: 'RED',
+  unknown: 'unknown',
+};
+
+/** The rows a flip or revoke gate showed when it opened (the revoke gate's are the seed's rollback checks). */
+function gateTable(g: GateEvidence): string {
+  return (
+    `${g.gate} gate evidence (computed ${time(g.computedAt)}): ${g.evidence}\n` +
+    indent(
+      table(
+        ['SIGNAL', 'STATE', 'BLOCKING', 'EVIDENCE'],
+        g.rows.map((r) => [r.signal, GATE_STATE[r.state], r.blocking ? 'yes' : 'no', r.evidence.join('; ')]),
+      ),
+    )
+  );
+}
+
+/** Only `pass` is evidence: the mark makes the other three stand out. */
+const VERDICT_MARK: Record<Verdict, string> = {
+  pass: '✓ pass',
+  fail: '✗ fail',
+  inconclusive: '? inconclusive',
+  error: '! error',
+};
+
+// Checks recorded before verdicts existed say only whether they passed.
+const verdictOf = (c: CheckRecord): Verdict => c.verdict ?? (c.passed ? 'pass' : 'fail');
+
+const checkDetail = (c: CheckRecord) =>
+  c.reasons?.length && verdictOf(c) !== 'pass' ? `${c.detail} (${c.reasons.join('; ')})` : c.detail;
+
 /** The command that answers a pending gate; ids are quoted for the shell. */
 function nextStep(id: string, g: PendingGate): string {
   const q = shellQuote(id);
   switch (g.gate) {
     case 'flip':
-    case 'revoke':
-      return `rekey approve ${q} --gate ${g.gate}   (or: rekey reject ${q} --gate ${g.gate} --reason …)`;
+    case 'revoke': {
+      const risk = g.evidence === 'insufficient' ? ' --accept-risk <reason>' : '';
+      return `rekey approve ${q} --gate ${g.gate}${risk}   (or: rekey reject ${q} --gate ${g.gate} --reason …)`;
+    }
     case 'replacement-key':
       return `rekey hand-off ${q} --key-file <file>|-`;
     case 'revocation-confirmation':
       return `rekey confirm-revocation ${q}`;
+    case 'replacement-key-revocation':
+      return `rekey revoke-replacement-key ${q} --reason …   (once its traffic has drained)`;
   }
 }
 

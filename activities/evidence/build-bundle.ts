@@ -7,14 +7,20 @@ import { CREDENTIAL_LIKE } from '../../common/key-shape';
 import { sha256Hex } from '../fingerprint';
 // Type only: the status is the shape the workflow hands to the evidence activity.
 import type { RotationStatus, TimelineEntry } from '../../workflows/messages';
-import type { CredentialRef, SecretVersionRecord, SecretVersionRef } from '../types';
+import {
+  SIGNALS,
+  type CanaryRequest,
+  type CredentialRef,
+  type SecretVersionRecord,
+  type SecretVersionRef,
+} from '../types';
 import {
   EVIDENCE_SCHEMA_VERSION,
   evidenceBundleSchema,
   type EvidenceBundle,
   type MetricsWindow,
-  type RollbackCheck,
 } from './bundle-schema';
+import { rollbackChecksOf } from './rollback-checks';
 
 /** The parts of the rotation's input the bundle reports (the whole RotationInput fits). */
 export type EvidenceInput = Pick<
@@ -62,32 +68,13 @@ const FINAL_PHASE: Record<Outcome, Phase> = {
   failed: 'FAILED',
 };
 
-/** The seed's "Rollback Checks Before You Revoke The Old Key", verbatim. */
-const SEED_ROLLBACK_CHECKS: Record<keyof EvidenceBundle['rollbackChecks'], [string, string]> = {
-  authentication: [
-    'New-key requests return expected success codes, and old-key usage has dropped to zero.',
-    'Any production service still emits old-key request IDs or new 401/403 errors.',
-  ],
-  routing: [
-    'The new key reaches the same intended models, providers, endpoint families, and route groups.',
-    'Fallbacks, route denials, or unsupported-model errors appear only after the flip.',
-  ],
-  usageAttribution: [
-    'Usage rolls up to the same app, owner, team, customer, or cost center.',
-    'Spend moves to an unknown owner or disappears from normal dashboards.',
-  ],
-  quotaAndBudget: [
-    "Quota counters and spend limits match the old key's intended policy.",
-    'The new key has no limit, the wrong limit, or a different billing group.',
-  ],
-  runtimeCoverage: [
-    'All pods, workers, functions, cron jobs, notebooks, and integrations have refreshed the secret.',
-    'Long-lived processes were not restarted and cannot reload credentials dynamically.',
-  ],
-  supportReadiness: [
-    'Support, on-call, and security know the old key is about to be revoked.',
-    'No owner can approve an emergency replacement if revocation exposes a missed dependency.',
-  ],
+type RevocationMethod = NonNullable<RotationStatus['revocation']>['method'];
+/** What each revocation method leaves as a way back. */
+const REVOCATION_NOTE: Record<RevocationMethod, string> = {
+  'disable-then-delete':
+    'disable-then-delete: the old key was disabled first, so it could be enabled again until it was deleted',
+  'delete-only': 'delete-only: no way back once revoked (the gateway cannot disable a key)',
+  manual: 'manual: a human revoked the old key at the gateway; rekey could not undo it',
 };
 
 const REDACTED = '[redacted]';
@@ -109,7 +96,12 @@ export function buildEvidenceBundle(
   const { input, credential } = context;
   const timeline = status.timeline;
   const last = (event: string) => timeline.filter((t) => t.event === event).at(-1);
-  const revocation = last('old-key-revoked') ?? last('revocation-confirmed');
+  // The first irreversible-in-effect step: the disable where the gateway can, else the delete.
+  const revocation =
+    last('old-key-disabled') ??
+    last('old-key-deleted') ??
+    last('old-key-revoked') ??
+    last('revocation-confirmed');
   const holdExtensions = timeline.filter((t) => t.event === 'hold-extended').map(holdExtension);
 
   const changeTicket: EvidenceBundle['changeTicket'] = {
@@ -130,10 +122,13 @@ export function buildEvidenceBundle(
       deployMethod: input?.deployMethod ?? null,
     },
     approvals: approvalsOf(status),
+    riskAcceptances: status.riskAcceptances
+      .map((r) => ({ gate: r.gate, principal: r.principal, at: r.at, reason: r.reason, missing: r.missing }))
+      .sort((a, b) => a.at.localeCompare(b.at)),
     preChecks: status.preChecks.map((p) => ({
       name: p.name,
       claimed: p.claimed ?? null,
-      verified: p.verified,
+      result: p.result,
       detail: p.detail,
     })),
     finalStatus: outcome,
@@ -151,23 +146,12 @@ export function buildEvidenceBundle(
     canary: {
       ran: canaryCheck !== undefined || status.canary.length > 0,
       passed: canaryCheck?.passed ?? null,
-      requests: status.canary.map((c) => ({
-        requestId: c.requestId ?? null,
-        route: c.route,
-        routeGroup: null,
-        owner: null,
-        model: c.model ?? null,
-        status: c.status,
-        latencyMs: c.latencyMs,
-        tokens: c.tokens ?? null,
-        cost: null,
-        ok: c.ok,
-        reason: c.reason ?? null,
-      })),
+      requests: status.canary.map(canaryRequest),
     },
     attribution: status.attribution
       ? {
           checked: true,
+          verdict: status.attribution.verdict,
           passed: status.attribution.passed,
           owner: status.attribution.owner ?? null,
           team: status.attribution.team ?? null,
@@ -176,6 +160,7 @@ export function buildEvidenceBundle(
         }
       : {
           checked: false,
+          verdict: null,
           passed: null,
           owner: null,
           team: null,
@@ -197,6 +182,7 @@ export function buildEvidenceBundle(
   };
 
   const retired = status.versions.retired;
+  const rv = status.revocation;
   const negativeTest: EvidenceBundle['negativeTest'] = {
     required: input ? input.evidence.old_key_negative_test === 'required' : null,
     ran: status.negativeTest !== undefined,
@@ -206,9 +192,20 @@ export function buildEvidenceBundle(
     newKeyStatus: status.negativeTest?.newKeyStatus ?? null,
     newKeyAccepted: status.negativeTest?.newKeyAccepted ?? null,
     attempts: status.negativeTest?.attempts ?? null,
-    revocation: revocation
-      ? { at: revocation.at, by: revocation.by ?? null, detail: revocation.detail ?? null }
-      : null,
+    revocation:
+      rv || revocation
+        ? {
+            method: rv?.method ?? null,
+            note: rv ? REVOCATION_NOTE[rv.method] : 'the rotation did not record how the old key was revoked',
+            at: rv?.deletedAt ?? revocation?.at ?? null,
+            by: revocation?.by ?? null,
+            detail: revocation?.detail ?? null,
+            disabledAt: rv?.disabledAt ?? null,
+            reEnabledAt: rv?.reEnabledAt ?? null,
+            deletedAt: rv?.deletedAt ?? null,
+            preRevokeProbe: (rv?.preRevokeProbe ?? []).map(canaryRequest),
+          }
+        : null,
     oldVersionRetired: retired
       ? {
           name: retired.name,
@@ -227,7 +224,7 @@ export function buildEvidenceBundle(
     holdExtensions,
     consumers: status.exceptions.map((e) => {
       const registered = credential?.consumers.find((c) => c.app === e.consumer);
-      const owner = registered?.owner ?? input?.owner ?? null;
+      const owner = e.owner ?? registered?.owner ?? input?.owner ?? null;
       const disposition =
         outcome === 'completed'
           ? 'revoked-after-approval'
@@ -239,11 +236,21 @@ export function buildEvidenceBundle(
         registered: registered !== undefined,
         environment: registered?.environment ?? null,
         owner,
-        ownerSource: registered?.owner ? 'registry' : owner ? 'credential-owner' : null,
+        ownerSource: e.owner
+          ? 'exception'
+          : registered?.owner
+            ? 'registry'
+            : owner
+              ? 'credential-owner'
+              : null,
         reload: registered?.reload ?? null,
         oldKeyRequests: e.requests,
         extendedUntil,
-        expiresAt:
+        expiresAt: e.expiresAt ?? null,
+        compensatingControl: e.compensatingControl ?? null,
+        recordedBy: e.recordedBy ?? null,
+        recordedAt: e.recordedAt ?? null,
+        oldKeyServedUntil:
           disposition === 'revoked-after-approval'
             ? (revocation?.at ?? null)
             : disposition === 'old-key-restored'
@@ -276,7 +283,14 @@ export function buildEvidenceBundle(
     negativeTest,
     exceptions,
     postChangeReview,
-    rollbackChecks: rollbackChecksOf(status, input, credential, postChangeReview, changeTicket),
+    rollbackChecks: rollbackChecksOf(
+      status,
+      input,
+      credential,
+      postChangeReview,
+      changeTicket,
+      options.generatedAt,
+    ),
     timeline: timeline.map((t) => ({
       at: t.at,
       phase: t.phase,
@@ -284,18 +298,34 @@ export function buildEvidenceBundle(
       detail: t.detail ?? null,
       by: t.by ?? null,
     })),
-    checks: status.checks.map((c) => ({ at: c.at, name: c.name, passed: c.passed, detail: c.detail })),
+    checks: status.checks.map((c) => ({
+      at: c.at,
+      name: c.name,
+      passed: c.passed,
+      verdict: c.verdict ?? null,
+      reasons: c.reasons ?? [],
+      detail: c.detail,
+    })),
     outcome: {
       outcome,
       finalPhase: FINAL_PHASE[outcome],
       rollbackCause: status.rollbackCause ?? null,
       failure: status.failure ? { phase: status.failure.phase, reason: status.failure.reason } : null,
-      oldKeyRevoked: revocation !== undefined,
+      oldKeyRevoked: revocation !== undefined || rv?.deletedAt !== undefined,
       newKeyServing:
         status.versions.current !== undefined &&
         status.versions.restored === undefined &&
         outcome !== 'rolled_back' &&
         outcome !== 'aborted',
+      keptReplacementKey: keptReplacementKeyOf(status),
+      live: status.live
+        ? {
+            oldKey: status.live.oldKey,
+            newKey: status.live.newKey,
+            currentVersion: status.live.currentVersion ?? null,
+            detail: status.live.detail,
+          }
+        : null,
     },
   };
 
@@ -310,6 +340,37 @@ export function buildEvidenceBundle(
     );
   }
   return parsed.data;
+}
+
+/** A probe request as the bundle records it: what the OpenAI-compatible API does not report is null. */
+function canaryRequest(c: CanaryRequest): EvidenceBundle['gateway']['canary']['requests'][number] {
+  return {
+    requestId: c.requestId ?? null,
+    route: c.route,
+    routeGroup: null,
+    owner: null,
+    model: c.model ?? null,
+    status: c.status,
+    latencyMs: c.latencyMs,
+    tokens: c.tokens ?? null,
+    cost: null,
+    ok: c.ok,
+    reason: c.reason ?? null,
+  };
+}
+
+/** The replacement key a rollback past the flip left enabled, and whether it has been revoked since. */
+function keptReplacementKeyOf(status: RotationStatus): EvidenceBundle['outcome']['keptReplacementKey'] {
+  const k = status.keptReplacementKey;
+  if (!k) return null;
+  return {
+    gatewayKeyId: k.keyId ?? null,
+    fingerprint: k.fingerprint ?? null,
+    since: k.since,
+    revoked: k.revokedAt !== undefined,
+    revokedAt: k.revokedAt ?? null,
+    revokedBy: k.revokedBy ?? null,
+  };
 }
 
 /** Gate decisions, plus a manual gateway's revocation confirmation, in time order. */
@@ -530,191 +591,37 @@ function postChangeReviewOf(
       })),
     ),
     thresholds: input ? { ...input.thresholds } : null,
+    telemetry: telemetryOf(status),
+    analysis: analysisOf(status),
     supportTickets: null,
   };
 }
 
-/** The seed's rollback signals, each judged from what the rotation recorded. */
-function rollbackChecksOf(
-  status: RotationStatus,
-  input: EvidenceInput | undefined,
-  credential: CredentialRef | undefined,
-  review: EvidenceBundle['postChangeReview'],
-  ticket: EvidenceBundle['changeTicket'],
-): EvidenceBundle['rollbackChecks'] {
-  const check = (
-    signal: keyof EvidenceBundle['rollbackChecks'],
-    result: RollbackCheck['result'],
-    evidence: string[],
-  ): RollbackCheck => {
-    const [green, doNotRevokeIf] = SEED_ROLLBACK_CHECKS[signal];
-    return { result, evidence, green, doNotRevokeIf };
+/** The telemetry source and which per-key signals it could and could not see for this credential. */
+function telemetryOf(status: RotationStatus): EvidenceBundle['postChangeReview']['telemetry'] {
+  const t = status.telemetry;
+  if (!t) return null;
+  return {
+    source: t.name,
+    observable: SIGNALS.filter((s) => t.capabilities[s] && !t.unobservable.includes(s)),
+    unobservable: [...t.unobservable],
   };
-  const hold = status.hold;
-  const held = hold !== undefined && hold.totals.checks > 0;
-  const { before, after } = review;
-  const canaryRan = status.canary.length > 0;
-  const failed = status.canary.filter((c) => !c.ok);
-  const exceptionNames = status.exceptions.map((e) => `${e.consumer} (${e.requests} req)`).join(', ');
-  const oldKeyDrained = held && hold.oldKeyZeroSince !== undefined;
-  const breachesOf = (...kinds: string[]) => review.breaches.filter((b) => kinds.includes(b.check));
+}
 
-  // Authentication: new-key success codes, no new 401/403, old-key traffic at zero.
-  const authFailures = status.canary.filter((c) => c.reason === 'auth');
-  const newAuthErrors = after !== null && after.authErrorRate > (before?.authErrorRate ?? 0);
-  const authEvidence = [
-    canaryRan
-      ? `canary: ${status.canary.length - failed.length}/${status.canary.length} requests with the new key succeeded${authFailures.length ? `; 401/403 on ${authFailures.map((c) => c.route).join(', ')}` : ''}`
-      : 'no canary ran',
-    after
-      ? `hold: ${after.authErrors} new-key 401/403 in ${after.requests} requests (rate ${after.authErrorRate}; baseline ${before?.authErrorRate ?? 'unknown'})`
-      : 'no hold check ran',
-    held
-      ? hold.oldKeyZeroSince
-        ? `old key: no traffic since ${hold.oldKeyZeroSince}`
-        : `old key: still used at the last hold check (${hold.totals.oldKeyRequests} requests during the hold)`
-      : 'old key: traffic not observed',
-    ...(exceptionNames ? [`exceptions: ${exceptionNames}`] : []),
-    ...(status.negativeTest ? [`negative test: new key answered ${status.negativeTest.newKeyStatus}`] : []),
-  ];
-  const authentication = check(
-    'authentication',
-    authFailures.length > 0 || newAuthErrors || status.exceptions.length > 0 || (held && !oldKeyDrained)
-      ? 'not-green'
-      : canaryRan && failed.length === 0 && held && oldKeyDrained
-        ? 'green'
-        : 'not-checked',
-    authEvidence,
-  );
-
-  // Routing: every allowed route proven by the canary; no route failures or 5xx after the flip.
-  const proven = new Set(status.canary.filter((c) => c.ok).map((c) => c.route));
-  const missing = ticket.scope.allowedRoutes.filter((r) => !proven.has(r));
-  const routeFailures = failed.filter((c) => c.reason !== 'auth');
-  const serverBreaches = breachesOf('server-errors', 'server-error-increase');
-  const routing = check(
-    'routing',
-    routeFailures.length > 0 || serverBreaches.length > 0
-      ? 'not-green'
-      : canaryRan && missing.length === 0 && failed.length === 0
-        ? 'green'
-        : 'not-checked',
-    [
-      ...status.canary.map(
-        (c) =>
-          `${c.route}: ${c.status}${c.model ? ` ${c.model}` : ''}${c.requestId ? ` (${c.requestId})` : ''}${c.ok ? '' : ` failed: ${c.reason ?? 'unknown'}`}`,
-      ),
-      ...(canaryRan ? [] : ['no canary ran']),
-      ...(missing.length && canaryRan ? [`not proven: ${missing.join(', ')}`] : []),
-      ...(after ? [`hold: ${after.serverErrors} 5xx in ${after.requests} requests`] : []),
-      ...serverBreaches.map((b) => `breach at ${b.at}: ${b.detail}`),
-      'route groups are not reported by the gateway API',
-    ],
-  );
-
-  // Usage attribution: the new key's usage rolls up to the expected owner.
-  const a = status.attribution;
-  const usageAttribution = check(
-    'usageAttribution',
-    a ? (a.passed ? 'green' : 'not-green') : 'not-checked',
-    a
-      ? [
-          `new key's usage attributed to ${a.owner ?? 'unknown'}${a.team ? ` (team ${a.team})` : ''}; expected ${a.expectedOwner}`,
-          ...a.anomalies,
-        ]
-      : [
-          input &&
-          input.evidence.usage_owner_check !== 'required' &&
-          input.evidence.cost_anomaly_check !== 'required'
-            ? 'the ticket made usage_owner_check and cost_anomaly_check optional'
-            : 'the rotation ended before the attribution check',
-        ],
-  );
-
-  // Quota and budget: the replacement has the old key's limits and billing group.
-  const issued = status.gatewayKeys.new !== undefined;
-  const quotaBreaches = breachesOf('rate-limited', 'spend', 'tokens');
-  const manual = credential?.adminAdapter === 'manual' || (credential === undefined && !issued);
-  const quotaAndBudget = check(
-    'quotaAndBudget',
-    quotaBreaches.length > 0 || (a !== undefined && !a.passed)
-      ? 'not-green'
-      : issued && held && !manual
-        ? 'green'
-        : 'not-checked',
-    [
-      issued
-        ? `replacement key ${status.gatewayKeys.new} issued through the ${credential?.adminAdapter ?? 'gateway'} admin API asking for the old key's models, budget, rpm/tpm limits and team; rekey refuses a broader scope, but does not compare narrower or different limits — check those in the gateway`
-        : 'replacement key handed over by a human: rekey cannot read its limits; compare them in the gateway console',
-      ...(after
-        ? [
-            `hold: ${after.rateLimited} 429 in ${after.requests} requests (rate ${after.rateLimitedRate}; baseline ${before?.rateLimitedRate ?? 'unknown'})`,
-            `spend per request: ${before?.spendPerRequest ?? 'unknown'} before, ${after.spendPerRequest ?? 'unknown'} after`,
-          ]
-        : []),
-      ...quotaBreaches.map((b) => `breach at ${b.at}: ${b.detail}`),
-      ...(a && !a.passed
-        ? [`usage rolls up to ${a.owner ?? 'an unknown owner'}, not ${a.expectedOwner}`]
-        : []),
-    ],
-  );
-
-  // Runtime coverage: every registered runtime reloaded (old-key traffic at zero).
-  const consumers = credential?.consumers ?? [];
-  const slow = consumers.filter((c) => c.reload !== 'dynamic');
-  const emergency = status.mode === 'emergency';
-  const runtimeCoverage = check(
-    'runtimeCoverage',
-    status.exceptions.length > 0 || (held && !oldKeyDrained)
-      ? 'not-green'
-      : held && oldKeyDrained && !emergency
-        ? 'green'
-        : 'not-checked',
-    [
-      consumers.length
-        ? `registered consumers: ${consumers.map((c) => `${c.app} (${c.environment}, reloads ${c.reload})`).join(', ')}`
-        : 'registry consumers unknown',
-      ...(slow.length
-        ? [
-            `${slow.map((c) => c.app).join(', ')} pick(s) up a new version only on ${[...new Set(slow.map((c) => c.reload))].join(' or ')}`,
-          ]
-        : []),
-      held
-        ? hold.oldKeyZeroSince
-          ? `old-key traffic at zero since ${hold.oldKeyZeroSince}`
-          : 'old-key traffic not at zero at the last hold check'
-        : 'old-key drain not observed',
-      ...(exceptionNames ? [`still on the old key: ${exceptionNames}`] : []),
-      ...(emergency ? [`emergency: no drain wait (${status.acceptedRisk ?? 'risk accepted'})`] : []),
-    ],
-  );
-
-  // Support readiness: a human approved the revoke, and someone owns an emergency replacement.
-  const revokeApproval = status.approvals
-    .filter((x) => x.gate === 'revoke' && x.decision === 'APPROVED')
-    .at(-1);
-  const rollbackOwner = input?.changeTicket.rollbackOwner;
-  const supportReadiness = check(
-    'supportReadiness',
-    !revokeApproval || !input ? 'not-checked' : rollbackOwner ? 'green' : 'not-green',
-    [
-      revokeApproval
-        ? `revoke approved by ${revokeApproval.principal} at ${revokeApproval.at}${revokeApproval.comment ? `: ${revokeApproval.comment}` : ''}${revokeApproval.breakGlassReason ? ` (break-glass: ${revokeApproval.breakGlassReason})` : ''}`
-        : 'the rotation ended before the revoke gate',
-      input
-        ? rollbackOwner
-          ? `rollback owner: ${rollbackOwner}`
-          : 'the ticket names no rollback owner'
-        : 'rollback owner unknown',
-      input
-        ? input.changeTicket.webhookUrl
-          ? 'a ticket webhook was configured for phase changes and open gates (deliveries are best effort; see the receiver for what arrived)'
-          : 'no ticket webhook: the ticket was not told of phase changes'
-        : 'ticket webhook unknown',
-    ],
-  );
-
-  return { authentication, routing, usageAttribution, quotaAndBudget, runtimeCoverage, supportReadiness };
+/** Verdict counts of the last analysis run. */
+function analysisOf(status: RotationStatus): EvidenceBundle['postChangeReview']['analysis'] {
+  const a = status.analysis;
+  if (!a) return null;
+  return {
+    stage: a.stage,
+    measurements: a.measurements,
+    pass: a.passed,
+    fail: a.failed,
+    inconclusive: a.inconclusive,
+    // The tally keeps only errors in a row; every measurement has one verdict, so the rest are errors.
+    error: Math.max(0, a.measurements - a.passed - a.failed - a.inconclusive),
+    limits: { ...a.limits },
+  };
 }
 
 /** A deep copy with credential-shaped text replaced, and how many strings were changed. */

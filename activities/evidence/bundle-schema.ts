@@ -6,9 +6,14 @@
 import { KEY_LIKE } from '../../common/key-shape';
 import { z } from 'zod';
 import { ROUTES } from '../../common/policy';
+import { SIGNALS } from '../types';
 
-/** The version of the bundle shape this code writes and reads. */
-export const EVIDENCE_SCHEMA_VERSION = 1;
+/**
+ * The version of the bundle shape this code writes and reads. 2: rollback checks as the revoke gate
+ * showed them, risk acceptances, pre-check results, exception owner/expiry/control, telemetry
+ * source, analysis verdicts, revocation method, kept replacement key and what is live after a failure.
+ */
+export const EVIDENCE_SCHEMA_VERSION = 2;
 /** Every bundle version this code can read. */
 export const KNOWN_EVIDENCE_SCHEMA_VERSIONS: readonly number[] = [EVIDENCE_SCHEMA_VERSION];
 
@@ -22,6 +27,9 @@ const OUTCOMES = ['completed', 'rolled_back', 'aborted', 'failed'] as const;
 const TERMINAL_PHASES = ['COMPLETED', 'ROLLED_BACK', 'ABORTED', 'FAILED'] as const;
 const STAGES = ['pending', 'current', 'previous', 'rolled-back', 'retired'] as const;
 const VERSION_ROLES = ['old', 'pending', 'current', 'restored', 'retired'] as const;
+const GATES = ['flip', 'revoke'] as const;
+const VERDICTS = ['pass', 'fail', 'inconclusive', 'error'] as const;
+const KEY_STATES = ['enabled', 'disabled', 'deleted', 'unknown'] as const;
 
 const approvalSchema = z.strictObject({
   gate: z
@@ -35,6 +43,14 @@ const approvalSchema = z.strictObject({
     .string()
     .nullable()
     .describe('emergency mode: why the requester approved their own rotation'),
+});
+
+const riskAcceptanceSchema = z.strictObject({
+  gate: z.enum(GATES).describe('the gate approved without positive evidence'),
+  principal: z.string().min(1).describe('authenticated principal who accepted the risk'),
+  at: timestamp.describe('when the risk was accepted'),
+  reason: z.string().describe('why the approver accepted it, as they wrote it'),
+  missing: z.array(z.string()).describe('the blockers the gate showed: the evidence that was missing'),
 });
 
 const changeTicketSchema = z
@@ -65,16 +81,23 @@ const changeTicketSchema = z
       })
       .describe('what the ticket asked to rotate'),
     approvals: z.array(approvalSchema).describe('every gate decision, in order'),
+    riskAcceptances: z
+      .array(riskAcceptanceSchema)
+      .describe('gates a human approved without positive evidence, accepting the risk on record'),
     preChecks: z
       .array(
         z.strictObject({
           name: z.string(),
           claimed: z.union([z.boolean(), z.string()]).nullable().describe('what the ticket claimed'),
-          verified: z.boolean().describe('what rekey found'),
+          result: z
+            .enum(['verified', 'failed', 'unverified'])
+            .describe(
+              'verified: rekey found it true; failed: rekey found otherwise; unverified: rekey cannot look, so only the ticket vouches for it',
+            ),
           detail: z.string(),
         }),
       )
-      .describe('the ticket’s pre_checks, each verified by rekey instead of trusted'),
+      .describe('every one of the ticket’s pre_checks, checked by rekey instead of trusted'),
     finalStatus: z.enum(OUTCOMES).describe('how the change ended'),
   })
   .describe('Change ticket: approval, owner, timing and scope');
@@ -150,6 +173,10 @@ const gatewaySchema = z
     attribution: z
       .strictObject({
         checked: z.boolean(),
+        verdict: z
+          .enum(['pass', 'fail', 'inconclusive'])
+          .nullable()
+          .describe('inconclusive: the gateway had recorded no usage of the new key yet'),
         passed: z.boolean().nullable(),
         owner: z.string().nullable().describe('owner the gateway attributes the new key’s usage to'),
         team: z.string().nullable(),
@@ -180,12 +207,25 @@ const negativeTestSchema = z
     attempts: count.nullable().describe('old-key probes while revocation propagated'),
     revocation: z
       .strictObject({
-        at: timestamp,
+        method: z
+          .enum(['disable-then-delete', 'delete-only', 'manual'])
+          .nullable()
+          .describe(
+            'disable-then-delete: disabled (reversible) first, deleted after the probe; delete-only: the gateway cannot disable, so no way back once revoked; manual: a human revoked it; null: not recorded',
+          ),
+        note: z.string().describe('what the method means for a way back, in words'),
+        at: timestamp.nullable().describe('when the old key was revoked; null: it was not (yet)'),
         by: z.string().nullable(),
         detail: z.string().nullable(),
+        disabledAt: timestamp.nullable().describe('when the old key was disabled (reversibly)'),
+        reEnabledAt: timestamp.nullable().describe('when the disabled old key was enabled again'),
+        deletedAt: timestamp.nullable().describe('when the old key was deleted (irreversibly)'),
+        preRevokeProbe: z
+          .array(canaryRequestSchema)
+          .describe('requests with the new key just before the old key was revoked'),
       })
       .nullable()
-      .describe('when and how the old key was revoked'),
+      .describe('how and when the old key was revoked; null when revocation never started'),
     oldVersionRetired: z
       .strictObject({ name: z.string(), version: z.string(), at: timestamp.nullable() })
       .nullable()
@@ -211,15 +251,31 @@ const exceptionsSchema = z
         environment: z.string().nullable(),
         owner: z.string().nullable().describe('who remediates it'),
         ownerSource: z
-          .enum(['registry', 'credential-owner'])
+          .enum(['exception', 'registry', 'credential-owner'])
           .nullable()
-          .describe('registry: the consumer’s owner; credential-owner: the ticket’s owning team'),
+          .describe(
+            'exception: named when the exception was recorded; registry: the consumer’s owner; credential-owner: the ticket’s owning team',
+          ),
         reload: z.string().nullable().describe('how the app picks up a new secret version'),
         oldKeyRequests: count,
         extendedUntil: timestamp
           .nullable()
           .describe('end of the hold after the hold extensions; null when none was granted'),
-        expiresAt: timestamp
+        // A date a human typed: kept as recorded rather than refusing the whole bundle over its format.
+        expiresAt: z
+          .string()
+          .min(1)
+          .nullable()
+          .describe(
+            'the exception’s expiry: the date (or date-time) by which the owner moves it off the old key; null when none was recorded',
+          ),
+        compensatingControl: z
+          .string()
+          .nullable()
+          .describe('what limits the risk until then; null when none was recorded'),
+        recordedBy: z.string().nullable().describe('principal who recorded the exception'),
+        recordedAt: timestamp.nullable(),
+        oldKeyServedUntil: timestamp
           .nullable()
           .describe(
             'when the old key stops serving it: the revocation when the rotation completed, else the extended hold’s end; null when unknown',
@@ -279,6 +335,28 @@ const postChangeReviewSchema = z
       }),
     ),
     thresholds: z.record(z.string(), z.number()).nullable().describe('limits the hold compared against'),
+    telemetry: z
+      .strictObject({
+        source: z.string().min(1).describe('the telemetry source the canary soak and hold checks read'),
+        observable: z.array(z.enum(SIGNALS)).describe('per-key signals the source can see'),
+        unobservable: z
+          .array(z.enum(SIGNALS))
+          .describe('signals it cannot see for this credential: no check can pass on them'),
+      })
+      .nullable()
+      .describe('null: the rotation ended before it chose a source'),
+    analysis: z
+      .strictObject({
+        stage: z.enum(['soak', 'hold']).describe('the canary soak, or the hold since it was last entered'),
+        measurements: count,
+        pass: count,
+        fail: count,
+        inconclusive: count,
+        error: count,
+        limits: z.strictObject({ failure: count, inconclusive: count, consecutiveError: count }),
+      })
+      .nullable()
+      .describe('verdicts of the last analysis run; only pass counts as evidence; null: none ran'),
     supportTickets: count
       .nullable()
       .describe('support tickets before and after; null: rekey does not see them, attach them to the ticket'),
@@ -286,7 +364,15 @@ const postChangeReviewSchema = z
   .describe('Post-change review: no hidden impact on reliability or cost');
 
 const rollbackCheckSchema = z.strictObject({
-  result: z.enum(['green', 'not-green', 'not-checked']),
+  result: z
+    .enum(['green', 'not-green', 'unknown', 'not-checked'])
+    .describe(
+      'green: positive evidence; not-green: do not revoke; unknown: rekey looked but had no evidence either way; not-checked: rekey had nothing to judge it by (the rotation ended first, or the gate showed no row for it)',
+    ),
+  blocking: z
+    .boolean()
+    .nullable()
+    .describe('whether the row held the revoke gate shut unless green; null when the gate was not reached'),
   evidence: z.array(z.string()).describe('what rekey recorded for this signal'),
   green: z.string().describe('the seed’s green condition'),
   doNotRevokeIf: z.string().describe('the seed’s condition for not revoking'),
@@ -294,12 +380,25 @@ const rollbackCheckSchema = z.strictObject({
 
 const rollbackChecksSchema = z
   .strictObject({
-    authentication: rollbackCheckSchema,
-    routing: rollbackCheckSchema,
-    usageAttribution: rollbackCheckSchema,
-    quotaAndBudget: rollbackCheckSchema,
-    runtimeCoverage: rollbackCheckSchema,
-    supportReadiness: rollbackCheckSchema,
+    source: z
+      .enum(['revoke-gate', 'not-reached'])
+      .describe(
+        'revoke-gate: the rows the workflow computed when the revoke gate opened, as the approver saw them; not-reached: the rotation ended before the revoke gate, so rekey judged them from what it had recorded by the end',
+      ),
+    computedAt: timestamp.describe('when the revoke gate opened; not-reached: when the bundle was built'),
+    gateEvidence: z
+      .enum(['positive', 'insufficient'])
+      .nullable()
+      .describe('what the revoke gate showed: positive evidence, or too little; null when not reached'),
+    blockers: z.array(z.string()).describe('what held the revoke gate shut; empty when not reached'),
+    signals: z.strictObject({
+      authentication: rollbackCheckSchema,
+      routing: rollbackCheckSchema,
+      usageAttribution: rollbackCheckSchema,
+      quotaAndBudget: rollbackCheckSchema,
+      runtimeCoverage: rollbackCheckSchema,
+      supportReadiness: rollbackCheckSchema,
+    }),
   })
   .describe('Rollback checks before revoking the old key');
 
@@ -318,6 +417,28 @@ const outcomeSchema = z.strictObject({
   failure: z.strictObject({ phase: z.string(), reason: z.string() }).nullable(),
   oldKeyRevoked: z.boolean().describe('the old key was revoked at the gateway'),
   newKeyServing: z.boolean().describe('the new key is the newest enabled version of the stable path'),
+  keptReplacementKey: z
+    .strictObject({
+      gatewayKeyId: z.string().nullable(),
+      fingerprint: fingerprint.nullable(),
+      since: timestamp.describe('since when it is left enabled'),
+      revoked: z.boolean(),
+      revokedAt: timestamp.nullable(),
+      revokedBy: z.string().nullable().describe('principal who had it revoked'),
+    })
+    .nullable()
+    .describe(
+      'after a rollback past the flip: the replacement key left enabled for consumers that had reloaded',
+    ),
+  live: z
+    .strictObject({
+      oldKey: z.enum(KEY_STATES),
+      newKey: z.enum(KEY_STATES),
+      currentVersion: z.string().nullable().describe('the version of the stable path apps read'),
+      detail: z.string(),
+    })
+    .nullable()
+    .describe('what is live at the end of a failed rotation; null for the other outcomes'),
 });
 
 const bundleShape = z.strictObject({
@@ -336,7 +457,16 @@ const bundleShape = z.strictObject({
   rollbackChecks: rollbackChecksSchema,
   timeline: z.array(timelineEntrySchema),
   checks: z
-    .array(z.strictObject({ at: timestamp, name: z.string(), passed: z.boolean(), detail: z.string() }))
+    .array(
+      z.strictObject({
+        at: timestamp,
+        name: z.string(),
+        passed: z.boolean(),
+        verdict: z.enum(VERDICTS).nullable().describe('only pass is evidence; null on checks without one'),
+        reasons: z.array(z.string()).describe('why the verdict is not pass'),
+        detail: z.string(),
+      }),
+    )
     .describe('every check the rotation recorded (hold checks: the latest of each kind)'),
   outcome: outcomeSchema,
 });
@@ -354,7 +484,7 @@ export function keyLikePaths(value: unknown, at: (string | number)[] = []): (str
   return [];
 }
 
-/** The evidence bundle, version 1; refuses any text that looks like an API key. */
+/** The evidence bundle, version 2; refuses any text that looks like an API key. */
 export const evidenceBundleSchema = bundleShape
   .superRefine((bundle, ctx) => {
     for (const path of keyLikePaths(bundle)) {
@@ -368,7 +498,9 @@ export const evidenceBundleSchema = bundleShape
   .describe('rekey evidence bundle: every row of the seed’s audit evidence table');
 
 export type EvidenceBundle = z.infer<typeof evidenceBundleSchema>;
-export type RollbackCheck = EvidenceBundle['rollbackChecks']['authentication'];
+export type RollbackChecks = EvidenceBundle['rollbackChecks'];
+export type RollbackSignal = keyof RollbackChecks['signals'];
+export type RollbackCheck = RollbackChecks['signals'][RollbackSignal];
 export type MetricsWindow = z.infer<typeof metricsWindowSchema>;
 
 /** A stored bundle checked against the schema of its version, with a message a reader can act on. */

@@ -1,7 +1,13 @@
 // The evidence bundle as Markdown, for pasting into the change ticket: one section per row of the seed's
 // "Audit Evidence" table, then the rollback checks, the timeline and the outcome. It renders the
 // validated bundle only (references, fingerprints, figures), so it cannot show what the bundle lacks.
-import type { EvidenceBundle, MetricsWindow, RollbackCheck } from './bundle-schema';
+import type {
+  EvidenceBundle,
+  MetricsWindow,
+  RollbackCheck,
+  RollbackChecks,
+  RollbackSignal,
+} from './bundle-schema';
 
 type Cell = string | number | boolean | null | undefined;
 
@@ -29,10 +35,17 @@ const facts = (rows: [string, Cell][]) => table(['', ''], rows);
 const RESULT: Record<RollbackCheck['result'], string> = {
   green: 'green',
   'not-green': '**NOT GREEN**',
+  unknown: '**unknown**',
   'not-checked': 'not checked',
 };
 
-const SIGNALS: [keyof EvidenceBundle['rollbackChecks'], string][] = [
+const PRE_CHECK: Record<EvidenceBundle['changeTicket']['preChecks'][number]['result'], string> = {
+  verified: 'verified',
+  failed: '**FAILED**',
+  unverified: 'unverified (rekey cannot look: only the ticket vouches for it)',
+};
+
+const SIGNALS: [RollbackSignal, string][] = [
   ['authentication', 'Authentication'],
   ['routing', 'Routing'],
   ['usageAttribution', 'Usage attribution'],
@@ -83,10 +96,17 @@ export function renderEvidenceMarkdown(
       t.approvals.map((a) => [a.gate, a.decision, a.principal, a.at, a.comment, a.breakGlassReason]),
     ),
     '',
-    '### Pre-checks (claimed by the ticket, verified by rekey)',
+    '### Risk accepted without positive evidence',
     table(
-      ['check', 'claimed', 'verified', 'detail'],
-      t.preChecks.map((p) => [p.name, p.claimed, p.verified, p.detail]),
+      ['gate', 'by', 'at', 'reason', 'missing evidence'],
+      t.riskAcceptances.map((a) => [a.gate, a.principal, a.at, a.reason, a.missing.join('; ')]),
+      '_none: no gate was approved without positive evidence_',
+    ),
+    '',
+    '### Pre-checks (claimed by the ticket, checked by rekey)',
+    table(
+      ['check', 'claimed', 'result', 'detail'],
+      t.preChecks.map((p) => [p.name, p.claimed, PRE_CHECK[p.result], p.detail]),
     ),
     '',
     '## Secret version history',
@@ -116,7 +136,7 @@ export function renderEvidenceMarkdown(
       [
         'attribution',
         g.attribution.checked
-          ? `${g.attribution.passed ? 'passed' : 'FAILED'}: owner ${g.attribution.owner ?? '?'}, team ${g.attribution.team ?? '?'} (expected ${g.attribution.expectedOwner ?? '?'})`
+          ? `${g.attribution.verdict === 'inconclusive' ? 'inconclusive (no usage recorded yet)' : g.attribution.passed ? 'passed' : 'FAILED'}: owner ${g.attribution.owner ?? '?'}, team ${g.attribution.team ?? '?'} (expected ${g.attribution.expectedOwner ?? '?'})`
           : 'not checked',
       ],
       ['new-key requests during the hold', g.production.newKeyRequests],
@@ -165,12 +185,6 @@ export function renderEvidenceMarkdown(
           ['new key accepted', n.newKeyAccepted === false ? 'NO' : n.newKeyAccepted],
           ['attempts', n.attempts],
           [
-            'revocation',
-            n.revocation
-              ? `${n.revocation.at}${n.revocation.by ? ` by ${n.revocation.by}` : ''}${n.revocation.detail ? `: ${n.revocation.detail}` : ''}`
-              : null,
-          ],
-          [
             'old version retired',
             n.oldVersionRetired
               ? `${n.oldVersionRetired.name}@${n.oldVersionRetired.version} at ${n.oldVersionRetired.at ?? '?'}`
@@ -179,6 +193,7 @@ export function renderEvidenceMarkdown(
         ])
       : `_not run_${n.required ? ' (required by the ticket)' : ''}`,
     '',
+    ...revocationLines(n.revocation),
     'Key values are never recorded: the old key is identified by its fingerprint only.',
     '',
     '## Exception list',
@@ -189,22 +204,28 @@ export function renderEvidenceMarkdown(
       [
         'consumer',
         'owner',
+        'expires',
+        'compensating control',
+        'recorded by',
         'environment',
         'reload',
         'old-key requests',
         'extended until',
-        'expires',
+        'old key served until',
         'disposition',
         'accepted by',
       ],
       b.exceptions.consumers.map((e) => [
         e.consumer,
         e.owner ? `${e.owner}${e.ownerSource === 'credential-owner' ? ' (credential owner)' : ''}` : null,
+        e.expiresAt ?? '**none recorded**',
+        e.compensatingControl ?? '**none recorded**',
+        e.recordedBy ? `${e.recordedBy}${e.recordedAt ? ` at ${e.recordedAt}` : ''}` : null,
         e.environment,
         e.reload,
         e.oldKeyRequests,
         e.extendedUntil,
-        e.expiresAt,
+        e.oldKeyServedUntil,
         e.disposition,
         e.acceptedBy ? `${e.acceptedBy.principal} at ${e.acceptedBy.at}` : null,
       ]),
@@ -225,6 +246,14 @@ export function renderEvidenceMarkdown(
     ),
     '',
     `${r.holdChecks} hold check(s)${r.figuresComplete ? '' : '; tokens, spend and latency cover the latest hold windows only'}. Support tickets: ${r.supportTickets ?? 'not known to rekey — attach them to the ticket'}.`,
+    '',
+    r.telemetry
+      ? `Telemetry source \`${r.telemetry.source}\`; cannot observe: ${r.telemetry.unobservable.length ? `**${r.telemetry.unobservable.join(', ')}** (no check passes on these)` : 'nothing'}.`
+      : 'Telemetry source: none chosen (the rotation ended first).',
+    '',
+    r.analysis
+      ? `Analysis (${r.analysis.stage}): ${r.analysis.measurements} measurement(s): ${r.analysis.pass} pass, ${r.analysis.fail} fail, ${r.analysis.inconclusive} inconclusive, ${r.analysis.error} error (limits: ${r.analysis.limits.failure} fail, ${r.analysis.limits.inconclusive} inconclusive, ${r.analysis.limits.consecutiveError} errors in a row).`
+      : 'Analysis: none ran.',
     ...(r.breaches.length
       ? [
           '',
@@ -236,12 +265,14 @@ export function renderEvidenceMarkdown(
         ]
       : []),
     '',
-    "## Rollback checks (the seed's revoke criteria, as rekey saw them when the rotation ended)",
+    "## Rollback checks (the seed's revoke criteria)",
+    rollbackBasis(b.rollbackChecks),
+    '',
     table(
-      ['signal', 'result', 'evidence', 'do not revoke if'],
+      ['signal', 'result', 'blocks the gate', 'evidence', 'do not revoke if'],
       SIGNALS.map(([key, label]) => {
-        const c = b.rollbackChecks[key];
-        return [label, RESULT[c.result], c.evidence.join('; '), c.doNotRevokeIf];
+        const c = b.rollbackChecks.signals[key];
+        return [label, RESULT[c.result], c.blocking, c.evidence.join('; '), c.doNotRevokeIf];
       }),
     ),
     '',
@@ -259,9 +290,80 @@ export function renderEvidenceMarkdown(
       ['new key serving', b.outcome.newKeyServing],
       ['rollback cause', b.outcome.rollbackCause],
       ['failure', b.outcome.failure ? `in ${b.outcome.failure.phase}: ${b.outcome.failure.reason}` : null],
+      ...outcomeExtras(b.outcome),
     ]),
     '',
   ].join('\n');
+}
+
+/** Where the rollback rows came from: the revoke gate as the approver saw it, or the end of the run. */
+function rollbackBasis(c: RollbackChecks): string {
+  if (c.source === 'not-reached') {
+    return `Not reached: the rotation ended before the revoke gate, so rekey judged these from what it had recorded by ${c.computedAt}.`;
+  }
+  const blockers = c.blockers.length ? ` Blockers: ${c.blockers.join('; ')}.` : '';
+  return `Computed when the revoke gate opened, ${c.computedAt}: evidence **${c.gateEvidence ?? 'unknown'}**.${blockers}`;
+}
+
+/** The revocation method and its steps; a delete-only gateway is said to leave no way back. */
+function revocationLines(r: EvidenceBundle['negativeTest']['revocation']): string[] {
+  if (!r) return ['Revocation: not started.', ''];
+  return [
+    '### Revocation',
+    facts([
+      ['method', r.note],
+      ['revoked', r.at ? `${r.at}${r.by ? ` by ${r.by}` : ''}${r.detail ? `: ${r.detail}` : ''}` : 'no'],
+      ['disabled', r.disabledAt],
+      ['re-enabled', r.reEnabledAt],
+      ['deleted', r.deletedAt],
+    ]),
+    ...(r.preRevokeProbe.length
+      ? [
+          '',
+          'Probe with the new key before revoking:',
+          '',
+          table(
+            ['request id', 'route', 'status', 'model', 'latency ms', 'ok'],
+            r.preRevokeProbe.map((c) => [
+              c.requestId,
+              c.route,
+              c.status,
+              c.model,
+              c.latencyMs,
+              c.ok ? 'yes' : `no (${c.reason ?? '?'})`,
+            ]),
+          ),
+        ]
+      : []),
+    '',
+  ];
+}
+
+/** The kept replacement key and, after a failure, what is live. */
+function outcomeExtras(o: EvidenceBundle['outcome']): [string, Cell][] {
+  const k = o.keptReplacementKey;
+  return [
+    ...(k
+      ? ([
+          [
+            'kept replacement key',
+            `${k.gatewayKeyId ?? '—'} ${k.fingerprint ?? ''}`.trim() + ` left enabled since ${k.since}`,
+          ],
+          [
+            'replacement key revoked',
+            k.revoked ? `${k.revokedAt ?? '?'} by ${k.revokedBy ?? '?'}` : '**NO: still enabled**',
+          ],
+        ] satisfies [string, Cell][])
+      : []),
+    ...(o.live
+      ? ([
+          [
+            'live at the end',
+            `old key ${o.live.oldKey}, new key ${o.live.newKey}${o.live.currentVersion ? `, current version ${o.live.currentVersion}` : ''}: ${o.live.detail}`,
+          ],
+        ] satisfies [string, Cell][])
+      : []),
+  ];
 }
 
 /** Before/after rows of the post-change review. */

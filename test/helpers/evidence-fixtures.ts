@@ -8,7 +8,7 @@ import { parse } from 'yaml';
 import { fingerprint } from '../../activities/fingerprint';
 import type { CredentialRef, SecretVersionRecord, SecretVersionRef } from '../../activities/types';
 import { rotationPolicySchema, toRotationInput, type RotationInput } from '../../common/policy';
-import type { RotationStatus } from '../../workflows/messages';
+import type { GateEvidence, RotationStatus } from '../../workflows/messages';
 
 /** Key values made up per run (never committed), so a scan for them can only find what the code leaked. */
 const madeUpKey = (label: string) => `sk-live-${label}${randomBytes(12).toString('hex')}`;
@@ -72,10 +72,62 @@ const window = (fromIso: string, toIso: string, over: Partial<RotationStatus['ba
   ...over,
 });
 
+/** What the revoke gate showed when it opened: enrichment-worker still on the old key. */
+export function revokeGateEvidence(): GateEvidence {
+  return {
+    gate: 'revoke',
+    computedAt: '2026-06-19T11:05:02.000Z',
+    evidence: 'insufficient',
+    blockers: [
+      'authentication: enrichment-worker still sends old-key requests',
+      'runtime coverage: enrichment-worker has not reloaded (42 old-key requests)',
+    ],
+    rows: [
+      {
+        signal: 'authentication',
+        state: 'red',
+        blocking: true,
+        evidence: ['canary: 2/2 new-key requests succeeded', 'old key: 42 requests during the hold'],
+      },
+      {
+        signal: 'routing',
+        state: 'green',
+        blocking: true,
+        evidence: ['chat-completions: 200 (req_chat_01)', 'responses: 200 (req_resp_02)'],
+      },
+      {
+        signal: 'usageAttribution',
+        state: 'green',
+        blocking: true,
+        evidence: ['usage attributed to platform-ai; expected platform-ai'],
+      },
+      {
+        signal: 'quotaAndBudget',
+        state: 'unknown',
+        blocking: true,
+        evidence: ['the telemetry source cannot see 429s: rate limits unobserved'],
+      },
+      {
+        signal: 'runtimeCoverage',
+        state: 'red',
+        blocking: true,
+        evidence: ['still on the old key: enrichment-worker (42 req)'],
+      },
+      {
+        signal: 'supportReadiness',
+        state: 'unknown',
+        blocking: false,
+        evidence: ['confirmed by the revoke approval', 'rollback owner: oncall-platform'],
+      },
+    ],
+  };
+}
+
 /**
  * A completed scheduled rotation on a LiteLLM gateway: canary over two routes, attribution, a hold
- * that ran out with enrichment-worker still on the old key, one extension, the revoke approved with
- * that exception, the negative test, the old version retired.
+ * that ran out with enrichment-worker still on the old key, one extension, the revoke gate opened
+ * with insufficient evidence and approved with that exception and the risk accepted, the old key
+ * disabled then deleted, the negative test, the old version retired.
  */
 export function evidenceStatus(): RotationStatus {
   const old = ref('flatkey-router-key', 'v1', OLD_KEY, true, '2026-03-01T08:00:00.000Z');
@@ -86,6 +138,7 @@ export function evidenceStatus(): RotationStatus {
     at,
     name,
     passed: true,
+    verdict: 'pass' as const,
     detail,
     ...extra,
   });
@@ -165,7 +218,7 @@ export function evidenceStatus(): RotationStatus {
       {
         at: '2026-06-19T11:20:05.000Z',
         phase: 'REVOKING',
-        event: 'old-key-revoked',
+        event: 'old-key-disabled',
         detail: 'gk-old-3 disabled-and-deleted at 2026-06-19T11:20:05.000Z',
       },
       { at: '2026-06-19T11:20:06.000Z', phase: 'VERIFYING_REVOCATION', event: 'negative-test' },
@@ -206,6 +259,8 @@ export function evidenceStatus(): RotationStatus {
       {
         ...check('2026-06-19T10:05:01.000Z', 'old-key drain', '21 old-key req (enrichment-worker=21)'),
         passed: false,
+        verdict: 'fail',
+        reasons: ['enrichment-worker still on the old key'],
       },
       check('2026-06-19T11:20:12.000Z', 'negative test', 'old key 401 after 2 attempt(s), new key 200'),
     ],
@@ -222,12 +277,26 @@ export function evidenceStatus(): RotationStatus {
     fingerprints: { old: fingerprint(OLD_KEY), new: fingerprint(NEW_KEY) },
     gatewayKeys: { old: 'gk-old-3', new: 'gk-new-7' },
     preChecks: [
-      { name: 'inventory_confirmed', claimed: true, verified: true, detail: '2 consumer(s) registered' },
+      {
+        name: 'inventory_confirmed',
+        claimed: true,
+        result: 'verified',
+        verified: true,
+        detail: '2 consumer(s) registered',
+      },
       {
         name: 'new_secret_version_created',
         claimed: true,
+        result: 'failed',
         verified: false,
         detail: 'no pending version yet; rekey stages it',
+      },
+      {
+        name: 'rollback_owner_on_call',
+        claimed: true,
+        result: 'unverified',
+        verified: false,
+        detail: 'rekey cannot see the on-call schedule',
       },
     ],
     canary: [
@@ -251,6 +320,7 @@ export function evidenceStatus(): RotationStatus {
       },
     ],
     attribution: {
+      verdict: 'pass',
       passed: true,
       owner: 'platform-ai',
       team: 'platform-ai',
@@ -271,7 +341,83 @@ export function evidenceStatus(): RotationStatus {
         oldKeyRequests: 42,
       },
     },
-    exceptions: [{ consumer: 'enrichment-worker', requests: 42 }],
+    exceptions: [
+      {
+        consumer: 'enrichment-worker',
+        requests: 42,
+        owner: 'dana@example.com',
+        expiresAt: '2026-06-26',
+        compensatingControl: 'egress restricted to the batch subnet',
+        recordedBy: 'bob@example.com',
+        recordedAt: '2026-06-19T11:20:00.000Z',
+      },
+    ],
+    analysis: {
+      stage: 'hold',
+      measurements: 4,
+      passed: 2,
+      failed: 0,
+      inconclusive: 1,
+      consecutiveErrors: 1,
+      limits: { failure: 1, inconclusive: 3, consecutiveError: 4 },
+    },
+    coverage: [
+      {
+        consumer: 'customer-chat-api',
+        inventory: true,
+        reload: 'dynamic',
+        newKeyRequests: 610,
+        oldKeyRequests: 0,
+      },
+      {
+        consumer: 'enrichment-worker',
+        inventory: true,
+        owner: 'data-enrichment',
+        reload: 'restart',
+        newKeyRequests: 0,
+        oldKeyRequests: 42,
+      },
+    ],
+    telemetry: {
+      name: 'litellm-spend-logs',
+      capabilities: {
+        requests: true,
+        authErrors: true,
+        rateLimited: false,
+        serverErrors: true,
+        latency: false,
+        tokens: true,
+        spend: true,
+        perConsumer: true,
+      },
+      unobservable: ['rateLimited', 'latency'],
+    },
+    gateEvidence: { revoke: revokeGateEvidence() },
+    riskAcceptances: [
+      {
+        gate: 'revoke',
+        principal: 'bob@example.com',
+        reason: 'worker owner accepts the outage risk',
+        missing: revokeGateEvidence().blockers,
+        at: '2026-06-19T11:20:00.000Z',
+      },
+    ],
+    revocation: {
+      method: 'disable-then-delete',
+      preRevokeProbe: [
+        {
+          route: 'chat-completions',
+          requestId: 'req_probe_03',
+          model: 'gpt-4o-mini',
+          status: 200,
+          latencyMs: 298,
+          tokens: 39,
+          ok: true,
+        },
+      ],
+      disabledAt: '2026-06-19T11:20:02.000Z',
+      deletedAt: '2026-06-19T11:20:05.000Z',
+    },
     negativeTest: {
       oldKeyStatus: 401,
       oldKeyRejected: true,

@@ -59,6 +59,9 @@ const detail: RotationStatus = {
   preChecks: [],
   canary: [],
   exceptions: [{ consumer: 'enrichment-worker', requests: 3 }],
+  coverage: [],
+  gateEvidence: {},
+  riskAcceptances: [],
 };
 
 const view = (d: RotationStatus | null): RotationView => ({
@@ -105,6 +108,134 @@ describe('rekey human output', () => {
       /timeline\n {2}AT +PHASE +EVENT +BY +DETAIL\n {2}2025-03-01T10:00:00Z +PREPARING +started +alice/,
     );
     expect(out).toMatch(/HOLDING +hold-check +- +ok/);
+  });
+
+  it('shows whether the pending gate has positive evidence, and each blocker when it has not', () => {
+    const out = formatStatus(
+      view({
+        ...detail,
+        pendingGate: {
+          ...detail.pendingGate!,
+          evidence: 'insufficient',
+          blockers: ['runtime coverage: enrichment-worker still on the old key', 'quota: 429s unobserved'],
+        },
+      }),
+    );
+    expect(out).toMatch(
+      /gate evidence +INSUFFICIENT: approving it accepts the risk on record, with the blockers as what was missing\n/,
+    );
+    expect(out).toMatch(
+      /blocker +runtime coverage: enrichment-worker still on the old key\n +blocker +quota: 429s unobserved\n +next +rekey approve/,
+    );
+    expect(out).toMatch(new RegExp(`next +rekey approve ${ID} --gate revoke --accept-risk <reason> `));
+
+    const positive = formatStatus(
+      view({ ...detail, pendingGate: { ...detail.pendingGate!, evidence: 'positive' } }),
+    );
+    expect(positive).toMatch(/gate evidence +positive\n/);
+    expect(positive).not.toMatch(/blocker|--accept-risk/);
+  });
+
+  it('shows the rows each gate showed when it opened, with their state', () => {
+    const out = formatStatus(
+      view({
+        ...detail,
+        gateEvidence: {
+          revoke: {
+            gate: 'revoke',
+            computedAt: '2025-03-01T11:00:00.000Z',
+            evidence: 'insufficient',
+            blockers: ['runtime coverage'],
+            rows: [
+              {
+                signal: 'authentication',
+                state: 'green',
+                blocking: true,
+                evidence: ['canary 2/2', 'old key silent'],
+              },
+              {
+                signal: 'runtimeCoverage',
+                state: 'red',
+                blocking: true,
+                evidence: ['enrichment-worker on old key'],
+              },
+              { signal: 'supportReadiness', state: 'unknown', blocking: false, evidence: [] },
+            ],
+          },
+        },
+      }),
+    );
+    expect(out).toMatch(
+      /\nrevoke gate evidence \(computed 2025-03-01T11:00:00Z\): insufficient\n {2}SIGNAL +STATE +BLOCKING +EVIDENCE\n/,
+    );
+    expect(out).toMatch(/ {2}authentication +green +yes +canary 2\/2; old key silent\n/);
+    expect(out).toMatch(/ {2}runtimeCoverage +RED +yes +enrichment-worker on old key\n/);
+    expect(out).toMatch(/ {2}supportReadiness +unknown +no\n/);
+    expect(formatStatus(view(detail))).not.toMatch(/gate evidence/);
+  });
+
+  it('marks each check with its verdict, and says why a check did not pass', () => {
+    const check = { at: '2025-03-01T10:30:00.000Z', passed: false, detail: 'window 10:20-10:30' };
+    const out = formatStatus(
+      view({
+        ...detail,
+        checks: [
+          { ...check, name: 'canary', passed: true, verdict: 'pass', detail: 'chat-completions:200' },
+          { ...check, name: 'new-key traffic', verdict: 'fail', reasons: ['5xx rate 0.13 > 0.02'] },
+          { ...check, name: 'old-key drain', verdict: 'inconclusive', reasons: ['too little traffic'] },
+          { ...check, name: 'usage attribution', verdict: 'error', reasons: ['spend logs 503'] },
+          { ...check, name: 'preflight', detail: 'recorded before verdicts' },
+        ],
+      }),
+    );
+    expect(out).toMatch(/\nchecks\n {2}AT +CHECK +VERDICT +DETAIL\n/);
+    expect(out).toMatch(/canary +✓ pass +chat-completions:200\n/);
+    expect(out).toMatch(/new-key traffic +✗ fail +window 10:20-10:30 \(5xx rate 0.13 > 0.02\)\n/);
+    expect(out).toMatch(/old-key drain +\? inconclusive +window 10:20-10:30 \(too little traffic\)\n/);
+    expect(out).toMatch(/usage attribution +! error +window 10:20-10:30 \(spend logs 503\)\n/);
+    expect(out).toMatch(/preflight +✗ fail +recorded before verdicts\n/);
+  });
+
+  it('lists a risk accepted at a gate with who, when, why and what evidence was missing', () => {
+    const out = formatStatus(
+      view({
+        ...detail,
+        riskAcceptances: [
+          {
+            gate: 'revoke',
+            principal: 'bob@example.com',
+            reason: 'worker restarts tonight',
+            missing: ['runtime coverage'],
+            at: '2025-03-01T11:05:00.000Z',
+          },
+        ],
+        exceptions: [
+          {
+            consumer: 'enrichment-worker',
+            requests: 3,
+            owner: 'dana@example.com',
+            expiresAt: '2025-03-08',
+            compensatingControl: 'egress restricted',
+          },
+        ],
+      }),
+    );
+    expect(out).toMatch(
+      /risk accepted +revoke by bob@example.com at 2025-03-01T11:05:00Z: worker restarts tonight \(missing: runtime coverage\)/,
+    );
+    expect(out).toMatch(
+      /exceptions +old key still used by enrichment-worker \(3 requests, owner dana@example.com, expires 2025-03-08, control: egress restricted\)/,
+    );
+  });
+
+  it('tells how to revoke a replacement key a rollback kept enabled', () => {
+    const out = formatStatus(
+      view({
+        ...detail,
+        pendingGate: { ...detail.pendingGate!, gate: 'replacement-key-revocation' },
+      }),
+    );
+    expect(out).toMatch(new RegExp(`next +rekey revoke-replacement-key ${ID} --reason …`));
   });
 
   it('points a manual hand-off at the key-file command, never at a key argument', () => {

@@ -15,6 +15,7 @@ import {
   evidenceHistory,
   evidenceInput,
   evidenceStatus,
+  revokeGateEvidence,
 } from '../helpers/evidence-fixtures';
 
 const GENERATED_AT = '2026-06-19T11:20:14.000Z';
@@ -51,7 +52,7 @@ describe('the evidence bundle', () => {
       'checks',
       'outcome',
     ]);
-    expect(b).toMatchObject({ schemaVersion: 1, rotationId: ROTATION_ID, redactions: 0 });
+    expect(b).toMatchObject({ schemaVersion: 2, rotationId: ROTATION_ID, redactions: 0 });
 
     // Change ticket: approval, owner, timing and scope.
     expect(b.changeTicket).toEqual({
@@ -80,8 +81,9 @@ describe('the evidence bundle', () => {
           breakGlassReason: null,
         },
       ],
+      riskAcceptances: [expect.objectContaining({ gate: 'revoke', principal: 'bob@example.com' })],
       preChecks: expect.arrayContaining([
-        expect.objectContaining({ name: 'new_secret_version_created', claimed: true, verified: false }),
+        expect.objectContaining({ name: 'new_secret_version_created', claimed: true, result: 'failed' }),
       ]),
       finalStatus: 'completed',
     });
@@ -141,6 +143,7 @@ describe('the evidence bundle', () => {
     });
     expect(b.gateway.attribution).toMatchObject({
       checked: true,
+      verdict: 'pass',
       passed: true,
       owner: 'platform-ai',
       team: 'platform-ai',
@@ -164,14 +167,20 @@ describe('the evidence bundle', () => {
       newKeyAccepted: true,
       attempts: 2,
       revocation: {
+        method: 'disable-then-delete',
+        note: expect.stringMatching(/^disable-then-delete: .*could be enabled again/),
         at: '2026-06-19T11:20:05.000Z',
         by: null,
         detail: 'gk-old-3 disabled-and-deleted at 2026-06-19T11:20:05.000Z',
+        disabledAt: '2026-06-19T11:20:02.000Z',
+        reEnabledAt: null,
+        deletedAt: '2026-06-19T11:20:05.000Z',
+        preRevokeProbe: [expect.objectContaining({ requestId: 'req_probe_03', status: 200, ok: true })],
       },
       oldVersionRetired: { name: 'flatkey-router-key', version: 'v1', at: '2026-06-19T11:20:12.000Z' },
     });
 
-    // Exception list: who stayed on the old key, its owner from the registry, the extension, the expiry.
+    // Exception list: who stayed on the old key, its owner, expiry and control, the extension.
     expect(b.exceptions).toEqual({
       maxHoldReachedAt: '2026-06-19T11:05:01.000Z',
       holdExtensions: [
@@ -187,12 +196,16 @@ describe('the evidence bundle', () => {
           consumer: 'enrichment-worker',
           registered: true,
           environment: 'production',
-          owner: 'data-enrichment',
-          ownerSource: 'registry',
+          owner: 'dana@example.com',
+          ownerSource: 'exception',
           reload: 'restart',
           oldKeyRequests: 42,
           extendedUntil: '2026-06-19T11:05:01.000Z',
-          expiresAt: '2026-06-19T11:20:05.000Z',
+          expiresAt: '2026-06-26',
+          compensatingControl: 'egress restricted to the batch subnet',
+          recordedBy: 'bob@example.com',
+          recordedAt: '2026-06-19T11:20:00.000Z',
+          oldKeyServedUntil: '2026-06-19T11:20:05.000Z',
           disposition: 'revoked-after-approval',
           acceptedBy: {
             principal: 'bob@example.com',
@@ -235,17 +248,8 @@ describe('the evidence bundle', () => {
     });
     expect(b.postChangeReview.thresholds).toMatchObject({ max_auth_error_rate: 0.01 });
 
-    // Rollback checks: the drain never completed, so authentication and runtime coverage are not green.
-    expect(Object.fromEntries(Object.entries(b.rollbackChecks).map(([k, c]) => [k, c.result]))).toEqual({
-      authentication: 'not-green',
-      routing: 'green',
-      usageAttribution: 'green',
-      quotaAndBudget: 'green',
-      runtimeCoverage: 'not-green',
-      supportReadiness: 'green',
-    });
-    expect(b.rollbackChecks.runtimeCoverage.evidence.join('\n')).toMatch(/enrichment-worker \(42 req\)/);
-    expect(b.rollbackChecks.supportReadiness.evidence.join('\n')).toMatch(/rollback owner: oncall-platform/);
+    // Rollback checks: as the revoke gate showed them (a test below covers them in detail).
+    expect(b.rollbackChecks).toMatchObject({ source: 'revoke-gate', gateEvidence: 'insufficient' });
 
     expect(b.timeline).toHaveLength(15);
     expect(b.outcome).toEqual({
@@ -255,6 +259,8 @@ describe('the evidence bundle', () => {
       failure: null,
       oldKeyRevoked: true,
       newKeyServing: true,
+      keptReplacementKey: null,
+      live: null,
     });
   });
 
@@ -268,15 +274,17 @@ describe('the evidence bundle', () => {
       detail: `gateway said: key ${NEW_KEY} is fine; Authorization: Bearer ${OLD_KEY}`,
     });
     status.approvals[0]!.comment = `checked ${OLD_KEY}`;
+    status.riskAcceptances[0]!.reason = `accepted, key was ${OLD_KEY}`;
     const b = build(status);
     const text = JSON.stringify(b);
     for (const key of [OLD_KEY, NEW_KEY, ANCIENT_KEY]) {
       expect(text).not.toContain(key);
       expect(renderEvidenceMarkdown(b, { sha256: 'a'.repeat(64), previousSha256: null })).not.toContain(key);
     }
-    // The timeline entry, and the comment wherever it is quoted: the approval, the exception's
-    // acceptance and the support-readiness evidence.
+    // The timeline entry, the risk acceptance, and the comment wherever it is quoted: the approval and
+    // the exception's acceptance.
     expect(b.redactions).toBe(4);
+    expect(b.changeTicket.riskAcceptances[0]?.reason).toBe('accepted, key was [redacted]');
     expect(b.timeline.at(-1)?.detail).toBe(
       'gateway said: key [redacted] is fine; Authorization: Bearer [redacted]',
     );
@@ -303,7 +311,6 @@ describe('the evidence bundle', () => {
       rollbackOwner: null,
       url: null,
     });
-    expect(b.rollbackChecks.supportReadiness.result).toBe('not-checked');
   });
 
   it('states the accepted risk and the break-glass reason of an emergency rotation', () => {
@@ -323,8 +330,12 @@ describe('the evidence bundle', () => {
       acceptedRisk: 'emergency rotation: no drain wait',
     });
     expect(b.changeTicket.approvals[0]).toMatchObject({ breakGlassReason: 'key posted in a public issue' });
-    expect(b.rollbackChecks.runtimeCoverage.result).toBe('not-checked');
-    expect(b.rollbackChecks.authentication.result).toBe('green');
+    // Judged from the record (no gate snapshot): no drain wait, so runtime coverage was not checked.
+    delete status.gateEvidence.revoke;
+    const judged = build(status).rollbackChecks.signals;
+    expect(judged.runtimeCoverage.result).toBe('not-checked');
+    expect(judged.runtimeCoverage.evidence.join('\n')).toMatch(/emergency: no drain wait/);
+    expect(judged.authentication.result).toBe('green');
   });
 
   it('records why a rotation rolled back, with the restored version and the breach that caused it', () => {
@@ -343,6 +354,9 @@ describe('the evidence bundle', () => {
     };
     delete status.versions.retired;
     delete status.negativeTest;
+    delete status.revocation;
+    status.gateEvidence = {};
+    status.riskAcceptances = [];
     status.approvals = [];
     status.exceptions = [];
     status.timeline = status.timeline.slice(0, 6);
@@ -357,8 +371,289 @@ describe('the evidence bundle', () => {
     expect(b.postChangeReview.breaches).toEqual([
       expect.objectContaining({ check: 'server-errors', limit: 0.02, at: '2026-06-19T09:35:01.000Z' }),
     ]);
-    expect(b.rollbackChecks.routing.result).toBe('not-green');
+    expect(b.rollbackChecks).toMatchObject({ source: 'not-reached', gateEvidence: null });
+    expect(b.rollbackChecks.signals.routing.result).toBe('not-green');
     expect(b.negativeTest).toMatchObject({ ran: false, required: true, revocation: null });
+  });
+});
+
+const markdownOf = (b: EvidenceBundle) =>
+  renderEvidenceMarkdown(b, { sha256: 'c'.repeat(64), previousSha256: null });
+/** One `## ` section of the Markdown, without its heading. */
+const sectionOf = (md: string, name: string) => md.split(`## ${name}\n`)[1]!.split('\n## ')[0]!;
+const ROLLBACK = "Rollback checks (the seed's revoke criteria)";
+const results = (b: EvidenceBundle) =>
+  Object.fromEntries(Object.entries(b.rollbackChecks.signals).map(([k, c]) => [k, c.result]));
+
+describe('the evidence of what the gates showed and who accepted what', () => {
+  it('takes the rollback checks from the rows the revoke gate showed when it opened, not from the end', () => {
+    const b = build();
+    expect(b.rollbackChecks).toMatchObject({
+      source: 'revoke-gate',
+      computedAt: '2026-06-19T11:05:02.000Z',
+      gateEvidence: 'insufficient',
+      blockers: revokeGateEvidence().blockers,
+    });
+    // Judged at the end, quota and budget would be green; the gate could not see 429s, and said so.
+    expect(results(b)).toEqual({
+      authentication: 'not-green',
+      routing: 'green',
+      usageAttribution: 'green',
+      quotaAndBudget: 'unknown',
+      runtimeCoverage: 'not-green',
+      supportReadiness: 'unknown',
+    });
+    expect(b.rollbackChecks.signals.quotaAndBudget).toMatchObject({
+      blocking: true,
+      evidence: ['the telemetry source cannot see 429s: rate limits unobserved'],
+      doNotRevokeIf: 'The new key has no limit, the wrong limit, or a different billing group.',
+    });
+    expect(b.rollbackChecks.signals.supportReadiness.blocking).toBe(false);
+
+    const md = sectionOf(markdownOf(b), ROLLBACK);
+    expect(md).toContain(
+      'Computed when the revoke gate opened, 2026-06-19T11:05:02.000Z: evidence **insufficient**.',
+    );
+    expect(md).toContain('Blockers: authentication: enrichment-worker still sends old-key requests;');
+  });
+
+  it('marks a signal the revoke gate showed no row for as not checked instead of judging it later', () => {
+    const status = evidenceStatus();
+    status.gateEvidence.revoke!.rows = status.gateEvidence.revoke!.rows.filter((r) => r.signal !== 'routing');
+    expect(build(status).rollbackChecks.signals.routing).toMatchObject({
+      result: 'not-checked',
+      blocking: null,
+      evidence: ['the revoke gate showed no row for this signal'],
+    });
+  });
+
+  it('judges the rollback checks from the record, marked not reached, when the rotation ended before the revoke gate', () => {
+    const status = evidenceStatus();
+    status.gateEvidence = {};
+    const b = build(status);
+    expect(b.rollbackChecks).toMatchObject({
+      source: 'not-reached',
+      computedAt: GENERATED_AT,
+      gateEvidence: null,
+      blockers: [],
+    });
+    // The drain never completed, so authentication and runtime coverage are not green.
+    expect(results(b)).toEqual({
+      authentication: 'not-green',
+      routing: 'green',
+      usageAttribution: 'green',
+      quotaAndBudget: 'green',
+      runtimeCoverage: 'not-green',
+      supportReadiness: 'green',
+    });
+    expect(Object.values(b.rollbackChecks.signals).map((c) => c.blocking)).toEqual(Array(6).fill(null));
+    expect(b.rollbackChecks.signals.runtimeCoverage.evidence.join('\n')).toMatch(
+      /enrichment-worker \(42 req\)/,
+    );
+    expect(b.rollbackChecks.signals.supportReadiness.evidence.join('\n')).toMatch(
+      /rollback owner: oncall-platform/,
+    );
+    expect(sectionOf(markdownOf(b), ROLLBACK)).toContain(
+      `Not reached: the rotation ended before the revoke gate, so rekey judged these from what it had recorded by ${GENERATED_AT}.`,
+    );
+  });
+
+  it('calls an attribution with no usage recorded yet unknown when judging from the record, not a failure', () => {
+    const status = evidenceStatus();
+    status.gateEvidence = {};
+    status.attribution = { ...status.attribution!, verdict: 'inconclusive', passed: false };
+    const b = build(status);
+    expect(b.gateway.attribution).toMatchObject({ verdict: 'inconclusive', passed: false });
+    expect(b.rollbackChecks.signals.usageAttribution.result).toBe('unknown');
+    expect(b.rollbackChecks.signals.quotaAndBudget.result).toBe('green');
+  });
+
+  it('lists each risk accepted at a gate without positive evidence: who, when, why and what was missing', () => {
+    const b = build();
+    expect(b.changeTicket.riskAcceptances).toEqual([
+      {
+        gate: 'revoke',
+        principal: 'bob@example.com',
+        at: '2026-06-19T11:20:00.000Z',
+        reason: 'worker owner accepts the outage risk',
+        missing: revokeGateEvidence().blockers,
+      },
+    ]);
+    const md = sectionOf(markdownOf(b), 'Change ticket');
+    expect(md).toContain(
+      '| revoke | bob@example.com | 2026-06-19T11:20:00.000Z | worker owner accepts the outage risk | authentication: enrichment-worker still sends old-key requests; runtime coverage: enrichment-worker has not reloaded (42 old-key requests) |',
+    );
+
+    const none = evidenceStatus();
+    none.riskAcceptances = [];
+    expect(sectionOf(markdownOf(build(none)), 'Change ticket')).toContain(
+      '_none: no gate was approved without positive evidence_',
+    );
+  });
+
+  it('lists every pre-check with its result, an unverified one as unverified rather than passed or failed', () => {
+    const b = build();
+    expect(b.changeTicket.preChecks).toEqual([
+      { name: 'inventory_confirmed', claimed: true, result: 'verified', detail: '2 consumer(s) registered' },
+      {
+        name: 'new_secret_version_created',
+        claimed: true,
+        result: 'failed',
+        detail: 'no pending version yet; rekey stages it',
+      },
+      {
+        name: 'rollback_owner_on_call',
+        claimed: true,
+        result: 'unverified',
+        detail: 'rekey cannot see the on-call schedule',
+      },
+    ]);
+    const md = sectionOf(markdownOf(b), 'Change ticket');
+    expect(md).toContain('| inventory_confirmed | yes | verified |');
+    expect(md).toContain('| new_secret_version_created | yes | **FAILED** |');
+    expect(md).toContain(
+      '| rollback_owner_on_call | yes | unverified (rekey cannot look: only the ticket vouches for it) |',
+    );
+  });
+
+  it('records each exception’s owner, expiry and compensating control, and says when none was recorded', () => {
+    const status = evidenceStatus();
+    status.exceptions.push({ consumer: 'nightly-report', requests: 3 });
+    const [recorded, bare] = build(status).exceptions.consumers;
+    expect(recorded).toMatchObject({
+      owner: 'dana@example.com',
+      ownerSource: 'exception',
+      expiresAt: '2026-06-26',
+      compensatingControl: 'egress restricted to the batch subnet',
+      recordedBy: 'bob@example.com',
+    });
+    // Not registered and recorded without an owner: the credential's owning team answers for it.
+    expect(bare).toMatchObject({
+      consumer: 'nightly-report',
+      registered: false,
+      owner: 'platform-ai',
+      ownerSource: 'credential-owner',
+      expiresAt: null,
+      compensatingControl: null,
+      recordedBy: null,
+    });
+    expect(sectionOf(markdownOf(build(status)), 'Exception list')).toMatch(
+      /\| nightly-report \| platform-ai \(credential owner\) \| \*\*none recorded\*\* \| \*\*none recorded\*\* \| — \|/,
+    );
+
+    const registryOwner = evidenceStatus();
+    delete registryOwner.exceptions[0]!.owner;
+    expect(build(registryOwner).exceptions.consumers[0]).toMatchObject({
+      owner: 'data-enrichment',
+      ownerSource: 'registry',
+    });
+  });
+
+  it('names the telemetry source and the signals it cannot observe, and counts the analysis verdicts', () => {
+    const b = build();
+    expect(b.postChangeReview.telemetry).toEqual({
+      source: 'litellm-spend-logs',
+      observable: ['requests', 'authErrors', 'serverErrors', 'tokens', 'spend', 'perConsumer'],
+      unobservable: ['rateLimited', 'latency'],
+    });
+    expect(b.postChangeReview.analysis).toEqual({
+      stage: 'hold',
+      measurements: 4,
+      pass: 2,
+      fail: 0,
+      inconclusive: 1,
+      error: 1,
+      limits: { failure: 1, inconclusive: 3, consecutiveError: 4 },
+    });
+    expect(b.checks.find((c) => c.name === 'old-key drain')).toMatchObject({
+      verdict: 'fail',
+      reasons: ['enrichment-worker still on the old key'],
+    });
+    const md = sectionOf(markdownOf(b), 'Post-change review');
+    expect(md).toContain(
+      'Telemetry source `litellm-spend-logs`; cannot observe: **rateLimited, latency** (no check passes on these).',
+    );
+    expect(md).toContain('Analysis (hold): 4 measurement(s): 2 pass, 0 fail, 1 inconclusive, 1 error');
+  });
+
+  it('states that a delete-only gateway leaves no way back once the old key is revoked', () => {
+    const status = evidenceStatus();
+    status.revocation = { method: 'delete-only', deletedAt: '2026-06-19T11:20:05.000Z' };
+    const b = build(status);
+    expect(b.negativeTest.revocation).toMatchObject({
+      method: 'delete-only',
+      note: 'delete-only: no way back once revoked (the gateway cannot disable a key)',
+      disabledAt: null,
+      deletedAt: '2026-06-19T11:20:05.000Z',
+      preRevokeProbe: [],
+    });
+    const md = sectionOf(markdownOf(b), 'Negative test');
+    expect(md).toContain(
+      '| method | delete-only: no way back once revoked (the gateway cannot disable a key) |',
+    );
+    expect(md).toContain('| disabled | — |');
+  });
+
+  it('shows the disable-then-delete steps and the probe made with the new key before revoking', () => {
+    const md = sectionOf(markdownOf(build()), 'Negative test');
+    expect(md).toContain('| disabled | 2026-06-19T11:20:02.000Z |');
+    expect(md).toContain('| deleted | 2026-06-19T11:20:05.000Z |');
+    expect(md).toMatch(/\| req_probe_03 \| chat-completions \| 200 \| gpt-4o-mini \| 298 \| yes \|/);
+  });
+
+  it('records the replacement key a rollback kept enabled, and who revoked it later', () => {
+    const status = evidenceStatus();
+    status.outcome = 'rolled_back';
+    status.keptReplacementKey = {
+      keyId: 'gk-new-7',
+      fingerprint: fingerprint(NEW_KEY),
+      since: '2026-06-19T09:40:00.000Z',
+    };
+    const kept = build(status);
+    expect(kept.outcome.keptReplacementKey).toEqual({
+      gatewayKeyId: 'gk-new-7',
+      fingerprint: fingerprint(NEW_KEY),
+      since: '2026-06-19T09:40:00.000Z',
+      revoked: false,
+      revokedAt: null,
+      revokedBy: null,
+    });
+    expect(sectionOf(markdownOf(kept), 'Outcome')).toContain(
+      '| replacement key revoked | **NO: still enabled** |',
+    );
+
+    status.keptReplacementKey.revokedAt = '2026-06-19T12:00:00.000Z';
+    status.keptReplacementKey.revokedBy = 'carol@example.com';
+    const revoked = build(status);
+    expect(revoked.outcome.keptReplacementKey).toMatchObject({
+      revoked: true,
+      revokedBy: 'carol@example.com',
+    });
+    expect(sectionOf(markdownOf(revoked), 'Outcome')).toContain(
+      '| replacement key revoked | 2026-06-19T12:00:00.000Z by carol@example.com |',
+    );
+  });
+
+  it('spells out what is live at the end of a failed rotation', () => {
+    const status = evidenceStatus();
+    status.outcome = 'failed';
+    status.failure = { phase: 'REVOKING', reason: 'gateway 500 on delete' };
+    status.live = {
+      oldKey: 'disabled',
+      newKey: 'enabled',
+      currentVersion: 'v2',
+      detail: 'apps read v2 (new key); the old key is disabled, not deleted',
+    };
+    const b = build(status);
+    expect(b.outcome.live).toEqual({
+      oldKey: 'disabled',
+      newKey: 'enabled',
+      currentVersion: 'v2',
+      detail: 'apps read v2 (new key); the old key is disabled, not deleted',
+    });
+    expect(sectionOf(markdownOf(b), 'Outcome')).toContain(
+      '| live at the end | old key disabled, new key enabled, current version v2: apps read v2 (new key); the old key is disabled, not deleted |',
+    );
   });
 });
 
@@ -397,8 +692,18 @@ describe('the evidence bundle schema', () => {
     ],
     [
       'a rollback check’s evidence',
-      (b: EvidenceBundle) => (b.rollbackChecks.routing.evidence[0] = OLD_KEY),
-      'rollbackChecks.routing.evidence.0',
+      (b: EvidenceBundle) => (b.rollbackChecks.signals.routing.evidence[0] = OLD_KEY),
+      'rollbackChecks.signals.routing.evidence.0',
+    ],
+    [
+      'a risk acceptance’s reason',
+      (b: EvidenceBundle) => (b.changeTicket.riskAcceptances[0]!.reason = OLD_KEY),
+      'changeTicket.riskAcceptances.0.reason',
+    ],
+    [
+      'an exception’s compensating control',
+      (b: EvidenceBundle) => (b.exceptions.consumers[0]!.compensatingControl = OLD_KEY),
+      'exceptions.consumers.0.compensatingControl',
     ],
     [
       'a threshold name',
@@ -423,7 +728,12 @@ describe('the evidence bundle schema', () => {
     expect(checkEvidenceBundle(edited(valid, (b) => Object.assign(b, { schemaVersion: 7 })))).toEqual({
       ok: false,
       schemaVersion: 7,
-      message: 'bundle schema version 7 unknown: this rekey reads version 1',
+      message: 'bundle schema version 7 unknown: this rekey reads version 2',
+    });
+    // Version 1 bundles (rollback checks judged at the end) are named, not misread as version 2.
+    expect(checkEvidenceBundle(edited(valid, (b) => Object.assign(b, { schemaVersion: 1 })))).toMatchObject({
+      ok: false,
+      message: 'bundle schema version 1 unknown: this rekey reads version 2',
     });
     expect(checkEvidenceBundle({ rotationId: 'x', phase: 'COMPLETED' })).toMatchObject({
       ok: false,
@@ -434,7 +744,7 @@ describe('the evidence bundle schema', () => {
     );
     expect(broken).toMatchObject({
       ok: false,
-      message: expect.stringMatching(/schema version 1: negativeTest/),
+      message: expect.stringMatching(/schema version 2: negativeTest/),
     });
   });
 });
@@ -450,7 +760,7 @@ describe('the evidence Markdown', () => {
       '## Negative test',
       '## Exception list',
       '## Post-change review',
-      "## Rollback checks (the seed's revoke criteria, as rekey saw them when the rotation ended)",
+      "## Rollback checks (the seed's revoke criteria)",
       '## Timeline',
       '## Outcome',
     ]);
@@ -468,16 +778,15 @@ describe('the evidence Markdown', () => {
     );
     expect(section('Negative test')).toMatch(/\| old key status \| 401 \|/);
     expect(section('Exception list')).toMatch(
-      /\| enrichment-worker \| data-enrichment \| production \| restart \| 42 \| 2026-06-19T11:05:01.000Z \| 2026-06-19T11:20:05.000Z \| revoked-after-approval \|/,
+      /\| enrichment-worker \| dana@example.com \| 2026-06-26 \| egress restricted to the batch subnet \| bob@example.com at 2026-06-19T11:20:00.000Z \| production \| restart \| 42 \| 2026-06-19T11:05:01.000Z \| 2026-06-19T11:20:05.000Z \| revoked-after-approval \|/,
     );
     expect(section('Post-change review')).toMatch(/\| requests \| 600 \| 610 \|/);
     expect(section('Post-change review')).toMatch(/\| spend \| 1.8 \| 1.83 \|/);
-    expect(
-      section("Rollback checks (the seed's revoke criteria, as rekey saw them when the rotation ended)"),
-    ).toMatch(/\| Authentication \| \*\*NOT GREEN\*\* \|/);
-    expect(
-      section("Rollback checks (the seed's revoke criteria, as rekey saw them when the rotation ended)"),
-    ).toMatch(/\| Routing \| green \|/);
+    const rollback = section("Rollback checks (the seed's revoke criteria)");
+    expect(rollback).toMatch(/\| Authentication \| \*\*NOT GREEN\*\* \| yes \|/);
+    expect(rollback).toMatch(/\| Routing \| green \| yes \|/);
+    expect(rollback).toMatch(/\| Quota and budget \| \*\*unknown\*\* \| yes \|/);
+    expect(rollback).toMatch(/\| Support readiness \| \*\*unknown\*\* \| no \|/);
     expect(section('Outcome')).toMatch(/\| outcome \| completed \|/);
   });
 });

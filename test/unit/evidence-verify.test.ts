@@ -98,7 +98,7 @@ describe('npm run evidence -- verify', () => {
       links: 4,
       bundles: { checked: 4, valid: 3 },
       problems: [
-        'production:flatkey-router-key:CHG-4: bundle schema version (none) unknown: this rekey reads version 1',
+        'production:flatkey-router-key:CHG-4: bundle schema version (none) unknown: this rekey reads version 2',
       ],
     });
   });
