@@ -1,7 +1,7 @@
 // The command line: one spec per command drives both parsing (node:util parseArgs, strict) and help.
 // The token is read from REKEY_TOKEN only, never from a flag: flags show up in `ps` and shell history.
 import { parseArgs } from 'node:util';
-import { PHASES, type Gate, type Outcome } from '../workflows/messages';
+import { PHASES, type ExceptionInput, type Gate, type Outcome } from '../workflows/messages';
 import type { ListFilters } from './client';
 
 export const DEFAULT_API_URL = 'http://127.0.0.1:8080';
@@ -28,12 +28,21 @@ export type Command =
   | { name: 'start'; file: string; ticket?: string }
   | { name: 'list'; filters: ListFilters }
   | { name: 'status'; id: string }
-  | { name: 'approve'; id: string; gate: Gate; comment?: string; breakGlassReason?: string }
+  | {
+      name: 'approve';
+      id: string;
+      gate: Gate;
+      comment?: string;
+      breakGlassReason?: string;
+      riskReason?: string;
+      exceptions?: ExceptionInput[];
+    }
   | { name: 'reject'; id: string; gate: Gate; reason: string }
   | { name: 'rollback'; id: string; reason: string }
   | { name: 'abort'; id: string; reason: string }
-  | { name: 'extend-hold'; id: string; minutes: number; reason: string }
+  | { name: 'extend-hold'; id: string; minutes: number; reason: string; exceptions?: ExceptionInput[] }
   | { name: 'confirm-revocation'; id: string; comment?: string }
+  | { name: 'revoke-replacement-key'; id: string; reason: string }
   | { name: 'hand-off'; id: string; keyFile: string; insecureHttp: boolean }
   | { name: 'evidence'; id: string; markdown: boolean };
 export type CommandName = Command['name'];
@@ -47,6 +56,8 @@ export type Invocation =
 interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
+  /** May be given more than once; parsed as a list. */
+  multiple?: boolean;
   /** Placeholder shown in help, e.g. `<file>`. */
   value?: string;
   help: string;
@@ -61,7 +72,7 @@ interface CommandSpec {
   build(v: Values, positionals: string[]): Command;
 }
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
 const GLOBAL_OPTIONS = {
   api: {
@@ -77,6 +88,12 @@ const GLOBAL_OPTIONS = {
 const ID = '<id>';
 const reasonOpt = (what: string): OptionSpec => ({ type: 'string', value: '<text>', help: `why (${what})` });
 const gateOpt: OptionSpec = { type: 'string', value: 'revoke|flip', help: 'the gate to decide' };
+const exceptionOpt: OptionSpec = {
+  type: 'string',
+  multiple: true,
+  value: '<exception>',
+  help: 'consumer=<app>,owner=<who>,expires=<ISO date>,control=<text>: a consumer still on the old key, accepted on record (repeatable)',
+};
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   start: {
@@ -150,6 +167,12 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
         value: '<text>',
         help: 'emergency mode only: lets the requester approve their own rotation',
       },
+      'accept-risk': {
+        type: 'string',
+        value: '<reason>',
+        help: "accept, on record, a gate whose evidence is 'insufficient' (required to approve one)",
+      },
+      exception: exceptionOpt,
     },
     build: (v, p) => ({
       name: 'approve',
@@ -157,6 +180,8 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       gate: gate('approve', v),
       comment: optional(v, 'comment'),
       breakGlassReason: optional(v, 'break-glass-reason'),
+      riskReason: nonBlank('approve', v, 'accept-risk'),
+      exceptions: exceptions('approve', v),
     }),
   },
   reject: {
@@ -188,12 +213,14 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     options: {
       minutes: { type: 'string', value: '<n>', help: 'minutes to add (a positive integer)' },
       reason: reasonOpt('required'),
+      exception: exceptionOpt,
     },
     build: (v, p) => ({
       name: 'extend-hold',
       id: id('extend-hold', p),
       minutes: integer('extend-hold', 'minutes', required('extend-hold', v, 'minutes'), 1),
       reason: required('extend-hold', v, 'reason'),
+      exceptions: exceptions('extend-hold', v),
     }),
   },
   'confirm-revocation': {
@@ -204,6 +231,16 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       name: 'confirm-revocation',
       id: id('confirm-revocation', p),
       comment: optional(v, 'comment'),
+    }),
+  },
+  'revoke-replacement-key': {
+    args: ID,
+    summary: 'after a rollback that kept the replacement key: revoke it once its traffic has drained',
+    options: { reason: reasonOpt('required') },
+    build: (v, p) => ({
+      name: 'revoke-replacement-key',
+      id: id('revoke-replacement-key', p),
+      reason: required('revoke-replacement-key', v, 'reason'),
     }),
   },
   'hand-off': {
@@ -316,6 +353,14 @@ function optional(v: Values, name: string): string | undefined {
   return typeof value === 'string' ? value : undefined;
 }
 
+/** An optional value that, when given, must not be blank. */
+function nonBlank(command: CommandName, v: Values, name: string): string | undefined {
+  const value = optional(v, name);
+  if (value !== undefined && value.trim() === '')
+    throw new UsageError(`--${name} must not be empty`, command);
+  return value;
+}
+
 function required(command: CommandName, v: Values, name: string): string {
   const value = optional(v, name);
   if (value === undefined || value.trim() === '') throw new UsageError(`--${name} is required`, command);
@@ -328,6 +373,73 @@ function id(command: CommandName, positionals: string[]): string {
     throw new UsageError(`one rotation id expected, got: ${positionals.join(' ')}`, command);
   }
   return positionals[0] ?? '';
+}
+
+/** `--exception` keys: consumer, owner, expires (expiresAt), control (compensatingControl). */
+const EXCEPTION_KEYS = ['consumer', 'owner', 'expires', 'control'] as const;
+type ExceptionKey = (typeof EXCEPTION_KEYS)[number];
+const EXCEPTION_SYNTAX = 'consumer=…,owner=…,expires=…,control=…';
+// A comma splits fields only where a key= follows, so control= text may hold commas; an unknown key is
+// refused rather than folded into the value before it.
+const EXCEPTION_SPLIT = /,(?=\s*[A-Za-z][\w-]*=)/;
+// What the API takes: a date, or a date-time with seconds and a zone.
+const ISO_DATE = /^(\d{4}-\d{2}-\d{2})(?:T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:\d{2}))?$/;
+
+/** An ISO date that exists (Date.parse would roll 2026-02-30 over to March). */
+function isIsoDate(text: string): boolean {
+  const day = ISO_DATE.exec(text)?.[1];
+  if (day === undefined || Number.isNaN(Date.parse(text))) return false;
+  return new Date(`${day}T00:00:00Z`).toISOString().startsWith(day);
+}
+
+/** Every `--exception` given, each one a consumer accepted with owner, expiry and compensating control. */
+function exceptions(command: CommandName, v: Values): ExceptionInput[] | undefined {
+  const given = v.exception;
+  if (given === undefined) return undefined;
+  const list = (Array.isArray(given) ? given : [given]).map((t) => exception(command, String(t)));
+  const seen = new Set<string>();
+  for (const e of list) {
+    if (seen.has(e.consumer)) throw new UsageError(`--exception: ${e.consumer} is listed twice`, command);
+    seen.add(e.consumer);
+  }
+  return list;
+}
+
+function exception(command: CommandName, text: string): ExceptionInput {
+  const fields: Partial<Record<ExceptionKey, string>> = {};
+  for (const part of text.split(EXCEPTION_SPLIT)) {
+    const eq = part.indexOf('=');
+    const key = part.slice(0, Math.max(eq, 0)).trim();
+    if (eq < 0 || !(EXCEPTION_KEYS as readonly string[]).includes(key)) {
+      throw new UsageError(`--exception must look like ${EXCEPTION_SYNTAX}; got ${text}`, command);
+    }
+    const value = part.slice(eq + 1).trim();
+    if (fields[key as ExceptionKey] !== undefined) {
+      throw new UsageError(`--exception names ${key}= twice: ${text}`, command);
+    }
+    if (!value) throw new UsageError(`--exception: ${key}= is empty in ${text}`, command);
+    fields[key as ExceptionKey] = value;
+  }
+  const missing = EXCEPTION_KEYS.filter((k) => fields[k] === undefined);
+  if (missing.length) {
+    throw new UsageError(
+      `--exception needs ${missing.map((k) => `${k}=`).join(', ')} (${EXCEPTION_SYNTAX}); got ${text}`,
+      command,
+    );
+  }
+  const expires = fields.expires!;
+  if (!isIsoDate(expires)) {
+    throw new UsageError(
+      `--exception expires= must be an ISO date such as 2026-12-31 (or a date-time with seconds and a zone); got ${expires}`,
+      command,
+    );
+  }
+  return {
+    consumer: fields.consumer!,
+    owner: fields.owner!,
+    expiresAt: expires,
+    compensatingControl: fields.control!,
+  };
 }
 
 function noPositionals(command: CommandName, positionals: string[]): void {

@@ -1,6 +1,6 @@
 // A small typed client for the rekey HTTP API (/v1/rotations). No module-level state: each caller builds
 // one with createApiClient({ baseUrl, token, fetch }), so tests and scripts can inject what they need.
-import type { Gate, Outcome, Phase, RotationStatus } from '../workflows/messages';
+import type { ExceptionInput, Gate, Outcome, Phase, RotationStatus } from '../workflows/messages';
 
 /** An RFC 9457 problem document as the API sends it; extra members (`running`, `registered`) are kept. */
 export interface Problem {
@@ -79,6 +79,9 @@ export interface ApprovalBody {
   comment?: string;
   reason?: string;
   breakGlassReason?: string;
+  /** Accepts, on record, the risk of a gate whose evidence is 'insufficient'. */
+  riskReason?: string;
+  exceptions?: ExceptionInput[];
 }
 
 /** What the API answers when a gate decision or an operator message is accepted. */
@@ -211,13 +214,18 @@ export function createApiClient(opts: ApiClientOptions) {
     },
 
     /** POST /v1/rotations/:id/hold-extensions. */
-    async extendHold(id: string, body: { minutes: number; reason: string }) {
+    async extendHold(id: string, body: { minutes: number; reason: string; exceptions?: ExceptionInput[] }) {
       return (await json<Ack>('POST', rotation(id, '/hold-extensions'), body)).body;
     },
 
     /** POST /v1/rotations/:id/revocation-confirmations (manual gateways). */
     async confirmRevocation(id: string, body: { comment?: string }) {
       return (await json<Ack>('POST', rotation(id, '/revocation-confirmations'), body)).body;
+    },
+
+    /** POST /v1/rotations/:id/replacement-key-revocations: revoke the key a rollback kept, once drained. */
+    async revokeReplacementKey(id: string, body: { reason: string }) {
+      return (await json<Ack>('POST', rotation(id, '/replacement-key-revocations'), body)).body;
     },
 
     /** PUT /v1/rotations/:id/replacement-key: the key goes to the API only, which stores it in the vault. */

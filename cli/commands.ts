@@ -60,8 +60,11 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<voi
         decision: 'approve',
         comment: cmd.comment,
         breakGlassReason: cmd.breakGlassReason,
+        riskReason: cmd.riskReason,
+        exceptions: cmd.exceptions,
       });
-      return void print(res, () => formatAck(`approved the ${cmd.gate} gate`, res));
+      const risk = cmd.riskReason ? ', accepting the risk on record' : '';
+      return void print(res, () => formatAck(`approved the ${cmd.gate} gate${risk}`, res));
     }
     case 'reject': {
       const res = await client.decide(cmd.id, { gate: cmd.gate, decision: 'reject', reason: cmd.reason });
@@ -76,12 +79,20 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<voi
       return void print(res, () => formatAck('abort accepted', res));
     }
     case 'extend-hold': {
-      const res = await client.extendHold(cmd.id, { minutes: cmd.minutes, reason: cmd.reason });
+      const res = await client.extendHold(cmd.id, {
+        minutes: cmd.minutes,
+        reason: cmd.reason,
+        exceptions: cmd.exceptions,
+      });
       return void print(res, () => formatAck(`hold extended by ${cmd.minutes} min`, res));
     }
     case 'confirm-revocation': {
       const res = await client.confirmRevocation(cmd.id, { comment: cmd.comment });
       return void print(res, () => formatAck('revocation confirmed', res));
+    }
+    case 'revoke-replacement-key': {
+      const res = await client.revokeReplacementKey(cmd.id, { reason: cmd.reason });
+      return void print(res, () => formatAck('replacement key revocation accepted', res));
     }
     case 'hand-off': {
       const key = await readKey(cmd.keyFile, io);

@@ -1,7 +1,8 @@
 // /v1/rotations/:id/…: what people do to a running rotation — approve or reject a gate, roll back,
-// abort, extend the hold, hand over a manual replacement key, confirm a manual revocation. Each is a
-// Temporal update: the workflow's validator is the single judge, and its refusal kind maps to the status
-// (NotAllowed → 403, NotOpen → 409, Invalid → 400). The principal comes from the token, never the body.
+// abort, extend the hold, hand over a manual replacement key, confirm a manual revocation, revoke the
+// replacement key a rollback kept. Each is a Temporal update: the workflow's validator is the single
+// judge, and its refusal kind maps to the status (NotAllowed → 403, NotOpen → 409, Invalid → 400). The
+// principal comes from the token, never the body; the bodies are in action-schemas.ts.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
@@ -15,6 +16,7 @@ import {
   rejectUpdate,
   replacementKeyStagedUpdate,
   revocationConfirmedUpdate,
+  revokeReplacementKeyUpdate,
   rollbackUpdate,
   statusQuery,
   refusalFailureType,
@@ -27,45 +29,19 @@ import type { ApiDeps } from '../app';
 import { principalOf, requireRole } from '../auth';
 import { Conflict, HttpProblem, NotAllowed, NotFound, Unprocessable } from '../errors';
 import { fingerprint } from '../../activities/fingerprint';
+import {
+  ackSchema,
+  approvalBody,
+  confirmationBody,
+  extensionBody,
+  idParams,
+  reasonBody,
+  replacementKeyBody,
+} from './action-schemas';
 import { parseRotationId } from './rotation-id';
 
 /** How long the API waits for a worker to run an update's validator before answering 503. */
 const UPDATE_TIMEOUT_MS = 15_000;
-
-const text = (what: string, max = 2000) => z.string().trim().min(1).max(max).describe(what);
-const idParams = z.object({ id: z.string().max(400).describe('rotation id: environment:credential:ticket') });
-const ackSchema = z.object({
-  id: z.string(),
-  accepted: z.literal(true),
-  phase: z.string().describe('the phase when the workflow accepted the message'),
-});
-
-const approvalBody = z
-  .strictObject({
-    gate: z.enum(['flip', 'revoke']).describe('which gate this decision is for'),
-    decision: z.enum(['approve', 'reject']).default('approve'),
-    comment: text('why, for the record').optional(),
-    reason: text('required to reject').optional(),
-    breakGlassReason: text('emergency mode: lets the requester approve their own rotation').optional(),
-  })
-  .refine((b) => b.decision === 'approve' || b.reason || b.comment, {
-    message: 'a rejection needs a reason',
-    path: ['reason'],
-  });
-const reasonBody = z.strictObject({ reason: text('why, for the record and the evidence') });
-const extensionBody = z.strictObject({
-  minutes: z.number().int().min(1).max(1440).describe('how much longer to hold and watch'),
-  reason: text('why the hold is extended'),
-});
-const confirmationBody = z.strictObject({ comment: text('what was done at the gateway').optional() });
-const replacementKeyBody = z.strictObject({
-  key: z
-    .string()
-    .min(16, 'the key is too short to be an API key')
-    .max(1024)
-    .regex(/^\S+$/, 'the key must not contain whitespace')
-    .describe('the replacement key; written to the pending secret, never stored or echoed elsewhere'),
-});
 
 /** The refusal kinds the workflow signals, as HTTP statuses. */
 const REFUSAL_STATUS: Record<RefusalKind, number> = { NotAllowed: 403, NotOpen: 409, Invalid: 400 };
@@ -143,7 +119,10 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
           params: idParams,
           body: approvalBody,
           response: responses(200),
-          description: 'Approve or reject the flip or revoke gate (four-eyes: not the requester).',
+          description:
+            'Approve or reject the flip or revoke gate (four-eyes: not the requester). Approving a gate ' +
+            "whose evidence is 'insufficient' needs riskReason (the risk accepted on record); exceptions " +
+            'record consumers still on the old key with owner, expiry and compensating control.',
         },
       },
       async (req) => {
@@ -160,6 +139,8 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
                   gate: b.gate,
                   ...(b.comment ? { comment: b.comment } : {}),
                   ...(b.breakGlassReason ? { breakGlassReason: b.breakGlassReason } : {}),
+                  ...(b.riskReason ? { riskReason: b.riskReason } : {}),
+                  ...(b.exceptions ? { exceptions: b.exceptions } : {}),
                 },
                 `approve:${req.id}`,
               )
@@ -216,8 +197,13 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
       'hold-extensions',
       extensionBody,
       extendHoldUpdate,
-      (b) => ({ minutes: b.minutes, reason: b.reason }),
-      'Hold and watch longer (while HOLDING, or when the hold ran out with exceptions).',
+      (b) => ({
+        minutes: b.minutes,
+        reason: b.reason,
+        ...(b.exceptions ? { exceptions: b.exceptions } : {}),
+      }),
+      'Operator or approver: hold and watch longer (while HOLDING, or when the hold ran out with ' +
+        'exceptions), optionally recording exceptions with owner, expiry and compensating control.',
     );
     acceptedRoute(
       'revocation-confirmations',
@@ -225,6 +211,14 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
       revocationConfirmedUpdate,
       (b) => (b.comment ? { comment: b.comment } : {}),
       'Manual gateways: confirm the old key was revoked at the gateway.',
+    );
+    acceptedRoute(
+      'replacement-key-revocations',
+      reasonBody,
+      revokeReplacementKeyUpdate,
+      (b) => ({ reason: b.reason }),
+      'Operator or approver, after a rollback that kept the replacement key enabled: revoke that key ' +
+        'once its traffic has drained (the workflow checks the drain). Refused (409) when no key was kept.',
     );
 
     app.put(

@@ -21,6 +21,7 @@ import {
 } from '../../workflows/search-attributes';
 import { rotationStartOptions } from '../../workflows/start-options';
 import type { ApiDeps } from '../app';
+import { finalStatusOf } from '../final-status';
 import { principalOf, requireRole } from '../auth';
 import { Conflict, InputError, NotFound, Unprocessable } from '../errors';
 import { parseRotationId } from './rotation-id';
@@ -45,7 +46,11 @@ const summarySchema = z.object({
   requestedBy: z.string().nullable(),
   phase: z.string().nullable().describe('RotationPhase search attribute'),
   outcome: z.string().nullable(),
-  status: z.string().describe('Temporal execution status'),
+  status: z
+    .string()
+    .describe(
+      'Temporal execution status: RUNNING, COMPLETED, or FAILED for a rotation that did not rotate (see outcome)',
+    ),
   startTime: z.string(),
   closeTime: z.string().nullable(),
 });
@@ -208,7 +213,9 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
                 .record(z.string(), z.unknown())
                 .nullable()
                 .describe(
-                  "the workflow's status query (phase, timeline, gates, versions), null without a worker",
+                  "the workflow's status query (phase, timeline, gates, versions); for a finished rotation its " +
+                    'final status (its result, or the details of its RotationRolledBack/RotationAborted/' +
+                    'RotationFailed failure); null when neither is available',
                 ),
             }),
           },
@@ -221,10 +228,18 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
         const [run] = await runs(`WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`, 1);
         if (!run) throw NotFound(`no rotation ${req.params.id}`);
         const handle = deps.temporal.workflow.getHandle(workflowId, run.runId);
+        // A finished run's close event holds its final status, whether it completed or ended with a
+        // typed failure: no worker needed. A terminated run has none, and falls back to the query.
+        const final =
+          run.status.name === 'RUNNING'
+            ? undefined
+            : await finalStatusOf(deps.temporal, handle, STATUS_QUERY_TIMEOUT_MS);
         // Bounded: with no worker polling, a query would wait (and be retried) indefinitely.
-        const status = await deps.temporal
-          .withAbortSignal(AbortSignal.timeout(STATUS_QUERY_TIMEOUT_MS), () => handle.query(statusQuery))
-          .catch(() => undefined);
+        const status =
+          final ??
+          (await deps.temporal
+            .withAbortSignal(AbortSignal.timeout(STATUS_QUERY_TIMEOUT_MS), () => handle.query(statusQuery))
+            .catch(() => undefined));
         return {
           ...summary(run),
           ...urls(req.params.id, workflowId, run.runId),

@@ -186,11 +186,29 @@ describe('OpenAPI document and docs page', () => {
     expect(Object.keys(start?.responses ?? {})).toEqual(expect.arrayContaining(['200', '201']));
     expect(JSON.stringify(doc.paths['/v1/rotations']?.get?.responses['200'])).toContain('changeTicket');
     expect(JSON.stringify(doc.paths['/v1/rotations/{id}']?.get?.responses['200'])).toContain('temporalUiUrl');
-    for (const action of ['approvals', 'rollback', 'abort', 'hold-extensions', 'revocation-confirmations']) {
+    for (const action of [
+      'approvals',
+      'rollback',
+      'abort',
+      'hold-extensions',
+      'revocation-confirmations',
+      'replacement-key-revocations',
+    ]) {
       expect([action, doc.paths[`/v1/rotations/{id}/${action}`]?.post?.requestBody]).toEqual([
         action,
         expect.anything(),
       ]);
+    }
+    expect(doc.paths['/v1/rotations/{id}/replacement-key-revocations']?.post?.responses['202']).toBeDefined();
+    // An approval's accepted risk and exceptions, and an extension's exceptions, are described fields.
+    const body = (action: string) =>
+      doc.paths[`/v1/rotations/{id}/${action}`]?.post?.requestBody?.content['application/json']?.schema;
+    expect(Object.keys(body('approvals')?.properties ?? {})).toEqual(
+      expect.arrayContaining(['riskReason', 'exceptions']),
+    );
+    expect(Object.keys(body('hold-extensions')?.properties ?? {})).toContain('exceptions');
+    for (const field of ['expiresAt', 'compensatingControl', 'owner', "evidence is 'insufficient'"]) {
+      expect([field, JSON.stringify(body('approvals'))]).toEqual([field, expect.stringContaining(field)]);
     }
     expect(doc.paths['/v1/rotations/{id}/replacement-key']?.put?.responses['202']).toBeDefined();
   });

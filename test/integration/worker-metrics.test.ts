@@ -3,11 +3,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { stringify } from 'yaml';
+import { statusInFailure } from '../../api/final-status';
 import { rotationPolicySchema, toRotationInput } from '../../common/policy';
 import { loadSettings } from '../../config';
 import { ROOT, freePort, portOpen } from '../../scripts/local-stack';
+import { OUTCOME_FAILURE_TYPES } from '../../workflows/messages';
 import type { rotation } from '../../workflows/rotation';
 import { rotationStartOptions } from '../../workflows/start-options';
 
@@ -151,7 +153,14 @@ describe('the worker process', () => {
       const handle = await client.workflow.start<typeof rotation>('rotation', {
         ...rotationStartOptions(input, taskQueue),
       });
-      expect((await handle.result()).phase).toBe('FAILED');
+      // A rotation that did not rotate ends as a failed workflow, its final status in the failure.
+      const ended = await handle.result().then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      expect(ended).toBeInstanceOf(WorkflowFailedError);
+      expect((ended as WorkflowFailedError).cause).toMatchObject({ type: OUTCOME_FAILURE_TYPES.failed });
+      expect(statusInFailure(ended)).toMatchObject({ phase: 'FAILED', outcome: 'failed' });
     } finally {
       await connection.close();
     }

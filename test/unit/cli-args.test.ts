@@ -71,6 +71,11 @@ describe('rekey command line', () => {
       reason: 'drain',
     });
     expect(command('confirm-revocation x')).toEqual({ name: 'confirm-revocation', id: 'x' });
+    expect(command('revoke-replacement-key x --reason drained')).toEqual({
+      name: 'revoke-replacement-key',
+      id: 'x',
+      reason: 'drained',
+    });
     expect(command('hand-off x --key-file -')).toEqual({
       name: 'hand-off',
       id: 'x',
@@ -78,6 +83,96 @@ describe('rekey command line', () => {
       insecureHttp: false,
     });
     expect(command('evidence x --markdown')).toEqual({ name: 'evidence', id: 'x', markdown: true });
+  });
+
+  it('takes an accepted risk and repeated exceptions on approve, and exceptions on extend-hold', () => {
+    const approve = parseCommandLine(
+      [
+        'approve',
+        'prod:key:CHG-1',
+        '--gate',
+        'revoke',
+        '--accept-risk',
+        'no usage telemetry for batch; owner confirmed by phone',
+        '--exception',
+        'consumer=batch-export,owner=data-team,expires=2026-12-31,control=egress restricted to the batch subnet, audited weekly',
+        '--exception',
+        'consumer=nightly-eval, owner=ml-platform, expires=2027-01-15T08:00:00Z, control=read-only models',
+      ],
+      {},
+    );
+    expect(approve).toMatchObject({
+      kind: 'run',
+      command: {
+        name: 'approve',
+        id: 'prod:key:CHG-1',
+        gate: 'revoke',
+        riskReason: 'no usage telemetry for batch; owner confirmed by phone',
+        exceptions: [
+          {
+            consumer: 'batch-export',
+            owner: 'data-team',
+            expiresAt: '2026-12-31',
+            // A comma inside a value is kept: only a comma followed by key= splits fields.
+            compensatingControl: 'egress restricted to the batch subnet, audited weekly',
+          },
+          {
+            consumer: 'nightly-eval',
+            owner: 'ml-platform',
+            expiresAt: '2027-01-15T08:00:00Z',
+            compensatingControl: 'read-only models',
+          },
+        ],
+      },
+    });
+    expect(
+      command(
+        'extend-hold x --minutes 30 --reason drain --exception control=vpn,expires=2026-12-31,owner=o,consumer=c',
+      ),
+    ).toEqual({
+      name: 'extend-hold',
+      id: 'x',
+      minutes: 30,
+      reason: 'drain',
+      exceptions: [{ consumer: 'c', owner: 'o', expiresAt: '2026-12-31', compensatingControl: 'vpn' }],
+    });
+    // Without the flags nothing is sent for them.
+    expect(command('approve x --gate flip')).not.toHaveProperty('riskReason', expect.anything());
+    expect(command('approve x --gate flip')).not.toHaveProperty('exceptions', expect.anything());
+  });
+
+  it('refuses an --exception that lacks a field, names an unknown one, has a bad date or repeats a consumer', () => {
+    const full = 'consumer=c,owner=o,expires=2026-12-31,control=vpn';
+    expect(usageError('approve x --gate revoke --exception consumer=c,owner=o,expires=2026-12-31')).toMatch(
+      /--exception needs control=/,
+    );
+    expect(usageError('approve x --gate revoke --exception batch-export')).toMatch(
+      /--exception must look like consumer=…,owner=…,expires=…,control=…/,
+    );
+    expect(usageError(`approve x --gate revoke --exception ${full},team=t`)).toMatch(/must look like/);
+    expect(usageError(`approve x --gate revoke --exception ${full},owner=p`)).toMatch(/names owner= twice/);
+    expect(
+      usageError('approve x --gate revoke --exception consumer=,owner=o,expires=2026-12-31,control=v'),
+    ).toMatch(/consumer= is empty/);
+    for (const date of ['2026-02-30', '31.12.2026', 'tomorrow', '2026-12-31T10:00']) {
+      expect(
+        usageError(
+          `extend-hold x --minutes 5 --reason r --exception consumer=c,owner=o,expires=${date},control=v`,
+        ),
+      ).toMatch(/expires= must be an ISO date/);
+    }
+    expect(usageError(`approve x --gate revoke --exception ${full} --exception ${full}`)).toMatch(
+      /c is listed twice/,
+    );
+    expect(() => parseCommandLine(['approve', 'x', '--gate', 'revoke', '--accept-risk', ' '], {})).toThrow(
+      /--accept-risk must not be empty/,
+    );
+    // Only an approval accepts a risk; a rejection or another command has no such flag.
+    expect(usageError('reject x --gate revoke --reason r --accept-risk r')).toMatch(
+      /Unknown option '--accept-risk'/,
+    );
+    expect(usageError('revoke-replacement-key x')).toMatch(/--reason is required/);
+    expect(usageError('revoke-replacement-key --reason r')).toMatch(/rotation id is missing/);
   });
 
   it('accepts global options before or after the command, and takes the API URL from the environment', () => {
