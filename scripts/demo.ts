@@ -1,9 +1,11 @@
 // `make demo`: one rotation end to end, each part a real process on free ports under .run/demo/ —
 // Temporal dev server + Web UI, Key Vault (Lowkey Vault, or the reference Key Vault where its jar is
-// missing), the reference gateway, and the worker and the API as `npm run worker` / `npm run api` with
-// settings written here. An app-like consumer keeps calling the gateway with whatever the stable secret
-// serves while alice@demo starts the rotation with the `rekey` CLI and bob@demo approves the revocation.
-// `--scenario rollback` makes the new key fail after the flip, and the hold check rolls it back.
+// missing), the reference gateway, Prometheus scraping the gateway's per-key metrics (the credential's
+// telemetry), and the worker and the API as `npm run worker` / `npm run api` with settings written here.
+// An app-like consumer keeps calling the gateway with whatever the stable secret serves while alice@demo
+// starts the rotation with the `rekey` CLI and bob@demo approves the revocation, which the revoke gate
+// must offer on positive evidence. `--scenario rollback` makes the new key fail after the flip: the hold
+// check rolls it back, and bob has the replacement key the rollback kept enabled revoked once it drained.
 // Key values never reach the output: the demo searches its own output, every log and the evidence for
 // the keys it made, and fails if one is there. Everything stops at the end (or on failure and Ctrl-C)
 // unless `--keep`; `tsx scripts/demo.ts down` (make demo-down) stops a kept demo.
@@ -12,7 +14,8 @@ import path from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { Connection } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
-import { fingerprint } from '../activities/fingerprint';
+import { fingerprint, fingerprintHex } from '../activities/fingerprint';
+import { LITELLM_QUERIES } from '../activities/telemetry';
 import {
   checkEvidenceBundle,
   createFilesystemEvidenceStore,
@@ -20,6 +23,7 @@ import {
 } from '../activities/evidence';
 import { createSecretClient } from '../activities/secrets';
 import type { RotationView } from '../cli/client';
+import { rotationPolicySchema } from '../common/policy';
 import { TERMINAL_PHASES, type Phase, type RotationStatus } from '../workflows/messages';
 import { AppTraffic, describeStats } from './demo/app-traffic';
 import {
@@ -39,6 +43,7 @@ import {
   freePort,
   runCommand,
   startKeyVault,
+  startPrometheus,
   type CommandRun,
   startTemporalDevServer,
   writeCaBundle,
@@ -58,6 +63,8 @@ interface Options {
 }
 
 const TASK_QUEUE = 'rekey-rotations';
+/** Prometheus scrapes the gateway this often: windows of the hold lag the gateway by at most this. */
+const SCRAPE_INTERVAL_S = 1;
 const RUN_FOR_HUMANS = (dir: string) => path.relative(process.cwd(), dir) || '.';
 
 class Interrupted extends Error {}
@@ -132,6 +139,8 @@ async function rekey(
 class Follower {
   private readonly seen = new Set<string>();
   private phase?: Phase;
+  /** The latest status read. */
+  last?: RotationStatus;
 
   constructor(
     private readonly apiUrl: string,
@@ -147,6 +156,7 @@ class Follower {
     if (!res.ok) return undefined;
     const d = ((await res.json()) as RotationView).detail;
     if (!d) return undefined;
+    this.last = d;
     // Checks first: at equal times a check belongs to the phase the workflow then leaves.
     const fresh = [
       ...d.checks.map((c) => ({
@@ -189,6 +199,29 @@ class Follower {
       await sleep(400);
     }
   }
+}
+
+/** One PromQL template of the worker's Prometheus telemetry, for a key, evaluated now (over the last hour). */
+async function promScalar(url: string, template: string, fp: string): Promise<number> {
+  const promql = template.replaceAll('{key}', fingerprintHex(fp)).replaceAll('{range}', '3600');
+  const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
+  const v = Number(body.data?.result?.[0]?.value[1] ?? 0);
+  return Number.isFinite(v) ? v : 0;
+}
+
+/** The old key's baseline the hold was compared with, and what it covers in a demo this short. */
+function describeBaseline(s: RotationStatus, minVolumeRatio: number): string {
+  const b = s.baseline;
+  if (!b) return '  baseline: none recorded';
+  const minutes = Math.max((b.toMs - b.fromMs) / 60_000, 1 / 60);
+  return (
+    `  baseline: the old key's previous ${Math.round(minutes)} min in Prometheus held ${b.requests} requests (${(b.requests / minutes).toFixed(1)}/min over that span).\n` +
+    `            Here that is only the app's warm-up since Prometheus started with the demo, so the volume band (≥ ${minVolumeRatio * 100}%) is easy to meet;\n` +
+    '            against an hour of real traffic it is what catches a consumer that stopped calling after the flip.'
+  );
 }
 
 // ── the run ───────────────────────────────────────────────────────────────────────────────────────────
@@ -285,16 +318,33 @@ async function run(opts: Options): Promise<number> {
       REKEY_SIMULATOR_HOST: '127.0.0.1',
       REKEY_RUN_DIR: opts.dir,
     });
-    await until(
-      'the reference gateway',
-      async () => {
-        if (!procs.running('gateway')) throw new Error('gateway exited');
-        return existsSync(p.adminKeys) && (await fetch(`${gatewayBase}/health`)).ok ? true : undefined;
-      },
-      60_000,
-    ).catch((err: Error) => {
-      throw new Error(`${err.message} (see ${p.log('gateway')})`);
-    });
+    // Prometheus starts while the gateway does (a target that is not up yet is scraped again), and
+    // before any app traffic, so the old key's baseline holds every request the app made.
+    const [gatewayUp, prometheus] = await Promise.allSettled([
+      until(
+        'the reference gateway',
+        async () => {
+          if (!procs.running('gateway')) throw new Error('gateway exited');
+          return existsSync(p.adminKeys) && (await fetch(`${gatewayBase}/health`)).ok ? true : undefined;
+        },
+        60_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message} (see ${p.log('gateway')})`);
+      }),
+      startPrometheus({
+        port: await freePort(),
+        targets: [`127.0.0.1:${gatewayPort}`],
+        scrapeIntervalS: SCRAPE_INTERVAL_S,
+        dir: p.prometheus,
+      }).then((server) => {
+        procs.add(server);
+        return server;
+      }),
+    ]);
+    if (gatewayUp.status === 'rejected') throw gatewayUp.reason;
+    if (prometheus.status === 'rejected') throw prometheus.reason;
+    if (abort.signal.aborted) throw new Interrupted('interrupted');
+    const prometheusUrl = prometheus.value.url;
     const admin = JSON.parse(readFileSync(p.adminKeys, 'utf8')) as {
       masterKey: string;
       provisioningKey: string;
@@ -304,6 +354,9 @@ async function run(opts: Options): Promise<number> {
     say(`  reference gateway    ${gatewayBase} (OpenAI API under /v1, LiteLLM admin API)   (gateway.log)`);
     say(
       `                       its admin keys were generated into ${path.relative(opts.dir, p.adminKeys)} (mode 0600)`,
+    );
+    say(
+      `  Prometheus           ${prometheusUrl}, scraping the gateway's per-key /metrics every ${SCRAPE_INTERVAL_S} s   (${path.relative(opts.dir, p.prometheusLog)})`,
     );
 
     // ── seed ──
@@ -355,7 +408,10 @@ async function run(opts: Options): Promise<number> {
     const tokens: DemoTokens = makeTokens();
     secrets.add(tokens.alice.token);
     secrets.add(tokens.bob.token);
-    writeFileSync(p.registry, registryYaml(vaultUrl, gatewayBase));
+    writeFileSync(
+      p.registry,
+      registryYaml(vaultUrl, gatewayBase, { adapter: 'prometheus', url: prometheusUrl }),
+    );
     writeFileSync(p.tokens, tokensYaml(tokens));
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
@@ -386,13 +442,19 @@ async function run(opts: Options): Promise<number> {
     const childEnv = { ...process.env, ...settings, PATH: childPath };
     procs.spawn('worker', 'npm', ['run', 'worker'], p.log('worker'), childEnv);
     procs.spawn('api', 'npm', ['run', 'api'], p.log('api'), childEnv);
-    procs.urls = { temporalUi, api: apiUrl, gateway: gatewayBase, keyVault: vaultUrl };
+    procs.urls = {
+      temporalUi,
+      api: apiUrl,
+      gateway: gatewayBase,
+      keyVault: vaultUrl,
+      prometheus: prometheusUrl,
+    };
     procs.save();
     say(
       `  settings            ${path.relative(opts.dir, path.join(p.config, 'settings.env'))} (REKEY_* and TEMPORAL_* as config/settings.ts names them)`,
     );
     say(
-      `  credential registry ${path.relative(opts.dir, p.registry)}: ${c.name} (${c.environment}), litellm adapter, litellm-spend-logs telemetry`,
+      `  credential registry ${path.relative(opts.dir, p.registry)}: ${c.name} (${c.environment}), litellm adapter, prometheus telemetry (${prometheusUrl}: per-key requests, 401/403, 429, 5xx, latency, tokens, spend, per end user and team)`,
     );
     say(
       `  API tokens          ${path.relative(opts.dir, p.tokens)}: ${Object.values(tokens)
@@ -436,16 +498,53 @@ async function run(opts: Options): Promise<number> {
     say(
       `  app so far          ${oldFp}: ${warm ? describeStats(warm) : 'no calls yet'} — this is the baseline`,
     );
+    // rekey reads the baseline from Prometheus at PREPARING: wait until it has the old key's requests
+    // and enough scrapes for a p95 (a rate needs two), or the latency check would have nothing to compare.
+    const scraped = await until(
+      `Prometheus scraping ${oldFp}`,
+      async () => {
+        const [requests, p95] = await Promise.all([
+          promScalar(prometheusUrl, LITELLM_QUERIES.requests, oldFp),
+          promScalar(prometheusUrl, LITELLM_QUERIES.p95LatencyMs, oldFp),
+        ]);
+        return requests > 0 && p95 > 0 ? { requests, p95 } : undefined;
+      },
+      30_000,
+      500,
+    );
+    say(
+      `  Prometheus          has scraped ${scraped.requests} of them (p95 ${Math.round(scraped.p95)} ms): what rekey reads as the old key's previous hour`,
+    );
 
     // ── start ──
     heading("5. alice@demo starts the rotation with the seed's policy template");
     const ticket = `CHG-DEMO-${new Date().toISOString().slice(11, 19).replace(/:/g, '')}`;
     const policyText = policyYaml(gatewayBase, ticket);
     writeFileSync(p.policy, policyText);
-    const cut = (parseYaml(policyText) as { rotation: { cutover: Record<string, number> } }).rotation.cutover;
+    // The policy as the API will read it, defaults filled in: what the hold will ask of each window.
+    const policy = rotationPolicySchema.parse(parseYaml(policyText)).rotation;
+    const cut = policy.cutover;
+    const th = policy.thresholds;
+    const intervalS = cut.check_interval_minutes * 60;
     say(
-      `  policy: ${path.relative(opts.dir, p.policy)} (observation ${cut.observation_window_minutes} min, checks every ${(cut.check_interval_minutes ?? 0) * 60} s, drain ${cut.drain_window_minutes} min, max hold ${cut.max_hold_minutes} min)`,
+      `  policy: ${path.relative(opts.dir, p.policy)} (observation ${cut.observation_window_minutes} min, checks every ${intervalS} s, drain ${cut.drain_window_minutes} min, max hold ${cut.max_hold_minutes} min)`,
     );
+    // A window is evidence only with enough app requests on the new key: the demo must send clearly
+    // more than that, or every window would be inconclusive and the revoke gate would lack evidence.
+    const perWindow = app.rate() * intervalS;
+    say(
+      `  evidence: a ${intervalS}-s window counts only with ≥ ${th.min_requests} app requests on the new key (thresholds.min_requests; rekey's own probes are not counted).`,
+    );
+    say(
+      `            ${c.app} sends ~${app.rate().toFixed(1)} req/s (two request loops), ~${Math.round(perWindow)} per window: every window can carry evidence.`,
+    );
+    say(
+      `            the new key must also keep ≥ ${th.min_volume_ratio * 100}% of the old key's baseline rate, per consumer and in total (thresholds.min_volume_ratio).`,
+    );
+    if (perWindow < 2 * th.min_requests)
+      throw new Error(
+        `the demo app sends only ~${Math.round(perWindow)} requests per ${intervalS}-s window, not clearly more than min_requests ${th.min_requests}`,
+      );
     const start = await rekey(['start', '-f', p.policy], tokens.alice, apiUrl);
     const id = start.stdout.split('\n')[0]!.trim();
     const uiUrl = /temporal\s+(\S+)/.exec(start.stdout)?.[1] ?? temporalUi;
@@ -458,8 +557,28 @@ async function run(opts: Options): Promise<number> {
       const gate = await follow.until((s) => s.phase === 'AWAITING_REVOKE_APPROVAL', deadline);
       if (gate.phase !== 'AWAITING_REVOKE_APPROVAL')
         throw new Error(`the rotation ended ${gate.phase} before the revoke gate`);
+      const evidence = gate.pendingGate?.evidence;
+      const revokeGate = gate.gateEvidence.revoke;
       say(
-        `  [${clock()}] the revoke gate is open; alice@demo requested this rotation, so she may not approve it:`,
+        `  [${clock()}] the revoke gate is open with ${evidence ?? 'no'} evidence; the seed's rollback checks (status.gateEvidence.revoke.rows):`,
+      );
+      for (const r of revokeGate?.rows ?? []) {
+        const mark = r.state === 'green' ? '✓' : r.state === 'red' ? '✗' : '?';
+        say(`    ${mark} ${r.signal}${r.blocking ? '' : ' (does not block)'}`);
+        for (const e of r.evidence) say(`        ${e}`);
+      }
+      say(describeBaseline(gate, th.min_volume_ratio));
+      if (evidence !== 'positive') {
+        const blockers = gate.pendingGate?.blockers ?? revokeGate?.blockers ?? [];
+        say(`  the gate lacks positive evidence; blockers:`);
+        for (const b of blockers) say(`    - ${b}`);
+        // The happy path must not need a human accepting risk: that would hide what is wrong.
+        throw new Error(
+          `the revoke gate opened with ${evidence ?? 'no'} evidence: ${blockers.join('; ') || 'no blockers named'}`,
+        );
+      }
+      say(
+        `  [${clock()}] every blocking row is green; alice@demo requested this rotation, so she may not approve it:`,
       );
       const refused = await rekey(
         ['approve', id, '--gate', 'revoke', '--comment', 'my own rotation'],
@@ -491,13 +610,18 @@ async function run(opts: Options): Promise<number> {
       say(
         `  [${clock()}] fault injected at the gateway: half the requests with the new key ${holding.fingerprints.new ?? ''} now fail with 500 (PUT /sim/faults/<key id>)`,
       );
-      final = await follow.until(
-        (s) => TERMINAL_PHASES.includes(s.phase) || s.phase === 'AWAITING_REVOKE_APPROVAL',
-        deadline,
+      const newFp = holding.fingerprints.new!;
+      // The rollback restores the old key as the newest version and keeps the replacement key enabled
+      // (consumers that reloaded still use it): ROLLING_BACK waits until a human has it revoked.
+      const kept = await follow.until((s) => s.pendingGate?.gate === 'replacement-key-revocation', deadline);
+      if (kept.pendingGate?.gate !== 'replacement-key-revocation')
+        throw new Error(
+          `expected the rollback to wait for the kept replacement key's revocation; the rotation is ${kept.phase}`,
+        );
+      say(`  [${clock()}] rolled back: ${kept.rollbackCause ?? ''}`);
+      say(
+        `  [${clock()}] the replacement key ${kept.keptReplacementKey?.keyId ?? newKeyId} (${newFp}) stays enabled for consumers that reloaded; ${kept.phase} waits for its revocation (gate ${kept.pendingGate.gate}, ${kept.pendingGate.requiredRoles.join(' or ')})`,
       );
-      if (final.phase !== 'ROLLED_BACK')
-        throw new Error(`expected ROLLED_BACK, the rotation is ${final.phase}`);
-      say(`  [${clock()}] rolled back: ${final.rollbackCause ?? ''}`);
       const rollbackAt = Date.now();
       await until(
         `the app reading the old key ${oldFp} again`,
@@ -511,6 +635,70 @@ async function run(opts: Options): Promise<number> {
       );
       say(
         `  [${clock()}] app ${c.app} reads the old key ${oldFp} again, and the gateway answers it: ${describeStats(app.statsOf(oldFp)!)}`,
+      );
+
+      // rekey revokes the kept key only when telemetry shows it unused for max(drain window, check
+      // interval). Asked at once, it refuses: the app used the key seconds ago.
+      const quietMs = Math.max(cut.drain_window_minutes, cut.check_interval_minutes) * 60_000;
+      const refusals = (s: RotationStatus | undefined) =>
+        s?.timeline.filter((t) => t.event === 'replacement-key-revocation-refused') ?? [];
+      /** bob asks; the workflow checks the kept key's traffic and revokes it or records a refusal. */
+      const ask = async (reason: string) => {
+        const before = refusals((await follow.poll()) ?? follow.last).length;
+        await rekey(['revoke-replacement-key', id, '--reason', reason], tokens.bob, apiUrl);
+        const answered = await follow.until(
+          (s) => refusals(s).length > before || s.keptReplacementKey?.revokedAt !== undefined,
+          deadline,
+        );
+        return answered.keptReplacementKey?.revokedAt !== undefined ? 'revoked' : 'refused';
+      };
+      const lastNewKeyUse = () => app!.statsOf(newFp)?.lastAt ?? 0;
+      say(
+        `  [${clock()}] bob@demo asks for the kept key's revocation right away (the app's last call with it ended ${((Date.now() - lastNewKeyUse()) / 1000).toFixed(1)} s ago):`,
+      );
+      const first = await ask('rollback done; the app is back on the old key');
+      if (first === 'revoked') {
+        const quietFor = Date.now() - lastNewKeyUse();
+        if (quietFor < quietMs - 2 * SCRAPE_INTERVAL_S * 1000)
+          throw new Error(
+            `the kept key was revoked although the app used it ${Math.round(quietFor / 1000)} s ago, within the ${quietMs / 1000}-s drain check`,
+          );
+      } else {
+        // Quiet for the whole check window, and scraped: Prometheus lags the gateway by one scrape.
+        const readyAt = lastNewKeyUse() + quietMs + 2 * SCRAPE_INTERVAL_S * 1000 + 1000;
+        say(
+          `  [${clock()}] refused while the key still had traffic; the app has not used it since ${new Date(lastNewKeyUse()).toISOString().slice(11, 19)}, so bob waits ${Math.max(0, Math.round((readyAt - Date.now()) / 1000))} s (the ${quietMs / 1000}-s check window and the scrape) and asks again:`,
+        );
+        await sleep(Math.max(0, readyAt - Date.now()));
+        const second = await ask(`no traffic on the kept key for ${quietMs / 1000} s`);
+        if (second !== 'revoked') {
+          const refusal = refusals(follow.last).at(-1)?.detail;
+          throw new Error(
+            `the kept replacement key was not revoked although the app has not used it for ${Math.round((Date.now() - lastNewKeyUse()) / 1000)} s: ${refusal ?? 'refused'}`,
+          );
+        }
+      }
+      final = await follow.until((s) => TERMINAL_PHASES.includes(s.phase), deadline);
+      if (final.phase !== 'ROLLED_BACK')
+        throw new Error(`expected ROLLED_BACK, the rotation ended ${final.phase}`);
+      const revoked = final.keptReplacementKey;
+      if (!revoked?.revokedAt || revoked.revokedBy !== 'bob@demo')
+        throw new Error('the status does not record the kept replacement key as revoked by bob@demo');
+      // The gateway's own answer: the key is gone from its admin API, and a call with it is refused.
+      const info = await fetch(`${gatewayBase}/key/info?key=${encodeURIComponent(newKeyId)}`, {
+        headers: { authorization: `Bearer ${admin.masterKey}` },
+      });
+      const refusedWith = await until(
+        `the gateway refusing the revoked replacement key ${newFp}`,
+        async () => {
+          const status = await app!.statusWith(newFp, 'rekey-demo-check');
+          return status === 401 || status === 403 ? status : undefined;
+        },
+        20_000,
+        500,
+      );
+      say(
+        `  [${clock()}] kept key revoked at ${revoked.revokedAt} by ${revoked.revokedBy}: the gateway's /key/info answers ${info.status} for ${newKeyId}, and a call with ${newFp} gets ${refusedWith}`,
       );
     }
     for (const v of app.valuesSeen) secrets.add(v);
@@ -568,6 +756,8 @@ async function run(opts: Options): Promise<number> {
       ),
       ...filesToScan(opts.dir, p.evidence, () => true),
       ...filesToScan(opts.dir, p.config, () => true),
+      // Its config and TSDB (WAL, head chunks): series labels carry key hashes, never key values.
+      ...filesToScan(opts.dir, p.prometheus, (n) => !n.endsWith('.log')),
     ];
     const keyCount = secrets.size - 2;
     const leaks = findLeaks(secrets, targets);
@@ -576,7 +766,7 @@ async function run(opts: Options): Promise<number> {
       return 1;
     }
     say(
-      `  leak check   ${keyCount} key values and 2 API tokens searched in the demo output, ${targets.length - 1} files (logs, Temporal database, evidence, config): none found`,
+      `  leak check   ${keyCount} key values and 2 API tokens searched in the demo output, ${targets.length - 1} files (logs, Temporal database, Prometheus TSDB, evidence, config): none found`,
     );
     outcome = 0;
   } catch (err) {
@@ -597,6 +787,7 @@ async function run(opts: Options): Promise<number> {
       say(`  Temporal UI  ${procs.urls.temporalUi}`);
       say(`  API          ${procs.urls.api}/docs (the demo's tokens are gone with it: open endpoints only)`);
       say(`  gateway      ${procs.urls.gateway}`);
+      say(`  Prometheus   ${procs.urls.prometheus}`);
       say(`  stop it with: make demo-down`);
     } else {
       const stopped = await procs.stopAll();

@@ -14,6 +14,8 @@ export interface KeyStats {
   ok: number;
   errors: Record<string, number>;
   lastOkAt?: number;
+  /** When a call with this key last ended, whatever the gateway answered. */
+  lastAt?: number;
 }
 
 export interface AppTrafficOptions {
@@ -35,8 +37,11 @@ export class AppTraffic {
   private readonly stats = new Map<string, KeyStats>();
   /** Every key value the app read: the demo scans its output and logs for them. */
   readonly valuesSeen = new Set<string>();
+  private readonly clients = new Map<string, OpenAI>();
   private running = false;
   private tasks: Promise<void>[] = [];
+  /** When start() began calling: the rate of the calls since. */
+  startedAt?: number;
 
   constructor(private readonly opts: AppTrafficOptions) {}
 
@@ -44,6 +49,7 @@ export class AppTraffic {
   async start(): Promise<void> {
     await this.refresh();
     this.running = true;
+    this.startedAt = Date.now();
     this.tasks = [this.refreshLoop()];
     for (let i = 0; i < (this.opts.loops ?? 2); i++) this.tasks.push(this.requestLoop());
   }
@@ -66,6 +72,35 @@ export class AppTraffic {
     return [...this.stats.values()];
   }
 
+  /** Calls per second since start(), over every key. */
+  rate(): number {
+    const calls = this.allStats().reduce(
+      (n, s) => n + s.ok + Object.values(s.errors).reduce((a, b) => a + b, 0),
+      0,
+    );
+    return this.startedAt ? calls / Math.max((Date.now() - this.startedAt) / 1000, 1) : 0;
+  }
+
+  /**
+   * One call outside the app's counts with a key the app read earlier (by fingerprint), as `user`:
+   * the HTTP status the gateway answers, e.g. 401 once that key is revoked.
+   */
+  async statusWith(fp: string, user: string): Promise<number | 'network'> {
+    const client = this.clients.get(fp);
+    if (!client) throw new Error(`the app never read ${fp}`);
+    try {
+      await client.chat.completions.create({
+        model: 'gpt-4o-mini',
+        messages: [{ role: 'user', content: 'ping' }],
+        user,
+      });
+      return 200;
+    } catch (err) {
+      const status: unknown = err instanceof OpenAI.APIError ? err.status : undefined;
+      return typeof status === 'number' ? status : 'network';
+    }
+  }
+
   private async refresh(): Promise<void> {
     const secret = await this.opts.vault.getSecret(this.opts.secretName);
     const value = secret.value;
@@ -75,18 +110,12 @@ export class AppTraffic {
     const version = secret.properties.version ?? '?';
     const previous = this.current?.fp;
     this.valuesSeen.add(value);
-    this.current = {
-      value,
-      fp,
-      version,
-      // No SDK retries: each failure the gateway answers shows up in the app's counts.
-      client: new OpenAI({
-        apiKey: value,
-        baseURL: this.opts.gatewayBaseUrl,
-        maxRetries: 0,
-        timeout: 10_000,
-      }),
-    };
+    // No SDK retries: each failure the gateway answers shows up in the app's counts.
+    const client =
+      this.clients.get(fp) ??
+      new OpenAI({ apiKey: value, baseURL: this.opts.gatewayBaseUrl, maxRetries: 0, timeout: 10_000 });
+    this.clients.set(fp, client);
+    this.current = { value, fp, version, client };
     const stats = this.stats.get(fp) ?? { fingerprint: fp, versions: [], ok: 0, errors: {} };
     if (!stats.versions.includes(version)) stats.versions.push(version);
     this.stats.set(fp, stats);
@@ -115,10 +144,11 @@ export class AppTraffic {
           user: this.opts.app,
         });
         stats.ok += 1;
-        stats.lastOkAt = Date.now();
+        stats.lastOkAt = stats.lastAt = Date.now();
       } catch (err) {
         const status = err instanceof OpenAI.APIError && err.status ? String(err.status) : 'network';
         stats.errors[status] = (stats.errors[status] ?? 0) + 1;
+        stats.lastAt = Date.now();
       }
       await sleep(this.opts.pauseMs ?? 250);
     }

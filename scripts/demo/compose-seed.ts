@@ -77,7 +77,12 @@ async function main(): Promise<void> {
   }
 
   mkdirSync(dir, { recursive: true });
-  writeFileSync(path.join(dir, 'credentials.yaml'), registryYaml(vaultUrl, gatewayBase));
+  // The compose stack runs no Prometheus: the gateway's spend logs, which cannot see per-key 401/403,
+  // so with the seed's `auth_error_check: required` its revoke gate opens with insufficient evidence.
+  writeFileSync(
+    path.join(dir, 'credentials.yaml'),
+    registryYaml(vaultUrl, gatewayBase, { adapter: 'litellm-spend-logs' }),
+  );
   writeFileSync(path.join(dir, 'rotation-policy.yaml'), policyYaml(gatewayBase, 'CHG-COMPOSE-1'));
   console.log(
     `registry: ${path.join(dir, 'credentials.yaml')}; policy to post: ${path.join(dir, 'rotation-policy.yaml')}`,

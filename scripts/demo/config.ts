@@ -21,8 +21,16 @@ export const DEMO_CREDENTIAL = {
 /** The seed's rotation policy template, as the tests use it. */
 export const SEED_POLICY_FILE = path.join(ROOT, 'test', 'fixtures', 'seed-policy.yaml');
 
-/** The credential registry (REKEY_CREDENTIALS_FILE): an automated LiteLLM key on the reference gateway. */
-export function registryYaml(vaultUrl: string, gatewayBase: string): string {
+/** Where the worker reads the demo credential's traffic (the registry's `telemetry` entry). */
+export type DemoTelemetry = { adapter: 'prometheus'; url: string } | { adapter: 'litellm-spend-logs' };
+
+/**
+ * The credential registry (REKEY_CREDENTIALS_FILE): an automated LiteLLM key on the reference gateway.
+ * `make demo` reads its traffic from a Prometheus scraping the gateway's per-key /metrics, where 401s
+ * carry the key hash too, so every signal the seed's evidence section requires is observable per key;
+ * the gateway's spend logs cannot show per-key 401/403.
+ */
+export function registryYaml(vaultUrl: string, gatewayBase: string, telemetry: DemoTelemetry): string {
   const c = DEMO_CREDENTIAL;
   return (
     '# Written by the rekey demo (scripts/demo/): the demo credential on the reference gateway.\n' +
@@ -39,7 +47,7 @@ export function registryYaml(vaultUrl: string, gatewayBase: string): string {
             admin_base_url: gatewayBase,
             admin_key_secret: c.adminKeySecret,
           },
-          telemetry: { adapter: 'litellm-spend-logs' },
+          telemetry,
           consumers: [{ app: c.app, environment: c.environment, reload: 'dynamic', owner: c.owner }],
           approval_roles: { revoke: ['approver'] },
         },

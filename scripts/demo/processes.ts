@@ -118,6 +118,9 @@ export function demoPaths(dir: string) {
     caBundle: path.join(dir, 'config', 'extra-ca-certs.pem'),
     evidence: path.join(dir, 'evidence'),
     adminKeys: path.join(dir, 'simulator', 'admin-keys.json'),
+    /** Prometheus's folder: its config, its TSDB (data/) and its log (scripts/local-stack.ts). */
+    prometheus: path.join(dir, 'prometheus'),
+    prometheusLog: path.join(dir, 'prometheus', 'prometheus.log'),
     log: (name: string) => path.join(dir, `${name}.log`),
   };
 }

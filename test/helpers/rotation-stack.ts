@@ -1,27 +1,36 @@
 // The real rotation stack for integration tests, on the servers the harness started: the reference
 // gateway (simulator/), Key Vault (Lowkey Vault or the reference Key Vault, at AZURE_KEYVAULT_URL), a
-// registry of the test's own credentials, the real worker with the real activities, and the API.
-// Used by test/integration/api-rotation.test.ts (logs, webhooks, the CLI) and temporal-ui.test.ts.
+// real Prometheus scraping the gateway every second as the worker's telemetry, a registry of the test's
+// own credentials, the real worker with the real activities, and the API. Apps that read the stable
+// secret path and call the gateway give the hold windows their traffic (`startApp`).
+// Used by test/integration/api-rotation.test.ts (logs, webhooks, the CLI), gates-on-evidence.test.ts
+// and temporal-ui.test.ts.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { createActivities } from '../../activities';
 import { createFilesystemEvidenceStore } from '../../activities/evidence';
+import { fingerprint } from '../../activities/fingerprint';
 import { createSecretClient } from '../../activities/secrets';
 import { buildApp } from '../../api/app';
 import { Authenticator, tokenHash } from '../../api/auth';
 import { loadSettings, type Settings } from '../../config';
 import { parseRegistry } from '../../config/registry';
+import { freePort, startPrometheus } from '../../scripts/local-stack';
 import { buildSimulator, type Simulator } from '../../simulator/app';
+import type { Faults } from '../../simulator/state';
 import { buildActivityDeps, createRotationWorker } from '../../worker';
 import type { RotationStatus } from '../../workflows/messages';
+import { decodedHistoryText } from '../workflows/rotation-harness';
 
 /** A credential the test registers; `manual` waits for a hand-off, `litellm` issues its own key. */
 export interface StackCredential {
@@ -33,13 +42,29 @@ export interface StackCredential {
 
 export type Who = 'alice' | 'bob' | 'carol' | 'dave';
 
+/** The consumer the registry and the policy name; stack apps call the gateway as this end user. */
+export const STACK_CONSUMER = 'customer-chat-api';
+
 export interface RotationStackOptions {
-  /** Where the API's pino logger writes (at info); without it the API logs nothing. */
-  logStream?: Writable;
   /** Settings for the worker's activities on top of the harness's, e.g. REKEY_WEBHOOK_SIGNING_SECRET. */
   workerSettings?: Partial<Settings>;
   /** Listen on a local port, for the CLI; the stack's `apiUrl` is then set. */
   listen?: boolean;
+  /**
+   * The worker's telemetry: `prometheus` (default), a real Prometheus the stack starts, scraping the
+   * gateway every second, which sees every per-key signal; or the gateway's spend log, which cannot
+   * see per-key 401/403 (so with `auth_error_check: required` no hold window can pass).
+   */
+  telemetry?: 'prometheus' | 'litellm-spend-logs';
+}
+
+/** Parts of the policy a test changes; each is merged over the stack's section of the same name. */
+export interface PolicyOverrides {
+  changeTicket?: Record<string, unknown>;
+  cutover?: Record<string, unknown>;
+  thresholds?: Record<string, unknown>;
+  analysis?: Record<string, unknown>;
+  approvals?: Record<string, unknown>;
 }
 
 export interface UntilPhaseOptions {
@@ -49,27 +74,57 @@ export interface UntilPhaseOptions {
   expectOk?: boolean;
 }
 
+/** What a stack app saw with one key. */
+export interface AppKeyStats {
+  /** Answers by HTTP status ('network' when none came). */
+  answers: Record<string, number>;
+  firstAt: number;
+  lastAt: number;
+}
+
+/** An app with dynamic reload: re-reads the stable secret path every second and calls the gateway at a steady pace. */
+export interface StackApp {
+  /** The fingerprint of the key it holds now. */
+  readonly fingerprint: string;
+  /** Per key fingerprint, what it was answered. */
+  stats(fp: string): AppKeyStats | undefined;
+  /** Resolves once it holds the key with this fingerprint (throws after the timeout). */
+  untilKey(fp: string, timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
 export interface RotationStack {
   client: Client;
   app: FastifyInstance;
   gatewayBase: string;
   vault: SecretClient;
   taskQueue: string;
+  /** The Prometheus the worker reads, when the stack's telemetry is `prometheus`. */
+  prometheusUrl: string | undefined;
   /** The listening API's URL, when started with `listen`. */
   apiUrl: string | undefined;
   /** Each principal's raw bearer token, e.g. for running the CLI as them. */
   tokens: Record<Who, string>;
-  /** Every key value the stack created; none may appear in a history, a log or a response. */
+  /** Every key value the stack created or an app read; none may appear in a history, a log or a response. */
   secrets: Set<string>;
   /** The body of every response `call` (and so `start` and `untilPhase`) received. */
   responses: string[];
+  /** The API's log lines (pino, info) and what the worker's runtime logged while the stack ran. */
+  logLines: string[];
+  /** The value in `secrets` with this fingerprint (throws when there is none). */
+  keyValue(fp: string): string;
   /** Creates a fresh key on the gateway (and adds it to `secrets`). */
   newGatewayKey(): Promise<string>;
+  /** Replaces a gateway key's injected faults (`PUT /sim/faults/<key id>`); `null` clears them. */
+  setFaults(keyId: string, faults: Faults | null): Promise<void>;
+  /** The status the gateway answers one chat completion made with this key value. */
+  gatewayStatus(key: string): Promise<number>;
+  /** Starts an app of the credential sending `requestsPerMinute` chat completions; stopped on close. */
+  startApp(c: StackCredential, opts: { requestsPerMinute: number }): Promise<StackApp>;
   /** `${environment}:${name}:${ticket}`, the API's rotation id. */
   idOf(c: StackCredential): string;
-  /** The rotation policy YAML for a credential, the seed's template with a short cutover;
-   * `changeTicket` adds fields to its change_ticket (e.g. webhook_url). */
-  policy(c: StackCredential, changeTicket?: Record<string, unknown>): string;
+  /** The rotation policy YAML for a credential, the seed's template with a short cutover. */
+  policy(c: StackCredential, overrides?: PolicyOverrides): string;
   call(
     method: 'GET' | 'POST' | 'PUT',
     url: string,
@@ -80,12 +135,30 @@ export interface RotationStack {
   /** Starts the credential's rotation through the API (POST /v1/rotations, 201 expected). */
   start(
     c: StackCredential,
+    overrides?: PolicyOverrides,
   ): Promise<{ id: string; workflowId: string; runId: string; temporalUiUrl: string }>;
+  /** Polls the status through the API until `done` holds; throws when the rotation ends otherwise. */
+  untilStatus(
+    id: string,
+    done: (s: RotationStatus) => boolean,
+    what: string,
+    opts?: UntilPhaseOptions,
+  ): Promise<RotationStatus>;
   /** Polls the status query through the API until the rotation is in one of the phases. */
   untilPhase(id: string, phases: string[], opts?: UntilPhaseOptions): Promise<RotationStatus>;
-  /** Terminates the stack's rotations, stops the worker, closes the API, connections and gateway. */
+  /** The decoded workflow history (payloads included) of each credential's rotation. */
+  histories(credentials: StackCredential[]): Promise<string[]>;
+  /**
+   * Throws, naming where, when a key value of `secrets` appears in a history of the credentials'
+   * rotations, a log line, an API response or any of the `extra` texts.
+   */
+  assertNoKeyLeaks(credentials: StackCredential[], extra?: Record<string, string[]>): Promise<void>;
+  /** Terminates the stack's rotations, stops apps, worker, API, connections, Prometheus and gateway. */
   close(): Promise<void>;
 }
+
+const TERMINAL = ['COMPLETED', 'ROLLED_BACK', 'ABORTED', 'FAILED'];
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Why the stack cannot start here, or undefined when Key Vault is available. */
 export function rotationStackUnavailableReason(): string | undefined {
@@ -108,14 +181,28 @@ export async function startRotationStack(
   const masterKey = `sk-master-${randomBytes(12).toString('hex')}`;
   const secrets = new Set<string>([masterKey]);
   const responses: string[] = [];
+  const logLines: string[] = [];
   const closers: (() => Promise<unknown>)[] = [];
   const close = async () => {
     for (const c of closers.splice(0).reverse()) await c().catch(() => undefined);
   };
 
   try {
-    const evidenceDir = mkdtempSync(path.join(tmpdir(), 'rekey-evidence-'));
-    closers.push(async () => rmSync(evidenceDir, { recursive: true, force: true }));
+    // The worker's runtime logs (activity failures, workflow warnings) go to this process's stderr.
+    const stderr = process.stderr;
+    const stderrWrite = stderr.write.bind(stderr);
+    const capture = (chunk: string | Uint8Array, ...rest: never[]) => {
+      logLines.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      return stderrWrite(chunk, ...rest);
+    };
+    stderr.write = capture;
+    closers.push(async () => {
+      stderr.write = stderrWrite;
+    });
+
+    const dir = mkdtempSync(path.join(process.env.REKEY_TEST_RUN_DIR ?? tmpdir(), 'rotation-stack-'));
+    closers.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const evidenceDir = path.join(dir, 'evidence');
     const gateway: Simulator = buildSimulator({
       masterKey,
       provisioningKey: `sk-or-${randomBytes(8).toString('hex')}`,
@@ -123,16 +210,40 @@ export async function startRotationStack(
     });
     const gatewayBase = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => gateway.app.close());
+    const asMaster = async (method: string, url: string, body?: unknown) => {
+      const res = await fetch(`${gatewayBase}${url}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${masterKey}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      if (!res.ok) throw new Error(`${method} ${url} answered ${res.status}`);
+      return res;
+    };
     const newGatewayKey = async () => {
-      const res = await fetch(`${gatewayBase}/key/generate`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ models: ['gpt-4o-mini', 'text-embedding-3-small'], team_id: 'platform-ai' }),
+      const res = await asMaster('POST', '/key/generate', {
+        models: ['gpt-4o-mini', 'text-embedding-3-small'],
+        team_id: 'platform-ai',
       });
       const { key } = (await res.json()) as { key: string };
       secrets.add(key);
       return key;
     };
+
+    const telemetryKind = opts.telemetry ?? 'prometheus';
+    let prometheusUrl: string | undefined;
+    if (telemetryKind === 'prometheus') {
+      const prometheus = await startPrometheus({
+        port: await freePort(),
+        targets: [new URL(gatewayBase).host],
+        scrapeIntervalS: 1,
+        dir: path.join(dir, 'prometheus'),
+      });
+      closers.push(() => prometheus.stop());
+      prometheusUrl = prometheus.url;
+    }
 
     const vault = createSecretClient(vaultUrl, { emulator: true });
     const adminSecret = `rekey-stack-admin-${run}`;
@@ -152,8 +263,10 @@ export async function startRotationStack(
             admin_base_url: gatewayBase,
             admin_key_secret: adminSecret,
           },
-          telemetry: { adapter: 'litellm-spend-logs' },
-          consumers: [{ app: 'customer-chat-api', environment: c.environment, reload: 'dynamic' }],
+          telemetry: prometheusUrl
+            ? { adapter: 'prometheus', url: prometheusUrl }
+            : { adapter: 'litellm-spend-logs' },
+          consumers: [{ app: STACK_CONSUMER, environment: c.environment, reload: 'dynamic' }],
         })),
       }),
       'rotation stack registry',
@@ -181,6 +294,12 @@ export async function startRotationStack(
     const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
     closers.push(() => connection.close());
     const client = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+    const apiLog = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        logLines.push(chunk.toString('utf8'));
+        done();
+      },
+    });
     const app = buildApp({
       temporal: client,
       registry,
@@ -194,7 +313,7 @@ export async function startRotationStack(
       temporalUiUrl: settings.TEMPORAL_UI_URL,
       secretStoreFor: (c) => deps.secretStoreFor(c),
       evidence: createFilesystemEvidenceStore(evidenceDir),
-      logger: opts.logStream ? { level: 'info', stream: opts.logStream } : false,
+      logger: { level: 'info', stream: apiLog },
     });
     closers.push(() => app.close());
     let apiUrl: string | undefined;
@@ -210,6 +329,94 @@ export async function startRotationStack(
       }
     });
 
+    const setFaults: RotationStack['setFaults'] = async (keyId, faults) => {
+      const url = `/sim/faults/${encodeURIComponent(keyId)}`;
+      await (faults ? asMaster('PUT', url, faults) : asMaster('DELETE', url));
+    };
+    const gatewayStatus: RotationStack['gatewayStatus'] = async (key) => {
+      const res = await fetch(`${gatewayBase}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }] }),
+      });
+      await res.arrayBuffer();
+      return res.status;
+    };
+
+    const startApp: RotationStack['startApp'] = async (c, { requestsPerMinute }) => {
+      const stats = new Map<string, AppKeyStats>();
+      const read = async () => {
+        const value = (await vault.getSecret(c.name)).value;
+        if (!value) throw new Error(`no value at ${c.name}`);
+        secrets.add(value);
+        return value;
+      };
+      let key = await read();
+      let client = new OpenAI({ apiKey: key, baseURL: `${gatewayBase}/v1`, maxRetries: 0, timeout: 10_000 });
+      let running = true;
+      const refresh = async () => {
+        while (running) {
+          await sleep(1000);
+          // A vault hiccup keeps the key the app already has, as a real app would.
+          const value = await read().catch(() => key);
+          if (value !== key) {
+            key = value;
+            client = new OpenAI({
+              apiKey: value,
+              baseURL: `${gatewayBase}/v1`,
+              maxRetries: 0,
+              timeout: 10_000,
+            });
+          }
+        }
+      };
+      const send = async () => {
+        const pause = 60_000 / requestsPerMinute;
+        for (let next = Date.now(); running;) {
+          const fp = fingerprint(key);
+          let answer: string;
+          try {
+            await client.chat.completions.create({
+              model: 'gpt-4o-mini',
+              messages: [{ role: 'user', content: 'Where is order 4711?' }],
+              user: STACK_CONSUMER,
+            });
+            answer = '200';
+          } catch (err) {
+            answer = err instanceof OpenAI.APIError && err.status ? String(err.status) : 'network';
+          }
+          const now = Date.now();
+          const s = stats.get(fp) ?? { answers: {}, firstAt: now, lastAt: now };
+          s.answers[answer] = (s.answers[answer] ?? 0) + 1;
+          s.lastAt = now;
+          stats.set(fp, s);
+          // A steady pace, whatever each call took.
+          next += pause;
+          await sleep(Math.max(0, next - Date.now()));
+        }
+      };
+      const tasks = [refresh(), send()];
+      const stop = async () => {
+        running = false;
+        await Promise.allSettled(tasks);
+      };
+      closers.push(stop);
+      return {
+        get fingerprint() {
+          return fingerprint(key);
+        },
+        stats: (fp) => stats.get(fp),
+        async untilKey(fp, timeoutMs = 10_000) {
+          const deadline = Date.now() + timeoutMs;
+          while (fingerprint(key) !== fp) {
+            if (Date.now() > deadline) throw new Error(`the app never read the key ${fp}`);
+            await sleep(100);
+          }
+        },
+        stop,
+      };
+    };
+
     const idOf = (c: StackCredential) => `${c.environment}:${c.name}:${c.ticket}`;
     const call: RotationStack['call'] = async (method, url, who, payload, headers = {}) => {
       const res = await app.inject({
@@ -221,16 +428,16 @@ export async function startRotationStack(
       responses.push(res.body);
       return res;
     };
-    const policy: RotationStack['policy'] = (c, changeTicket = {}) =>
+    const policy: RotationStack['policy'] = (c, o = {}) =>
       stringify({
         rotation: {
           credential: c.name,
           owner: 'platform-ai',
           environment: c.environment,
           reason: 'scheduled security rotation',
-          change_ticket: { id: c.ticket, rollback_owner: 'carol@example.com', ...changeTicket },
+          change_ticket: { id: c.ticket, rollback_owner: 'carol@example.com', ...o.changeTicket },
           scope: {
-            apps: ['customer-chat-api'],
+            apps: [STACK_CONSUMER],
             gateway_base_url: `${gatewayBase}/v1`,
             allowed_routes: ['chat-completions', 'responses'],
           },
@@ -240,7 +447,11 @@ export async function startRotationStack(
             check_interval_minutes: 0.25,
             drain_window_minutes: 0,
             max_hold_minutes: 3,
+            ...o.cutover,
           },
+          ...(o.approvals ? { approvals: o.approvals } : {}),
+          ...(o.thresholds ? { thresholds: o.thresholds } : {}),
+          ...(o.analysis ? { analysis: o.analysis } : {}),
           evidence: {
             auth_error_check: 'required',
             usage_owner_check: 'required',
@@ -249,17 +460,18 @@ export async function startRotationStack(
           },
         },
       });
-    const start: RotationStack['start'] = async (c) => {
-      const res = await call('POST', '/v1/rotations', 'alice', policy(c), {
+    const start: RotationStack['start'] = async (c, overrides) => {
+      const res = await call('POST', '/v1/rotations', 'alice', policy(c, overrides), {
         'content-type': 'application/yaml',
       });
       if (res.statusCode !== 201)
         throw new Error(`POST /v1/rotations answered ${res.statusCode}: ${res.body}`);
       return res.json();
     };
-    const untilPhase: RotationStack['untilPhase'] = async (
+    const untilStatus: RotationStack['untilStatus'] = async (
       id,
-      phases,
+      done,
+      what,
       { timeoutMs = 60_000, intervalMs = 500, expectOk = false } = {},
     ) => {
       const deadline = Date.now() + timeoutMs;
@@ -268,32 +480,73 @@ export async function startRotationStack(
         if (expectOk) expect(res.statusCode).toBe(200);
         const s = res.statusCode === 200 ? res.json<{ detail: RotationStatus | null }>().detail : null;
         if (expectOk && !s) throw new Error(`no status for ${id}`);
-        if (s && phases.includes(s.phase)) return s;
-        const finished = s && ['COMPLETED', 'ROLLED_BACK', 'ABORTED', 'FAILED'].includes(s.phase);
+        if (s && done(s)) return s;
+        const finished = s && TERMINAL.includes(s.phase);
         if (finished || Date.now() > deadline) {
           throw new Error(
-            `${id} is ${s?.phase ?? `unknown (${res.statusCode})`}, expected ${phases.join('|')}: ${JSON.stringify(s?.failure ?? s?.timeline.slice(-5))}`,
+            `${id} is ${s?.phase ?? `unknown (${res.statusCode})`}, expected ${what}: ${JSON.stringify(s?.failure ?? s?.timeline.slice(-5))}`,
           );
         }
-        await new Promise((r) => setTimeout(r, intervalMs));
+        await sleep(intervalMs);
       }
     };
+    const untilPhase: RotationStack['untilPhase'] = (id, phases, o) =>
+      untilStatus(id, (s) => phases.includes(s.phase), phases.join('|'), o);
+
+    const histories: RotationStack['histories'] = async (list) => {
+      const texts: string[] = [];
+      for (const c of list) {
+        const history = await client.workflow.getHandle(`rekey:${c.environment}:${c.name}`).fetchHistory();
+        texts.push(decodedHistoryText(historyToJSON(history)));
+      }
+      return texts;
+    };
+    const assertNoKeyLeaks: RotationStack['assertNoKeyLeaks'] = async (list, extra = {}) => {
+      const places: [string, string[]][] = [
+        ['workflow history', await histories(list)],
+        ['log line', logLines],
+        ['API response', responses],
+        ...Object.entries(extra),
+      ];
+      for (const value of secrets) {
+        for (const [where, texts] of places) {
+          // The value itself is never printed: the failure names only where it was found.
+          if (texts.some((t) => t.includes(value))) throw new Error(`a key value appeared in a ${where}`);
+        }
+      }
+    };
+
+    const keyValue: RotationStack['keyValue'] = (fp) => {
+      const value = [...secrets].find((v) => fingerprint(v) === fp);
+      if (!value) throw new Error(`no key value the stack knows has the fingerprint ${fp}`);
+      return value;
+    };
+
     return {
       client,
       app,
       gatewayBase,
       vault,
       taskQueue,
+      prometheusUrl,
       apiUrl,
       tokens,
       secrets,
       responses,
+      logLines,
+      keyValue,
       newGatewayKey,
+      setFaults,
+      gatewayStatus,
+      startApp,
       idOf,
       policy,
       call,
       start,
+      untilStatus,
       untilPhase,
+      histories,
+      assertNoKeyLeaks,
       close,
     };
   } catch (err) {

@@ -140,6 +140,11 @@ describe('make demo', () => {
       'COMPLETED',
     ]);
     expect(run.stdout).toMatch(/\$ rekey start -f \S+rotation-policy\.yaml\s+# as alice@demo/);
+    // Prometheus sees every signal the seed requires, so the gate opens on positive evidence alone.
+    expect(run.stdout).toMatch(/the revoke gate is open with positive evidence/);
+    for (const row of ['authentication', 'routing', 'usageAttribution', 'quotaAndBudget', 'runtimeCoverage'])
+      expect(run.stdout).toMatch(new RegExp(`✓ ${row}\\n`));
+    expect(run.stdout).not.toMatch(/✗ new-key traffic: fail|risk-accepted|--accept-risk/);
     expect(run.stdout).toMatch(/\$ rekey approve \S+ --gate revoke .*# as alice@demo/);
     expect(run.stdout).toMatch(/four-eyes: alice@demo requested this rotation and cannot approve it/);
     expect(run.stdout).toMatch(/\$ rekey approve \S+ --gate revoke .*# as bob@demo/);
@@ -153,13 +158,13 @@ describe('make demo', () => {
     expect(bundle).toMatchObject({ rotationId: expect.stringMatching(/^demo:router-key:/) });
     expect(JSON.stringify(bundle)).toContain('"completed"');
     expect(run.stdout).toMatch(
-      /evidence verified: schema v1, seed rows change ticket, secret version history, gateway logs, negative test, exception list, post-change review; hash chain of 1 link\(s\) sound/,
+      /evidence verified: schema v\d+, seed rows change ticket, secret version history, gateway logs, negative test, exception list, post-change review; hash chain of 1 link\(s\) sound/,
     );
     expect(run.stdout).toMatch(/leak check\s+4 key values and 2 API tokens .*: none found/);
     expect(existsSync(path.join(run.dir, 'state.json'))).toBe(false);
   });
 
-  it('rolls back by itself when the new key gets 5xx after the flip, and the app reads the old key again', () => {
+  it('rolls back by itself when the new key gets 5xx after the flip, the app reads the old key again, and bob has the kept key revoked once drained', () => {
     const run = runs.rollback;
     if (run.code !== 0)
       throw new Error(`demo exited ${run.code}:\n${run.stdout.slice(-4000)}\n${run.stderr}`);
@@ -174,8 +179,8 @@ describe('make demo', () => {
       'ROLLED_BACK',
     ]);
     expect(run.stdout).toMatch(/fault injected at the gateway/);
-    expect(run.stdout).toMatch(/✗ new-key traffic: \d+ req, .* [1-9]\d* 5xx/);
-    expect(run.stdout).toMatch(/rolling-back: new-key traffic breached thresholds/);
+    expect(run.stdout).toMatch(/✗ new-key traffic: fail: \d+ app req, .* [1-9]\d* 5xx/);
+    expect(run.stdout).toMatch(/rolling-back: new-key traffic failed the hold analysis/);
     const oldFp = /the current key (sha256:[0-9a-f]{12})/.exec(run.stdout)?.[1];
     const newFp = /the stable secret now serves (sha256:[0-9a-f]{12}) .*; was (sha256:[0-9a-f]{12})/.exec(
       run.stdout,
@@ -185,10 +190,22 @@ describe('make demo', () => {
     expect(newFp?.[2]).toBe(oldFp);
     expect(run.stdout).toContain(`the stable secret now serves ${oldFp}`);
     expect(run.stdout).toContain(`reads the old key ${oldFp} again, and the gateway answers it`);
+    // The replacement key stays enabled until bob has it revoked; rekey refuses while it has traffic.
+    expect(run.stdout).toMatch(
+      /stays enabled for consumers that reloaded; ROLLING_BACK waits for its revocation/,
+    );
+    expect(run.stdout).toMatch(/\$ rekey revoke-replacement-key \S+ --reason .*# as bob@demo/);
+    expect(run.stdout).toMatch(
+      /replacement-key-revocation-refused: \S+ still used in the last .* by customer-chat-api/,
+    );
+    expect(run.stdout).toMatch(/replacement-key-revoked: \S+ disabled-and-deleted: .*\(by bob@demo\)/);
+    expect(run.stdout).toMatch(
+      /kept key revoked at \S+ by bob@demo: the gateway's \/key\/info answers 404 .* gets 401/,
+    );
     const { bundle } = evidenceOf(run);
     expect(bundle).toMatchObject({ rotationId: expect.stringMatching(/^demo:router-key:/) });
     expect(JSON.stringify(bundle)).toContain('"rolled_back"');
-    expect(run.stdout).toMatch(/evidence verified: schema v1, .*; hash chain of 1 link\(s\) sound/);
+    expect(run.stdout).toMatch(/evidence verified: schema v\d+, .*; hash chain of 1 link\(s\) sound/);
     expect(run.stdout).not.toContain('rekey approve');
     expect(existsSync(path.join(run.dir, 'state.json'))).toBe(false);
   });
