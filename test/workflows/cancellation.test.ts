@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
 import { FakeWorld } from './fake-world';
-import { runScenario, seedInput, untilPhase } from './rotation-harness';
+import { runScenario, seedInput, untilClosed, untilPhase } from './rotation-harness';
 
 // On a time-skipping server of its own: a cancelled run's leftovers must not stall other scenarios.
 let env: TestWorkflowEnvironment;
@@ -23,6 +23,7 @@ describe('cancelling a rotation', () => {
       async (h) => {
         await untilPhase(env, h, 'HOLDING');
         await h.cancel();
+        await untilClosed(env, h);
       },
     );
     expect(status.outcome).toBe('rolled_back');

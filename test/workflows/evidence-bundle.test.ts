@@ -21,7 +21,7 @@ import {
 } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
 import { FakeWorld, type WorldOptions } from './fake-world';
-import { APPROVER, OPERATOR, REQUESTER, runScenario, seedInput, untilPhase } from './rotation-harness';
+import { APPROVER, OPERATOR, REQUESTER, runScenario, seedInput, until, untilPhase } from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
 let dir: string;
@@ -204,7 +204,7 @@ describe('the evidence a rotation archives', () => {
               {
                 consumer: 'enrichment-worker',
                 owner: 'data-enrichment',
-                expiresAt: '2099-01-31',
+                expiresAt: '9999-12-31',
                 compensatingControl: 'batch jobs paused until redeploy',
               },
             ],
@@ -222,7 +222,7 @@ describe('the evidence a rotation archives', () => {
         consumer: 'enrichment-worker',
         owner: 'data-enrichment',
         oldKeyRequests: 7 * 30,
-        expiresAt: '2099-01-31',
+        expiresAt: '9999-12-31',
         compensatingControl: 'batch jobs paused until redeploy',
       }),
     ]);
@@ -242,7 +242,7 @@ describe('the evidence a rotation archives', () => {
       });
       await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
       await h.executeUpdate(approveUpdate, { args: [{ ...APPROVER, gate: 'revoke' }] });
-      await untilPhase(env, h, 'REVOKING');
+      await until(env, h, (s) => s.pendingGate?.gate === 'revocation-confirmation');
       world.gatewayKeys.get('gk-old')!.revoked = true;
       await h.executeUpdate(revocationConfirmedUpdate, {
         args: [{ ...OPERATOR, comment: 'revoked in console' }],

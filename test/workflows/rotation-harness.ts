@@ -128,7 +128,7 @@ export async function runScenario(
  */
 export async function rotationResult(handle: RotationHandle): Promise<RotationStatus> {
   try {
-    return await settledResult(handle);
+    return await handle.result();
   } catch (err) {
     const cause = err instanceof WorkflowFailedError ? err.cause : undefined;
     if (
@@ -140,26 +140,6 @@ export async function rotationResult(handle: RotationHandle): Promise<RotationSt
     // A cancelled rotation ends cancelled; its final status is still there to query.
     if (cause instanceof CancelledFailure) return handle.query(statusQuery);
     throw err;
-  }
-}
-
-/**
- * handle.result(), which also lets the time-skipping server skip timers. Its long poll can miss the
- * close of a run that was asked to cancel, so a run found closed meanwhile is asked again.
- */
-async function settledResult(handle: RotationHandle): Promise<RotationStatus> {
-  for (;;) {
-    const pending = handle.result();
-    const settled = await Promise.race([
-      pending.then(
-        () => true,
-        () => true,
-      ),
-      new Promise<false>((r) => setTimeout(() => r(false), 3000)),
-    ]);
-    if (settled) return pending;
-    pending.catch(() => undefined);
-    if ((await handle.describe()).status.name !== 'RUNNING') return handle.result();
   }
 }
 
@@ -212,6 +192,29 @@ export async function until(
   throw new Error(
     `condition not reached; last phase ${last?.phase}, timeline: ${JSON.stringify(last?.timeline.slice(-5))}`,
   );
+}
+
+/**
+ * Waits until the run has closed. After a cancel request the time-skipping server's result() long poll
+ * can miss the close, so a test that cancels waits here before the result is asked for: in real time
+ * first (the rollback needs no timers), then skipping a minute at a time should a timer be pending.
+ */
+export async function untilClosed(
+  env: TestWorkflowEnvironment,
+  handle: RotationHandle,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const started = Date.now();
+  while ((await handle.describe()).status.name === 'RUNNING') {
+    if (Date.now() - started > timeoutMs) {
+      const s = await handle.query(statusQuery);
+      throw new Error(
+        `run still open after ${timeoutMs} ms in ${s.phase}: ${JSON.stringify(s.timeline.slice(-6))} ${JSON.stringify(s.pendingGate)}`,
+      );
+    }
+    if (Date.now() - started > 5_000) await env.sleep('1 minute');
+    else await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Waits until the rotation is in `phase`. */

@@ -470,7 +470,7 @@ describe('hold and drain', () => {
               {
                 consumer: 'enrichment-worker',
                 owner: 'data-team',
-                expiresAt: '2099-01-31',
+                expiresAt: '9999-12-31',
                 compensatingControl: 'egress limited to the batch subnet',
               },
             ],
