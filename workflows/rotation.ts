@@ -1341,7 +1341,7 @@ class Rotation {
     if (refusal) return refusal;
     if (this.s.pendingGate!.evidence === 'insufficient' && !a.riskReason?.trim()) {
       return invalid(
-        `the ${a.gate} gate lacks positive evidence (${(this.s.pendingGate!.blockers ?? []).join('; ')}): approve with a riskReason to accept the risk on record, extend the hold, or roll back`,
+        `the ${a.gate} gate lacks positive evidence (${(this.s.pendingGate!.blockers ?? []).join('; ')}): approve with a riskReason (rekey approve --accept-risk "<reason>") to accept the risk on record, extend the hold, or roll back`,
       );
     }
     return undefined;
