@@ -256,6 +256,11 @@ export interface RotationInput {
   analysis: { failureLimit: number; inconclusiveLimit: number; consecutiveErrorLimit: number };
   revokeNewKeyOnRollback: boolean;
   evidence: RotationPolicy['rotation']['evidence'];
+  /**
+   * Not from the policy: a run continues as new past this many history events (default
+   * CONTINUE_AS_NEW_AFTER_EVENTS in workflows/continuation.ts). Tests and benchmarks lower it.
+   */
+  continueAsNewAfterEvents?: number;
 }
 
 // Ids join identifiers with ':', which an identifier cannot contain, so no two pairs collide.

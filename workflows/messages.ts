@@ -347,6 +347,10 @@ export interface RotationStatus {
   failure?: { phase: Phase; reason: string };
   rollbackCause?: string;
   acceptedRisk?: string;
+  /** The run of the workflow this status comes from: each continue-as-new starts the next one. */
+  run?: number;
+  /** Timeline entries dropped to keep the timeline bounded, counted by event. */
+  timelineOmitted?: Record<string, number>;
 }
 
 /** The failure type a rotation that did not complete ends with, so the UI and metrics tell it apart. */

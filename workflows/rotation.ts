@@ -14,6 +14,9 @@ import {
   ActivityFailure,
   allHandlersFinished,
   CancellationScope,
+  ContinueAsNew,
+  makeContinueAsNewFunc,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { RotationActivities } from '../activities';
@@ -101,6 +104,14 @@ import {
 } from './analysis';
 import { revokeGateEvidence } from './gate-evidence';
 import {
+  RESUME_POINTS,
+  appendBounded,
+  continueAsNewDue,
+  type CompensationName,
+  type ResumePoint,
+  type RotationCarry,
+} from './continuation';
+import {
   ChangeTicketKey,
   RotationCredentialKey,
   RotationEnvironmentKey,
@@ -178,10 +189,16 @@ const ATTRIBUTION_LOOKS = 10;
 const ATTRIBUTION_INTERVAL_MS = 30_000;
 const BASELINE_FALLBACK_MS = 60 * 60_000;
 
-/** Runs one rotation from PREPARING to a terminal phase and returns its final status. */
-export async function rotation(input: RotationInput): Promise<RotationStatus> {
-  return new Rotation(input).run();
+/**
+ * Runs one rotation from PREPARING to a terminal phase and returns its final status. `carry` is set
+ * only by a run that continued as new: the successor picks up where it waited.
+ */
+export async function rotation(input: RotationInput, carry?: RotationCarry): Promise<RotationStatus> {
+  return new Rotation(input, carry).run();
 }
+
+/** How far along the forward path a resume point is (a fresh run starts before all of them). */
+const stage = (p: ResumePoint | undefined) => (p ? RESUME_POINTS.indexOf(p) : -1);
 
 class Rotation {
   private readonly s: RotationStatus;
@@ -193,8 +210,8 @@ class Rotation {
   private revocationConfirmed?: RevocationConfirmedArgs;
   private extensionMs = 0;
   private extensionsRequested = 0;
-  /** A compensation says what it did; `undefined` means done as named. */
-  private readonly compensations: { name: string; run: () => Promise<string | void> }[] = [];
+  /** Compensations owed, in the order they were pushed; a rollback runs them in reverse. */
+  private readonly compensations: CompensationName[] = [];
   private readonly notifications: Promise<void>[] = [];
   /** Set once promote was asked for: from then on, consumers may hold the new key. */
   private flipped = false;
@@ -214,57 +231,91 @@ class Rotation {
   private cancelled = false;
   /** When the current phase was entered (workflow time), for the worker's phase-duration metric. */
   private phaseSince = Date.now();
+  /** Where a continued run picks up, and the locals of that wait. */
+  private readonly resume?: RotationCarry;
 
-  constructor(private readonly input: RotationInput) {
-    this.s = {
-      rotationId: input.rotationId,
-      credential: input.credential,
-      environment: input.environment,
-      mode: input.mode,
-      changeTicket: input.changeTicket.id,
-      requestedBy: input.requestedBy,
-      phase: 'PREPARING',
-      timeline: [],
-      checks: [],
-      approvals: [],
-      versions: {},
-      fingerprints: {},
-      gatewayKeys: {},
-      preChecks: [],
-      canary: [],
-      exceptions: [],
-      coverage: [],
-      gateEvidence: {},
-      riskAcceptances: [],
-      ...(input.mode === 'emergency' ? { acceptedRisk: EMERGENCY_ACCEPTED_RISK } : {}),
-    };
+  constructor(
+    private readonly input: RotationInput,
+    carry?: RotationCarry,
+  ) {
+    this.resume = carry;
+    this.s = carry
+      ? { ...carry.status, run: carry.run }
+      : {
+          run: 1,
+          rotationId: input.rotationId,
+          credential: input.credential,
+          environment: input.environment,
+          mode: input.mode,
+          changeTicket: input.changeTicket.id,
+          requestedBy: input.requestedBy,
+          phase: 'PREPARING',
+          timeline: [],
+          checks: [],
+          approvals: [],
+          versions: {},
+          fingerprints: {},
+          gatewayKeys: {},
+          preChecks: [],
+          canary: [],
+          exceptions: [],
+          coverage: [],
+          gateEvidence: {},
+          riskAcceptances: [],
+          ...(input.mode === 'emergency' ? { acceptedRisk: EMERGENCY_ACCEPTED_RISK } : {}),
+        };
+    if (carry) this.restore(carry);
     this.registerHandlers();
   }
 
+  /** A continued run: everything its predecessor knew. */
+  private restore(c: RotationCarry): void {
+    this.credential = c.credential;
+    this.preflight = c.preflight;
+    this.compensations.push(...c.compensations);
+    this.flipped = c.flipped;
+    this.staged = c.staged;
+    this.revocationConfirmed = c.revocationConfirmed;
+    this.extensionMs = c.extensionMs;
+    this.extensionsRequested = c.extensionsRequested;
+    this.holdStart = c.holdStart;
+    this.zeroSince = c.zeroSince;
+    this.lastProbe = c.lastProbe;
+    this.probeRequests = c.probeRequests;
+    this.holdTotals = { ...c.holdTotals };
+    this.holdStopped = c.holdStopped;
+    this.revertedBecause = c.revertedBecause;
+    this.cancelled = c.cancelled;
+    this.phaseSince = c.phaseSince;
+  }
+
   async run(): Promise<RotationStatus> {
-    upsertSearchAttributes([
-      { key: RotationCredentialKey, value: this.input.credential },
-      { key: RotationEnvironmentKey, value: this.input.environment },
-      { key: ChangeTicketKey, value: this.input.changeTicket.id },
-      { key: RotationRequestedByKey, value: this.input.requestedBy },
-    ]);
-    this.enter('PREPARING', 'started', this.input.reason);
+    const at = this.resume?.at;
+    if (at) {
+      this.log('continued-as-new', `run ${this.s.run} picks up at ${at}`);
+      this.details(this.s.pendingGate ? this.gateHint(this.s.pendingGate) : undefined);
+    } else {
+      upsertSearchAttributes([
+        { key: RotationCredentialKey, value: this.input.credential },
+        { key: RotationEnvironmentKey, value: this.input.environment },
+        { key: ChangeTicketKey, value: this.input.changeTicket.id },
+        { key: RotationRequestedByKey, value: this.input.requestedBy },
+      ]);
+      this.enter('PREPARING', 'started', this.input.reason);
+    }
+    if (at === 'kept-key-revocation') {
+      // The rollback itself ran in an earlier run: only the kept key's revocation and the end are left.
+      const ending = this.resume!.ending!;
+      const { outcome, end } = ending;
+      return CancellationScope.nonCancellable(async () => {
+        await this.awaitKeptKeyRevocation(ending, true);
+        return this.finish(outcome, end);
+      });
+    }
     try {
-      await this.prepare();
-      const pending =
-        this.credential?.adminAdapter === 'manual' ? await this.awaitReplacementKey() : await this.issue();
-      await this.canary(pending);
-      const soak = await this.soak();
-      if (this.input.flipApprovalRequired || soak)
-        await this.awaitApproval('flip', this.input.flipRoles, soak);
-      await this.flip();
-      for (;;) {
-        // A revocation undone by its negative test goes straight back to the gate, with the reason.
-        if (!this.revertedBecause) await this.hold();
-        if (!(await this.awaitRevokeApproval())) continue;
-        if (await this.revokeAndVerify()) break;
-      }
+      await this.forward(at);
     } catch (err) {
+      if (err instanceof ContinueAsNew) throw err;
       // Even a cancelled workflow rolls back (or fails with what is live) and leaves evidence.
       this.cancelled = isCancellation(err);
       return CancellationScope.nonCancellable(() =>
@@ -286,6 +337,34 @@ class Rotation {
       );
     }
     return CancellationScope.nonCancellable(() => this.finish('completed', 'COMPLETED'));
+  }
+
+  /** The forward path up to a proven revocation, from the start or from where a continued run waits. */
+  private async forward(at: ResumePoint | undefined): Promise<void> {
+    if (stage(at) < stage('replacement-key')) await this.prepare();
+    if (stage(at) <= stage('replacement-key')) {
+      const pending =
+        this.credential?.adminAdapter === 'manual'
+          ? await this.awaitReplacementKey(at === 'replacement-key')
+          : await this.issue();
+      await this.canary(pending);
+    }
+    if (stage(at) <= stage('flip-gate')) {
+      const soak = at === 'flip-gate' ? this.s.pendingGate?.blockers : await this.soak(at === 'soak');
+      if (this.input.flipApprovalRequired || soak || at === 'flip-gate')
+        await this.awaitApproval('flip', this.input.flipRoles, soak, undefined, at === 'flip-gate');
+      await this.flip();
+    }
+    // Past the flip, a continued run picks up inside the loop once, then goes round as usual.
+    let resume = stage(at) >= stage('hold') ? at : undefined;
+    for (;;) {
+      const r = resume;
+      resume = undefined;
+      // A revocation undone by its negative test goes straight back to the gate, with the reason.
+      if (r === 'hold' || (!r && !this.revertedBecause)) await this.hold(r === 'hold');
+      if (r !== 'revocation-confirmation' && !(await this.awaitRevokeApproval(r === 'revoke-gate'))) continue;
+      if (await this.revokeAndVerify(r === 'revocation-confirmation')) return;
+    }
   }
 
   // ── phases ────────────────────────────────────────────────────────────────────────────────────
@@ -333,19 +412,21 @@ class Rotation {
   }
 
   /** AWAITING_REPLACEMENT_KEY (manual gateways): a human hands the key to the API, which stages it. */
-  private async awaitReplacementKey(): Promise<SecretVersionRef> {
-    this.enter(
-      'AWAITING_REPLACEMENT_KEY',
-      'gate-opened',
-      'hand the replacement key to PUT /v1/rotations/:id/replacement-key',
-    );
+  private async awaitReplacementKey(resumed = false): Promise<SecretVersionRef> {
     const credential = this.credential!;
-    // The API stages the key before it signals: a rollback while waiting must still discard it.
-    this.compensate('discard pending secret', () =>
-      vault.discardPending({ rotationId: this.input.rotationId, credential }),
-    );
-    this.openGate('replacement-key', HANDOFF_ROLES);
-    await this.waitWithReminders(() => this.staged !== undefined, 'replacement key hand-off');
+    if (!resumed) {
+      this.enter(
+        'AWAITING_REPLACEMENT_KEY',
+        'gate-opened',
+        'hand the replacement key to PUT /v1/rotations/:id/replacement-key',
+      );
+      // The API stages the key before it signals: a rollback while waiting must still discard it.
+      this.compensate('discard pending secret');
+      this.openGate('replacement-key', HANDOFF_ROLES);
+    }
+    await this.waitWithReminders(() => this.staged !== undefined, 'replacement key hand-off', {
+      resumeAt: 'replacement-key',
+    });
     const staged = this.staged!;
     this.closeGate();
     const pending = await vault.confirmStagedKey({
@@ -371,25 +452,8 @@ class Rotation {
     const credential = this.credential!;
     // Pushed before issuing: an issue that created a key and then failed (retries exhausted, scope
     // refused) must not leave it live. The key is found by the rotation's tag, not by an id we may lack.
-    this.compensate('discard pending secret', () =>
-      vault.discardPending({ rotationId: this.input.rotationId, credential }),
-    );
-    this.compensate('revoke replacement gateway key', async () => {
-      if (this.flipped) {
-        // Consumers that reloaded after the flip still hold the new key: revoking it now would cut
-        // them off until they reload again, so it stays enabled, tracked, until its traffic drains.
-        this.s.keptReplacementKey = {
-          ...(this.s.gatewayKeys.new ? { keyId: this.s.gatewayKeys.new } : {}),
-          ...(this.s.fingerprints.new ? { fingerprint: this.s.fingerprints.new } : {}),
-          since: iso(Date.now()),
-        };
-        return `kept enabled: replacement key ${this.s.gatewayKeys.new ?? '?'} may still be in use; revoke it once its traffic has drained`;
-      }
-      if (!this.input.revokeNewKeyOnRollback)
-        return 'kept: the policy keeps the replacement key (rollback.revoke_new_key: false)';
-      const r = await gatewayAdmin.revokeIssuedKey({ rotationId: this.input.rotationId, credential });
-      this.log('replacement-key-revoked', `${r.keyId ?? 'no key was issued'} ${r.method}`);
-    });
+    this.compensate('discard pending secret');
+    this.compensate('revoke replacement gateway key');
     const issued = await gatewayAdmin.issueReplacementKey({
       rotationId: this.input.rotationId,
       credential,
@@ -479,18 +543,19 @@ class Rotation {
    * soak is synthetic: probes only. Returns the blockers of a soak that ended without positive
    * evidence (the flip gate then waits for a human), or undefined.
    */
-  private async soak(): Promise<string[] | undefined> {
+  private async soak(resumed = false): Promise<string[] | undefined> {
     if (this.input.canarySoakMs <= 0) return undefined;
     const credential = this.credential!;
     const cohort = this.s.coverage.filter((c) => c.canary).map((c) => c.consumer);
-    const end = Date.now() + this.input.canarySoakMs;
+    const end = resumed ? this.resume!.soak!.endMs : Date.now() + this.input.canarySoakMs;
     this.details(
       `canary soak until ${iso(end)}${cohort.length ? ` with ${cohort.join(', ')} on the pending key` : ' (synthetic probes only: no canary consumers registered)'}`,
     );
-    this.s.analysis = newTally('soak', this.input.analysis);
-    let from = Date.now();
+    if (!resumed) this.s.analysis = newTally('soak', this.input.analysis);
+    let from = resumed ? this.resume!.soak!.fromMs : Date.now();
     let stopped: string | undefined;
     while (Date.now() < end) {
+      await this.continueAsNewIfDue('soak', { soak: { endMs: end, fromMs: from } });
       await this.sleepUnlessInterrupted(
         Math.min(this.input.checkIntervalMs, end - Date.now()),
         'canary soak',
@@ -502,7 +567,7 @@ class Rotation {
         cohort.length > 0,
       );
       from = to;
-      const tallied = tally(this.s.analysis, verdict);
+      const tallied = tally(this.s.analysis!, verdict);
       this.s.analysis = tallied;
       this.check(
         'canary soak',
@@ -524,7 +589,7 @@ class Rotation {
     }
     const blockers = [
       ...(stopped ? [stopped] : []),
-      ...(this.s.analysis.passed === 0 && !stopped ? ['no soak window passed'] : []),
+      ...(this.s.analysis!.passed === 0 && !stopped ? ['no soak window passed'] : []),
       ...this.s.coverage
         .filter((c) => c.canary && c.newKeyRequests === 0)
         .map((c) => `canary consumer ${c.consumer} never seen on the pending key`),
@@ -587,18 +652,7 @@ class Rotation {
     this.enter('FLIPPING', 'flipping', `promote pending to ${this.credential!.secretName}`);
     const credential = this.credential!;
     // Compensation first: promote is idempotent, and a promote whose answer was lost still needs undoing.
-    this.compensate('restore old secret version', async () => {
-      const r = await vault.restoreOldSecret({ rotationId: this.input.rotationId, credential });
-      if (r.restored) this.s.versions.restored = r.restored;
-      if (this.input.rolloutHookUrl && r.restored) {
-        const status = await rollout.callRolloutHook({
-          rotationId: this.input.rotationId,
-          url: this.input.rolloutHookUrl,
-          version: r.restored.version,
-        });
-        this.log('rollout-hook', `rollback rollout answered ${status}`);
-      }
-    });
+    this.compensate('restore old secret version');
     this.flipped = true;
     // The version that was canaried, and nothing else, becomes current.
     const staged = this.s.versions.pending!;
@@ -630,37 +684,17 @@ class Rotation {
    * have positive evidence after the observation window, or stops short (an analysis limit, the max
    * hold) with blockers the revoke gate shows to a human.
    */
-  private async hold(): Promise<void> {
+  private async hold(resumed = false): Promise<void> {
     // The hold's clock starts once: an extension adds time to the same hold, it does not start a new one.
     const start = (this.holdStart ??= Date.now());
     const observationEnd = start + this.input.observationWindowMs;
     const maxHoldEnd = () => start + this.input.maxHoldMs + this.extensionMs;
     const emergency = this.input.mode === 'emergency';
-    this.holdStopped = undefined;
-    this.s.hold = {
-      startedAt: iso(start),
-      observationEndsAt: iso(observationEnd),
-      maxHoldEndsAt: iso(maxHoldEnd()),
-      // An extended hold starts again but keeps counting.
-      totals: this.s.hold?.totals ?? {
-        checks: 0,
-        newKeyRequests: 0,
-        authErrors: 0,
-        rateLimited: 0,
-        serverErrors: 0,
-        oldKeyRequests: 0,
-      },
-    };
-    // Each entry into the hold (the first, or after a human extended it) is a fresh analysis.
-    this.s.analysis = newTally('hold', this.input.analysis);
-    this.enter(
-      'HOLDING',
-      'holding',
-      emergency ? 'post-flip checks until one passes (emergency)' : `observe until ${iso(observationEnd)}`,
-    );
     const credential = this.credential!;
-    let lastCheck = Date.now();
+    let lastCheck = resumed ? this.resume!.hold!.lastCheckMs : Date.now();
+    if (!resumed) this.startHold(start, observationEnd, maxHoldEnd(), emergency);
     for (;;) {
+      await this.continueAsNewIfDue('hold', { hold: { lastCheckMs: lastCheck } });
       this.details(`next check at ${iso(Date.now() + this.input.checkIntervalMs)}`);
       await this.sleepUnlessInterrupted(this.input.checkIntervalMs, 'hold check interval');
       const now = Date.now();
@@ -670,7 +704,7 @@ class Rotation {
       );
       lastCheck = now;
       const { verdict, reasons, observation } = m;
-      const tallied = tally(this.s.analysis, verdict);
+      const tallied = tally(this.s.analysis!, verdict);
       this.s.analysis = tallied;
       this.countTotals(m.figures, m.appRequests, observation);
       const fig = m.figures;
@@ -685,8 +719,8 @@ class Rotation {
       );
       const old = observation.oldKeyByConsumer;
       this.zeroSince = nextZeroSince(this.zeroSince, old, observation.fromMs);
-      if (this.zeroSince !== undefined) this.s.hold.oldKeyZeroSince = iso(this.zeroSince);
-      else delete this.s.hold.oldKeyZeroSince;
+      if (this.zeroSince !== undefined) this.s.hold!.oldKeyZeroSince = iso(this.zeroSince);
+      else delete this.s.hold!.oldKeyZeroSince;
       const oldTotal = old?.reduce((n, c) => n + c.requests, 0);
       const perConsumer = (old ?? [])
         .filter((c) => c.requests > 0)
@@ -700,7 +734,7 @@ class Rotation {
           : 'old-key traffic could not be read',
         { verdict: old ? (oldTotal === 0 ? 'pass' : 'inconclusive') : 'error' },
       );
-      this.s.hold.maxHoldEndsAt = iso(maxHoldEnd());
+      this.s.hold!.maxHoldEndsAt = iso(maxHoldEnd());
       this.details(`${verdict}: ${figures}; old key ${oldTotal ?? '?'} req`);
       const outcome = analysisOutcome(tallied);
       if (outcome.state === 'failed') {
@@ -731,6 +765,32 @@ class Rotation {
         return;
       }
     }
+  }
+
+  /** Enters HOLDING: the hold's dates, its totals (kept across extensions), a fresh analysis. */
+  private startHold(start: number, observationEnd: number, maxHoldEnd: number, emergency: boolean): void {
+    this.holdStopped = undefined;
+    this.s.hold = {
+      startedAt: iso(start),
+      observationEndsAt: iso(observationEnd),
+      maxHoldEndsAt: iso(maxHoldEnd),
+      // An extended hold starts again but keeps counting.
+      totals: this.s.hold?.totals ?? {
+        checks: 0,
+        newKeyRequests: 0,
+        authErrors: 0,
+        rateLimited: 0,
+        serverErrors: 0,
+        oldKeyRequests: 0,
+      },
+    };
+    // Each entry into the hold (the first, or after a human extended it) is a fresh analysis.
+    this.s.analysis = newTally('hold', this.input.analysis);
+    this.enter(
+      'HOLDING',
+      'holding',
+      emergency ? 'post-flip checks until one passes (emergency)' : `observe until ${iso(observationEnd)}`,
+    );
   }
 
   /** Sums over the whole hold; the checks list keeps only the latest windows. */
@@ -784,17 +844,23 @@ class Rotation {
    * AWAITING_REVOKE_APPROVAL: the seed's rollback checks, computed now and shown in the gate; true once
    * approved, false when the hold was extended (hold again).
    */
-  private async awaitRevokeApproval(): Promise<boolean> {
-    // Attribution left inconclusive at the canary is looked at once more: the new key has traffic now.
-    if (this.attributionRequired() && this.s.attribution?.verdict !== 'pass') await this.checkAttribution(1);
-    const gate = this.revokeGate();
-    this.s.gateEvidence.revoke = gate;
+  private async awaitRevokeApproval(resumed = false): Promise<boolean> {
+    let blockers = this.s.pendingGate?.blockers;
+    if (!resumed) {
+      // Attribution left inconclusive at the canary is looked at once more: the new key has traffic now.
+      if (this.attributionRequired() && this.s.attribution?.verdict !== 'pass')
+        await this.checkAttribution(1);
+      const gate = this.revokeGate();
+      this.s.gateEvidence.revoke = gate;
+      blockers = gate.evidence === 'positive' ? undefined : gate.blockers;
+    }
     const extensionsBefore = this.extensionsRequested;
     const decision = await this.awaitApproval(
       'revoke',
       this.input.revokeRoles,
-      gate.evidence === 'positive' ? undefined : gate.blockers,
+      blockers,
       () => this.extensionsRequested !== extensionsBefore,
+      resumed,
     );
     if (decision !== 'APPROVED') this.revertedBecause = undefined;
     return decision === 'APPROVED';
@@ -806,7 +872,14 @@ class Rotation {
    * the old key and returns false (the revoke gate opens again); a new key that fails rolls back.
    * True once the old key is proven refused and the new key accepted.
    */
-  private async revokeAndVerify(): Promise<boolean> {
+  private async revokeAndVerify(resumed = false): Promise<boolean> {
+    if (resumed) await this.awaitRevocationConfirmation(true);
+    else if (!(await this.revoke())) return false;
+    return this.verifyRevocation();
+  }
+
+  /** REVOKING: the pre-revoke probe, then disable (or delete, or a human's confirmation). */
+  private async revoke(): Promise<boolean> {
     this.enter('REVOKING', 'revoking', this.s.gatewayKeys.old ?? 'manual revocation');
     const credential = this.credential!;
     const manual = credential.adminAdapter === 'manual';
@@ -835,15 +908,7 @@ class Rotation {
     this.revertedBecause = undefined;
 
     if (manual) {
-      this.openGate('revocation-confirmation', CONFIRM_ROLES);
-      this.revocationConfirmed = undefined;
-      await this.waitWithReminders(() => this.revocationConfirmed !== undefined, 'revocation confirmation');
-      this.closeGate();
-      this.log(
-        'revocation-confirmed',
-        this.revocationConfirmed!.comment,
-        this.revocationConfirmed!.principal,
-      );
+      await this.awaitRevocationConfirmation(false);
     } else if (method === 'disable-then-delete') {
       const oldKeyId = this.s.gatewayKeys.old!;
       try {
@@ -864,7 +929,25 @@ class Rotation {
         `${this.s.gatewayKeys.old} ${r.result}: the gateway cannot disable keys, so there is no way back`,
       );
     }
+    return true;
+  }
 
+  /** Manual gateways: a human revokes the old key at the gateway and confirms it. */
+  private async awaitRevocationConfirmation(resumed: boolean): Promise<void> {
+    if (!resumed) {
+      this.openGate('revocation-confirmation', CONFIRM_ROLES);
+      this.revocationConfirmed = undefined;
+    }
+    await this.waitWithReminders(() => this.revocationConfirmed !== undefined, 'revocation confirmation', {
+      resumeAt: 'revocation-confirmation',
+    });
+    this.closeGate();
+    this.log('revocation-confirmed', this.revocationConfirmed!.comment, this.revocationConfirmed!.principal);
+  }
+
+  /** VERIFYING_REVOCATION: the negative test; a failure undoes the revocation. */
+  private async verifyRevocation(): Promise<boolean> {
+    const credential = this.credential!;
     this.enter('VERIFYING_REVOCATION', 'negative-test');
     const result = await negative.negativeTest({
       credential,
@@ -980,14 +1063,14 @@ class Rotation {
     const failures: string[] = [];
     for (const step of [...this.compensations].reverse()) {
       try {
-        const note = await step.run();
+        const note = await this.runCompensation(step);
         // A step that chose not to act says so; only a step that acted is "compensated".
-        if (note) this.log('compensation-skipped', `${step.name}: ${note}`);
-        else this.log('compensated', step.name);
+        if (note) this.log('compensation-skipped', `${step}: ${note}`);
+        else this.log('compensated', step);
       } catch (err) {
         // Stop here: a later step (revoking the new key) must not run while an earlier one (the
         // old value back as the newest version) did not, or consumers would be left with no key.
-        failures.push(`${step.name}: ${this.describe(err)}`);
+        failures.push(`${step}: ${this.describe(err)}`);
         break;
       }
     }
@@ -1005,7 +1088,7 @@ class Rotation {
           'alert',
           `replacement key ${this.s.keptReplacementKey.keyId} is still live: revoke it once its traffic has drained`,
         );
-      } else await this.awaitKeptKeyRevocation();
+      } else await this.awaitKeptKeyRevocation({ outcome, end });
     }
     return this.finish(outcome, end);
   }
@@ -1015,17 +1098,25 @@ class Rotation {
    * rollback is not over until it is revoked: the ticket is reminded, and a human asks for the
    * revocation once its traffic has drained, which rekey checks before revoking.
    */
-  private async awaitKeptKeyRevocation(): Promise<void> {
+  private async awaitKeptKeyRevocation(
+    ending: NonNullable<RotationCarry['ending']>,
+    resumed = false,
+  ): Promise<void> {
     const credential = this.credential!;
     const kept = this.s.keptReplacementKey!;
-    this.openGate('replacement-key-revocation', HOLD_ROLES);
+    if (!resumed) this.openGate('replacement-key-revocation', HOLD_ROLES);
     for (;;) {
       this.replacementRevocation = undefined;
       // Already rolling back: a rollback request cannot cut this wait short.
       await this.waitWithReminders(
         () => this.replacementRevocation !== undefined,
         `revocation of the kept replacement key ${kept.keyId}`,
-        { interruptible: false, note: 'the replacement key is still live' },
+        {
+          interruptible: false,
+          note: 'the replacement key is still live',
+          resumeAt: 'kept-key-revocation',
+          carry: { ending },
+        },
       );
       const asked = this.replacementRevocation!;
       const windowMs = Math.max(this.input.drainWindowMs, this.input.checkIntervalMs);
@@ -1114,20 +1205,29 @@ class Rotation {
    * An approval gate: APPROVED returns; REJECTED rolls back; a timeout reminds and keeps waiting.
    * `blockers`: the gate lacks positive evidence, and only an approval accepting the risk opens it.
    */
-  private async awaitApproval(gate: Gate, roles: Role[], blockers?: string[], leaveEarly?: () => boolean) {
-    this.decisions.delete(gate);
-    const phase: Phase = gate === 'flip' ? 'AWAITING_FLIP_APPROVAL' : 'AWAITING_REVOKE_APPROVAL';
-    this.enter(
-      phase,
-      'gate-opened',
-      blockers?.length
-        ? `insufficient evidence: ${blockers.join('; ')}`
-        : `${gate} approval by ${roles.join(' or ')}`,
-    );
-    this.openGate(gate, roles, blockers);
+  private async awaitApproval(
+    gate: Gate,
+    roles: Role[],
+    blockers?: string[],
+    leaveEarly?: () => boolean,
+    resumed = false,
+  ) {
+    if (!resumed) {
+      this.decisions.delete(gate);
+      const phase: Phase = gate === 'flip' ? 'AWAITING_FLIP_APPROVAL' : 'AWAITING_REVOKE_APPROVAL';
+      this.enter(
+        phase,
+        'gate-opened',
+        blockers?.length
+          ? `insufficient evidence: ${blockers.join('; ')}`
+          : `${gate} approval by ${roles.join(' or ')}`,
+      );
+      this.openGate(gate, roles, blockers);
+    }
     await this.waitWithReminders(
       () => this.decisions.has(gate) || (leaveEarly?.() ?? false),
       `${gate} approval`,
+      { resumeAt: gate === 'flip' ? 'flip-gate' : 'revoke-gate' },
     );
     this.closeGate();
     const decision = this.decisions.get(gate);
@@ -1135,26 +1235,113 @@ class Rotation {
     return decision;
   }
 
-  /** Waits for a condition; each reminder interval without it notifies the ticket and waits again. */
+  /**
+   * Waits for a condition; each reminder interval without it notifies the ticket and waits again. A
+   * history grown long meanwhile (reminders, refused messages) continues as new at `resumeAt`.
+   */
   private async waitWithReminders(
     done: () => boolean,
     what: string,
-    { interruptible = true, note = 'the old key keeps working' } = {},
+    {
+      interruptible = true,
+      note = 'the old key keeps working',
+      resumeAt,
+      carry = {},
+    }: {
+      interruptible?: boolean;
+      note?: string;
+      resumeAt: ResumePoint;
+      carry?: Partial<RotationCarry>;
+    },
   ): Promise<void> {
+    const answered = () => done() || (interruptible && this.interrupt !== undefined);
     for (;;) {
+      // The server's own suggestion (a flood of messages) cuts the wait short; our bound is looked at
+      // after each reminder, when no timer is pending.
       const met = await condition(
-        () => done() || (interruptible && this.interrupt !== undefined),
+        () => answered() || workflowInfo().continueAsNewSuggested,
         this.input.approvalReminderMs,
       );
       if (interruptible) this.checkpoint();
-      if (met) return;
+      if (answered()) return;
+      if (met) {
+        await this.continueAsNewUnless(answered, resumeAt, carry);
+        continue;
+      }
       if (this.s.pendingGate) this.s.pendingGate.reminders += 1;
       this.log('approval-timeout', `still waiting for ${what}; ${note}`);
       this.notify(
         'approval-timeout',
         `still waiting for ${what} since ${this.s.pendingGate?.openedAt ?? '?'}`,
       );
+      // A long history hands over here, unless an answer arrives while the run drains.
+      if (this.continueAsNewDue()) {
+        await this.continueAsNewUnless(answered, resumeAt, carry);
+        if (interruptible) this.checkpoint();
+        if (answered()) return;
+      }
     }
+  }
+
+  private continueAsNewDue(): boolean {
+    return continueAsNewDue(workflowInfo(), this.input.continueAsNewAfterEvents);
+  }
+
+  /** At the top of a soak or hold window: hands over to a new run when the history is long. */
+  private async continueAsNewIfDue(at: ResumePoint, carry: Partial<RotationCarry>): Promise<void> {
+    if (!this.continueAsNewDue()) return;
+    await this.continueAsNewUnless(() => this.interrupt !== undefined, at, carry);
+    this.checkpoint();
+  }
+
+  /**
+   * Continues as new at `at`, unless `answered` turns true while the run drains (notifications sent,
+   * message handlers finished): then the caller goes on in this run. Everything the workflow knows
+   * goes to the successor; the search attributes and memo ride along.
+   */
+  private async continueAsNewUnless(
+    answered: () => boolean,
+    at: ResumePoint,
+    extra: Partial<RotationCarry>,
+  ): Promise<void> {
+    await Promise.allSettled(this.notifications);
+    this.notifications.length = 0;
+    await condition(allHandlersFinished);
+    if (answered()) return;
+    const carry: RotationCarry = {
+      at,
+      run: (this.s.run ?? 1) + 1,
+      status: this.s,
+      credential: this.credential!,
+      preflight: this.preflight!,
+      compensations: [...this.compensations],
+      flipped: this.flipped,
+      ...(this.staged ? { staged: this.staged } : {}),
+      ...(this.revocationConfirmed ? { revocationConfirmed: this.revocationConfirmed } : {}),
+      extensionMs: this.extensionMs,
+      extensionsRequested: this.extensionsRequested,
+      ...(this.holdStart !== undefined ? { holdStart: this.holdStart } : {}),
+      ...(this.zeroSince !== undefined ? { zeroSince: this.zeroSince } : {}),
+      ...(this.lastProbe ? { lastProbe: this.lastProbe } : {}),
+      probeRequests: this.probeRequests,
+      holdTotals: this.holdTotals,
+      ...(this.holdStopped ? { holdStopped: this.holdStopped } : {}),
+      ...(this.revertedBecause ? { revertedBecause: this.revertedBecause } : {}),
+      cancelled: this.cancelled,
+      phaseSince: this.phaseSince,
+      ...extra,
+    };
+    const info = workflowInfo();
+    log.info('continuing as new', {
+      at,
+      run: carry.run,
+      events: info.historyLength,
+      bytes: info.historySize,
+    });
+    await makeContinueAsNewFunc<typeof rotation>({
+      typedSearchAttributes: info.typedSearchAttributes,
+      ...(info.memo ? { memo: info.memo } : {}),
+    })(this.input, carry);
   }
 
   /** A durable timer that an interrupt (rollback, abort) cuts short. */
@@ -1533,7 +1720,15 @@ class Rotation {
       ...evidence,
       ...(blockers?.length ? { blockers } : {}),
     };
-    // The gate itself is already a line of the details; say how to answer it, and what it lacks.
+    this.details(this.gateHint(this.s.pendingGate));
+    this.notify(
+      'gate-opened',
+      `${gate} gate open for ${roles.join(' or ')}${blockers?.length ? `; insufficient evidence: ${blockers.join('; ')}` : ''}`,
+    );
+  }
+
+  /** The gate itself is already a line of the details; say how to answer it, and what it lacks. */
+  private gateHint({ gate, blockers }: PendingGate): string {
     const hint = GATE_HINTS[gate].replaceAll('<id>', this.input.rotationId);
     const rows = gate === 'revoke' ? this.s.gateEvidence.revoke?.rows : undefined;
     const table = rows
@@ -1544,15 +1739,9 @@ class Rotation {
           )
           .join('\n')
       : undefined;
-    this.details(
-      [blockers?.length ? `${INSUFFICIENT_HINT}\n\nblockers: ${blockers.join('; ')}` : hint, table]
-        .filter(Boolean)
-        .join('\n\n'),
-    );
-    this.notify(
-      'gate-opened',
-      `${gate} gate open for ${roles.join(' or ')}${blockers?.length ? `; insufficient evidence: ${blockers.join('; ')}` : ''}`,
-    );
+    return [blockers?.length ? `${INSUFFICIENT_HINT}\n\nblockers: ${blockers.join('; ')}` : hint, table]
+      .filter(Boolean)
+      .join('\n\n');
   }
 
   private closeGate(): void {
@@ -1578,13 +1767,17 @@ class Rotation {
   }
 
   private log(event: string, detail?: string, by?: string): void {
-    this.s.timeline.push({
+    const entry = {
       at: iso(Date.now()),
       phase: this.s.phase,
       event,
       ...(detail ? { detail } : {}),
       ...(by ? { by } : {}),
-    });
+    };
+    // Bounded however long the rotation waits: reminders and refused messages are dropped first.
+    const omitted = this.s.timelineOmitted ?? {};
+    appendBounded(this.s.timeline, entry, omitted);
+    if (Object.keys(omitted).length > 0) this.s.timelineOmitted = omitted;
   }
 
   private check(
@@ -1608,8 +1801,48 @@ class Rotation {
     return { fingerprint: this.s.fingerprints[which]!, ...(gatewayKeyId ? { gatewayKeyId } : {}) };
   }
 
-  private compensate(name: string, run: () => Promise<string | void>): void {
-    this.compensations.push({ name, run });
+  private compensate(name: CompensationName): void {
+    this.compensations.push(name);
+  }
+
+  /** Runs one compensation; one that chose not to act says why, `undefined` means done as named. */
+  private async runCompensation(name: CompensationName): Promise<string | void> {
+    const credential = this.credential!;
+    const rotationId = this.input.rotationId;
+    switch (name) {
+      case 'discard pending secret':
+        return vault.discardPending({ rotationId, credential });
+      case 'revoke replacement gateway key': {
+        if (this.flipped) {
+          // Consumers that reloaded after the flip still hold the new key: revoking it now would cut
+          // them off until they reload again, so it stays enabled, tracked, until its traffic drains.
+          this.s.keptReplacementKey = {
+            ...(this.s.gatewayKeys.new ? { keyId: this.s.gatewayKeys.new } : {}),
+            ...(this.s.fingerprints.new ? { fingerprint: this.s.fingerprints.new } : {}),
+            since: iso(Date.now()),
+          };
+          return `kept enabled: replacement key ${this.s.gatewayKeys.new ?? '?'} may still be in use; revoke it once its traffic has drained`;
+        }
+        if (!this.input.revokeNewKeyOnRollback)
+          return 'kept: the policy keeps the replacement key (rollback.revoke_new_key: false)';
+        const r = await gatewayAdmin.revokeIssuedKey({ rotationId, credential });
+        this.log('replacement-key-revoked', `${r.keyId ?? 'no key was issued'} ${r.method}`);
+        return;
+      }
+      case 'restore old secret version': {
+        const r = await vault.restoreOldSecret({ rotationId, credential });
+        if (r.restored) this.s.versions.restored = r.restored;
+        if (this.input.rolloutHookUrl && r.restored) {
+          const status = await rollout.callRolloutHook({
+            rotationId,
+            url: this.input.rolloutHookUrl,
+            version: r.restored.version,
+          });
+          this.log('rollout-hook', `rollback rollout answered ${status}`);
+        }
+        return;
+      }
+    }
   }
 
   /**

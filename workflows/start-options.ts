@@ -27,6 +27,8 @@ export function rotationStartOptions(input: RotationInput, taskQueue: string) {
       { key: ChangeTicketKey, value: input.changeTicket.id },
       { key: RotationRequestedByKey, value: input.requestedBy },
     ],
+    // The rotation's start, which the API lists it by whatever its number of runs (continue-as-new).
+    memo: { startedAt: new Date().toISOString() },
     staticSummary: `Rotate ${input.credential} (${input.environment}) · ${input.mode} · ticket ${input.changeTicket.id}`,
     staticDetails: [
       `**Reason:** ${input.reason}`,

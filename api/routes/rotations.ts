@@ -72,9 +72,16 @@ function summary(wf: WorkflowExecutionInfo) {
     phase: sa.get(RotationPhaseKey) ?? null,
     outcome: sa.get(RotationOutcomeKey) ?? null,
     status: wf.status.name,
-    startTime: wf.startTime.toISOString(),
+    // The rotation's start, not its latest run's: continue-as-new carries the memo along.
+    startTime: startedAt(wf) ?? wf.startTime.toISOString(),
     closeTime: wf.closeTime?.toISOString() ?? null,
   };
+}
+
+/** When the rotation's first run started (memo `startedAt`, set at start and carried across runs). */
+function startedAt(wf: WorkflowExecutionInfo): string | undefined {
+  const v = wf.memo?.startedAt;
+  return typeof v === 'string' ? v : undefined;
 }
 
 export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
@@ -144,7 +151,7 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
           );
         }
         const earlier = await runs(
-          `WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`,
+          `WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)} AND ExecutionStatus != 'ContinuedAsNew'`,
           1,
         );
         if (earlier[0]) {
@@ -191,7 +198,8 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
       async (req) => {
         requireRole(who(req), 'viewer', 'requester', 'approver', 'operator');
         const q = req.query;
-        const filters = [`WorkflowType = 'rotation'`];
+        // A rotation that continued as new has closed runs behind its latest one: list each rotation once.
+        const filters = [`WorkflowType = 'rotation'`, `ExecutionStatus != 'ContinuedAsNew'`];
         if (q.credential) filters.push(`RotationCredential = ${quote(q.credential)}`);
         if (q.environment) filters.push(`RotationEnvironment = ${quote(q.environment)}`);
         if (q.phase) filters.push(`RotationPhase = ${quote(q.phase)}`);

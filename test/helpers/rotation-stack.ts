@@ -31,6 +31,7 @@ import type { Faults } from '../../simulator/state';
 import { buildActivityDeps, createRotationWorker } from '../../worker';
 import type { RotationStatus } from '../../workflows/messages';
 import { decodedHistoryText } from '../workflows/rotation-harness';
+import { allRuns } from './histories';
 
 /** A credential the test registers; `manual` waits for a hand-off, `litellm` issues its own key. */
 export interface StackCredential {
@@ -496,8 +497,9 @@ export async function startRotationStack(
     const histories: RotationStack['histories'] = async (list) => {
       const texts: string[] = [];
       for (const c of list) {
-        const history = await client.workflow.getHandle(`rekey:${c.environment}:${c.name}`).fetchHistory();
-        texts.push(decodedHistoryText(historyToJSON(history)));
+        // Every run: earlier rotations of the credential, and each run a rotation continued as.
+        for (const history of await allRuns(client, `rekey:${c.environment}:${c.name}`))
+          texts.push(decodedHistoryText(historyToJSON(history)));
       }
       return texts;
     };

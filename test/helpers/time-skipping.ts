@@ -22,3 +22,18 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
   });
   return env;
 }
+
+/**
+ * A local Temporal dev server (the real server, on SQLite) from the CLI scripts/bootstrap.sh installed,
+ * with rekey's search attributes: for workflow tests that must run in real time on real server
+ * semantics, e.g. continue-as-new racing messages.
+ */
+export async function createDevServerEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: toolPath('temporal') },
+      ui: false,
+      searchAttributes: [...REKEY_SEARCH_ATTRIBUTES],
+    },
+  });
+}

@@ -75,6 +75,8 @@ export class FakeWorld {
   readonly gatewayKeys = new Map<string, { value: string; revoked: boolean; disabled?: boolean }>([
     ['gk-old', { value: this.oldKey, revoked: false }],
   ]);
+  /** Set by a test: runs inside the notify activity, while the workflow waits for it. */
+  onNotify?: (event: string) => Promise<void>;
   /** Set by a test to make the gateway answer the new key with this status (a fault mid-rotation). */
   newKeyFault?: { status: number; reason: CanaryRequest['reason'] };
   /** The telemetry source fails on every read while set (starts from the option). */
@@ -464,6 +466,7 @@ export class FakeWorld {
       },
       notify: async (input) => {
         this.notifications.push({ event: input.event, phase: input.phase, message: input.message });
+        await this.onNotify?.(input.event);
       },
     };
   }

@@ -30,9 +30,16 @@ import {
 import type { rotation } from '../../workflows/rotation';
 import { rotationStartOptions } from '../../workflows/start-options';
 import { createRotationWorker } from '../../worker';
+import { runChain } from '../helpers/histories';
 import type { FakeWorld } from './fake-world';
 
-export const HISTORY_DIR = path.join(__dirname, '..', 'histories');
+/** Recorded histories, one folder per released version of rekey's workflow code. */
+export const HISTORIES_ROOT = path.join(__dirname, '..', 'histories');
+/** The version being developed: package.json's, whose folder `npm run test:record-histories` writes. */
+export const WORKFLOW_VERSION = (
+  JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }
+).version;
+export const HISTORY_DIR = path.join(HISTORIES_ROOT, WORKFLOW_VERSION);
 
 export const REQUESTER: Actor = { principal: 'alice@example.com', roles: ['requester'] };
 export const APPROVER: Actor = { principal: 'bob@example.com', roles: ['approver'] };
@@ -73,7 +80,9 @@ export type RotationHandle = WorkflowHandle<typeof rotation>;
 /** Result of a scenario: the final status and the serialized history (already scanned for keys). */
 export interface ScenarioResult {
   status: RotationStatus;
+  /** The last run's history; `runs` has every run's, first to last. */
   historyJson: string;
+  runs: string[];
   handle: RotationHandle;
 }
 
@@ -99,7 +108,7 @@ export async function runScenario(
   return worker.runUntil(async () => {
     const start = rotationStartOptions(input, taskQueue);
     // Scenarios share one server: a unique suffix keeps them from joining each other's runs.
-    const handle: RotationHandle = await env.client.workflow.start<typeof rotation>('rotation', {
+    const handle = await env.client.workflow.start<typeof rotation>('rotation', {
       ...start,
       workflowId: `${start.workflowId}-${randomUUID()}`,
     });
@@ -112,13 +121,22 @@ export async function runScenario(
       throw err;
     }
     const status = await rotationResult(handle);
-    const historyJson = historyToJSON(await handle.fetchHistory());
-    assertNoKeyMaterial(historyJson, world);
+    // Every run: a rotation that continued as new has one history per run.
+    const runs = (await runChain(env.client, handle.workflowId, handle.firstExecutionRunId)).map((h) =>
+      historyToJSON(h),
+    );
+    for (const run of runs) assertNoKeyMaterial(run, world);
     if (process.env.REKEY_RECORD_HISTORIES === '1') {
       mkdirSync(HISTORY_DIR, { recursive: true });
-      writeFileSync(path.join(HISTORY_DIR, `${name}.json`), historyJson);
+      // Of a rotation that continued as new: its first run, the first continued one, and the last two
+      // (the runs in between are alike, and each carries the whole status).
+      const keep = new Set([0, 1, runs.length - 2, runs.length - 1].filter((i) => i >= 0));
+      runs.forEach((run, i) => {
+        if (keep.has(i))
+          writeFileSync(path.join(HISTORY_DIR, `${name}${runs.length > 1 ? `.run${i + 1}` : ''}.json`), run);
+      });
     }
-    return { status, historyJson, handle };
+    return { status, historyJson: runs.at(-1)!, runs, handle };
   });
 }
 
@@ -170,6 +188,27 @@ export function assertNoKeyMaterial(historyJson: string, world: FakeWorld): void
 }
 
 /**
+ * The status query, once the latest run has settled (its run id and history length unchanged for a
+ * moment). On the time-skipping server a query that reaches a run just as it continues as new goes
+ * unanswered and leaves time skipping locked; with time held, a settled run cannot hand over.
+ */
+export async function queryStatus(
+  env: TestWorkflowEnvironment,
+  handle: RotationHandle,
+): Promise<RotationStatus> {
+  const deadline = Date.now() + 10_000;
+  let seen = '';
+  for (;;) {
+    const d = await handle.describe();
+    const now = `${d.runId}/${d.historyLength}`;
+    if (now === seen || d.status.name !== 'RUNNING' || Date.now() > deadline) break;
+    seen = now;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return handle.query(statusQuery);
+}
+
+/**
  * Waits until the rotation's status satisfies `pred`, letting the worker catch up in real time and
  * skipping `step` of workflow time between looks. Returns the status that satisfied it.
  */
@@ -182,10 +221,13 @@ export async function until(
   let last: RotationStatus | undefined;
   for (let skips = 0; skips <= maxSkips;) {
     for (let look = 0; look < 4; look++) {
-      last = await handle.query(statusQuery);
+      if (process.env.DEBUG_UNTIL) process.stderr.write(`Q ${skips} ${look} ${Date.now()}\n`);
+      last = await queryStatus(env, handle);
+      if (process.env.DEBUG_UNTIL) process.stderr.write(`A ${last.phase} run ${last.run} ${Date.now()}\n`);
       if (pred(last)) return last;
       await new Promise((r) => setTimeout(r, 20));
     }
+    if (process.env.DEBUG_UNTIL) process.stderr.write(`S ${skips} ${Date.now()}\n`);
     await env.sleep(step);
     skips += 1;
   }
