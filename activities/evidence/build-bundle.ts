@@ -298,6 +298,8 @@ export function buildEvidenceBundle(
       detail: t.detail ?? null,
       by: t.by ?? null,
     })),
+    timelineOmitted: status.timelineOmitted ?? {},
+    workflowRuns: status.run ?? 1,
     checks: status.checks.map((c) => ({
       at: c.at,
       name: c.name,

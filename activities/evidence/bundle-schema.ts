@@ -456,6 +456,13 @@ const bundleShape = z.strictObject({
   postChangeReview: postChangeReviewSchema,
   rollbackChecks: rollbackChecksSchema,
   timeline: z.array(timelineEntrySchema),
+  timelineOmitted: z
+    .record(z.string(), count)
+    .optional()
+    .describe('timeline entries dropped to keep it bounded (reminders, refused messages first), by event'),
+  workflowRuns: count
+    .optional()
+    .describe('the workflow runs the rotation took (continue-as-new keeps each history bounded)'),
   checks: z
     .array(
       z.strictObject({

@@ -49,6 +49,8 @@ describe('the evidence bundle', () => {
       'postChangeReview',
       'rollbackChecks',
       'timeline',
+      'timelineOmitted',
+      'workflowRuns',
       'checks',
       'outcome',
     ]);
