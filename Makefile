@@ -3,7 +3,8 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/bin:$(PATH)
 TSX := $(CURDIR)/node_modules/.bin/tsx
 
-.PHONY: bootstrap up down status check test test-unit test-workflows test-integration demo demo-down clean
+.PHONY: bootstrap up down status check test test-unit test-workflows test-integration demo demo-down clean \
+	bootstrap-cluster cluster-up cluster-down cluster-status test-cluster
 
 ## bootstrap: install Node 24, npm dependencies, Temporal CLI + test server, Lowkey Vault (idempotent)
 bootstrap:
@@ -33,6 +34,22 @@ test-workflows: bootstrap
 test-integration: bootstrap
 	@npx jest --ci --selectProjects integration
 
+## cluster-up / cluster-down / cluster-status: a real Temporal cluster in the background — Temporal Server
+##   on PostgreSQL with SQL visibility, namespace and search attributes (scripts/cluster.ts; .run/cluster/)
+bootstrap-cluster:
+	@bash scripts/bootstrap.sh cluster
+cluster-up: bootstrap-cluster
+	@$(TSX) scripts/cluster.ts up
+cluster-down:
+	@if [ -x "$(TSX)" ]; then $(TSX) scripts/cluster.ts down; else echo "nothing to stop"; fi
+cluster-status:
+	@$(TSX) scripts/cluster.ts status
+
+## test-cluster: bootstrap the cluster's tools, then the suite against that cluster (jest.cluster.config.js):
+##   two workers and two APIs as processes; a worker killed mid-hold, an API stopped, the cluster restarted
+test-cluster: bootstrap-cluster
+	@npx jest --ci -c jest.cluster.config.js
+
 ## demo: a complete rotation end to end on a stack of its own (free ports, files and logs in .run/demo/)
 ##   make demo SCENARIO=rollback   the new key fails after the flip and the rotation rolls back by itself
 ##   make demo KEEP=1              leaves the stack up afterwards (Temporal UI, API, gateway); make demo-down stops it
@@ -42,5 +59,5 @@ demo-down:
 	@if [ -x "$(TSX)" ]; then $(TSX) scripts/demo.ts down; else echo "nothing to stop"; fi
 
 ## clean: remove installed tools, dependencies and run state (the stack must be down)
-clean: down demo-down
+clean: down demo-down cluster-down
 	rm -rf .tools node_modules .run

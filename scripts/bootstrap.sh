@@ -3,7 +3,9 @@
 # dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping test server, the
 # Lowkey Vault Azure Key Vault emulator and the TLS certificate of the reference Key Vault (the fallback
 # when Lowkey Vault cannot be fetched); from Debian, Prometheus and Chromium. Each step says what it
-# installs and, when it fails, what is missing and how to get it.
+# installs and, when it fails, what is missing and how to get it. `bootstrap.sh cluster` adds what the real
+# Temporal cluster needs (make test-cluster, make cluster-up): PostgreSQL from Debian, an OS user for it,
+# and Temporal Server built from the Go module proxy.
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 mkdir -p "$BIN"
 
@@ -214,6 +216,96 @@ step_chromium() {
   log "Chromium $(/usr/bin/chromium --version 2>/dev/null | awk '{print $2}')"
 }
 
+# The newest PostgreSQL under /usr/lib/postgresql (Debian's layout), e.g. /usr/lib/postgresql/15/bin.
+pg_bindir() {
+  local d
+  d="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+  [ -n "$d" ] && [ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && echo "$d"
+}
+
+# PostgreSQL for the cluster's Temporal Server. The project runs its own instance (scripts/cluster-stack.ts:
+# data under .run/cluster/, a port of its own, as the OS user REKEY_PG_USER), never the system service.
+step_postgresql() {
+  local dir
+  if dir="$(pg_bindir)"; then
+    log "PostgreSQL $("$dir/postgres" --version | awk '{print $3}') already installed ($dir)"
+  else
+    log "installing PostgreSQL from Debian (apt-get install postgresql); the cluster runs its own instance, never the system service"
+    [ "$(id -u)" = 0 ] || die "installing PostgreSQL needs root (sudo apt-get install postgresql)"
+    command -v apt-get >/dev/null || die "no apt-get here: install PostgreSQL 12 or newer so that /usr/lib/postgresql/<version>/bin/initdb exists"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -qq --no-install-recommends postgresql >&2 ||
+      { apt-get update -qq >&2 && apt-get install -y -qq --no-install-recommends postgresql >&2; } ||
+      die "apt-get install postgresql failed"
+    dir="$(pg_bindir)" || die "apt-get installed postgresql, but no /usr/lib/postgresql/<version>/bin/initdb"
+    log "PostgreSQL $("$dir/postgres" --version | awk '{print $3}') in $dir"
+  fi
+  # PostgreSQL refuses to run as root: as root, the cluster runs it as a system user of its own.
+  if [ "$(id -u)" = 0 ] && ! id -u "$REKEY_PG_USER" >/dev/null 2>&1; then
+    log "creating the system user $REKEY_PG_USER (no login, no home) that runs the cluster's PostgreSQL"
+    useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+      "$REKEY_PG_USER" >&2 || die "useradd $REKEY_PG_USER failed"
+  fi
+}
+
+# find_go: a go binary of at least 1.21, which can fetch the toolchain a module asks for (GOTOOLCHAIN=auto).
+find_go() {
+  local candidate v major minor
+  for candidate in "$(command -v go 2>/dev/null || true)" /usr/local/go/bin/go /usr/lib/go/bin/go; do
+    [ -x "$candidate" ] || continue
+    v="$(GOTOOLCHAIN=local "$candidate" env GOVERSION 2>/dev/null || true)"
+    v="${v#go}"
+    major="${v%%.*}"
+    minor="${v#*.}"
+    minor="${minor%%.*}"
+    case "$major$minor" in '' | *[!0-9]*) continue ;; esac
+    if [ "$major" -gt 1 ] || [ "$minor" -ge 21 ]; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+temporal_server_built() {
+  [ -x "$BIN/temporal-server" ] && [ -x "$BIN/temporal-sql-tool" ] &&
+    [ -f "$TOOLS/.temporal-server-$TEMPORAL_SERVER_VERSION" ]
+}
+
+# Temporal Server and temporal-sql-tool, built by `go install` from the Go module proxy into .tools/bin.
+# Go keeps its module and build caches (go env GOMODCACHE GOCACHE), so a rebuild after `make clean` takes
+# seconds; the first build compiles the whole server (about 12 minutes on 2 cores).
+step_temporal_server() {
+  if temporal_server_built; then
+    log "Temporal Server $TEMPORAL_SERVER_VERSION already built ($("$BIN/temporal-server" --version 2>/dev/null | awk '{print $NF}'))"
+    return
+  fi
+  mkdir -p "$TOOLS"
+  # CI builds in the background while `make test` runs; a second bootstrap waits for that build.
+  exec 9>"$TOOLS/.temporal-server.lock"
+  flock 9
+  if temporal_server_built; then
+    exec 9>&-
+    log "Temporal Server $TEMPORAL_SERVER_VERSION already built"
+    return
+  fi
+  local go gobin="$TOOLS/go-bin" module="$TEMPORAL_SERVER_MODULE" version="$TEMPORAL_SERVER_VERSION"
+  go="$(find_go)" || die "Temporal Server is built with Go 1.21 or newer, which fetches the toolchain it needs: none found (install Go from https://go.dev/dl/, or apt-get install golang-go on Debian 13)"
+  log "building Temporal Server $version and temporal-sql-tool: go install $module/cmd/server@$version $module/cmd/tools/sql@$version"
+  log "  with $("$go" env GOVERSION) and GOTOOLCHAIN=auto (the module asks for a newer Go: fetched from the module proxy); the first build takes about 12 minutes on 2 cores, later ones seconds"
+  rm -rf "$gobin"
+  mkdir -p "$gobin"
+  (cd "$TOOLS" && GOTOOLCHAIN=auto GOFLAGS=-mod=mod GOBIN="$gobin" "$go" install \
+    "$module/cmd/server@$version" "$module/cmd/tools/sql@$version" >&2) ||
+    die "go install of Temporal Server $version failed (see above; the Go module proxy $(GOTOOLCHAIN=local "$go" env GOPROXY) must be reachable)"
+  mv -f "$gobin/server" "$BIN/temporal-server"
+  mv -f "$gobin/sql" "$BIN/temporal-sql-tool"
+  rm -rf "$gobin" "$TOOLS"/.temporal-server-v*
+  touch "$TOOLS/.temporal-server-$version"
+  exec 9>&-
+  log "Temporal Server $("$BIN/temporal-server" --version | awk '{print $NF}') and temporal-sql-tool in .tools/bin"
+}
+
 main() {
   local only="${1:-all}"
   case "$only" in
@@ -228,8 +320,19 @@ main() {
       step_lowkey_vault
       step_reference_key_vault_tls
       ;;
+    # What make test-cluster needs: the Node side of the stack, Prometheus, PostgreSQL, Temporal Server.
+    cluster)
+      step_node
+      step_npm_deps
+      step_prometheus
+      step_reference_key_vault_tls
+      step_postgresql
+      step_temporal_server
+      ;;
+    temporal-server) step_temporal_server ;;
+    postgresql) step_postgresql ;;
     reference-key-vault-tls) step_reference_key_vault_tls ;;
-    *) die "usage: bootstrap.sh [all|node|reference-key-vault-tls]" ;;
+    *) die "usage: bootstrap.sh [all|node|cluster|temporal-server|postgresql|reference-key-vault-tls]" ;;
   esac
 }
 main "$@"

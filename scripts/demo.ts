@@ -14,7 +14,7 @@ import path from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
 import { Connection } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
-import { fingerprint, fingerprintHex } from '../activities/fingerprint';
+import { fingerprint } from '../activities/fingerprint';
 import { LITELLM_QUERIES } from '../activities/telemetry';
 import {
   checkEvidenceBundle,
@@ -41,6 +41,7 @@ import {
   TOOLS,
   applyNodeExtraCaCerts,
   freePort,
+  promScalar,
   runCommand,
   startKeyVault,
   startPrometheus,
@@ -199,17 +200,6 @@ class Follower {
       await sleep(400);
     }
   }
-}
-
-/** One PromQL template of the worker's Prometheus telemetry, for a key, evaluated now (over the last hour). */
-async function promScalar(url: string, template: string, fp: string): Promise<number> {
-  const promql = template.replaceAll('{key}', fingerprintHex(fp)).replaceAll('{range}', '3600');
-  const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, {
-    signal: AbortSignal.timeout(5_000),
-  });
-  const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
-  const v = Number(body.data?.result?.[0]?.value[1] ?? 0);
-  return Number.isFinite(v) ? v : 0;
 }
 
 /** The old key's baseline the hold was compared with, and what it covers in a demo this short. */

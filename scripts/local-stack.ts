@@ -4,6 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { Connection } from '@temporalio/client';
+import { fingerprintHex } from '../activities/fingerprint';
 import { REKEY_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 /** The repository root, from which the tool folder and run folder are found. */
@@ -42,7 +43,13 @@ export async function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs: number, child?: ChildProcess) {
+/** Polls `check` every 200 ms until it holds; throws naming `what` after the timeout or when `child` exits. */
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  child?: ChildProcess,
+) {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child && child.exitCode !== null)
@@ -78,6 +85,8 @@ export function runCommand(
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
+    // A command that exits before reading its input (e.g. `id`) closes the pipe: EPIPE is no failure.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.stdin ?? '');
   });
 }
@@ -110,7 +119,14 @@ export async function stopProcessGroup(pid: number, graceMs = 5000): Promise<voi
   if (alive()) process.kill(-pid, 'SIGKILL');
 }
 
-function startProcess(name: string, cmd: string, args: string[], logFile: string, env?: NodeJS.ProcessEnv) {
+/** Starts a server in a process group of its own, its output appended to `logFile`; `stop` ends the group. */
+export function startProcess(
+  name: string,
+  cmd: string,
+  args: string[],
+  logFile: string,
+  env?: NodeJS.ProcessEnv,
+) {
   mkdirSync(path.dirname(logFile), { recursive: true });
   const fd = openSync(logFile, 'a');
   const child = spawn(cmd, args, {
@@ -194,7 +210,8 @@ export function lowkeyPaths() {
   };
 }
 
-function readVersion(name: string): string {
+/** A pinned version (or other setting) from scripts/versions.env. */
+export function readVersion(name: string): string {
   const text = readFileSync(path.join(ROOT, 'scripts', 'versions.env'), 'utf8');
   const m = new RegExp(`^${name}=(.+)$`, 'm').exec(text);
   if (!m?.[1]) throw new Error(`scripts/versions.env has no ${name}`);
@@ -404,4 +421,15 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningS
     );
   }
   return { ...server, url };
+}
+
+/** One PromQL template of the worker's Prometheus telemetry, for a key, evaluated now (over the last hour). */
+export async function promScalar(url: string, template: string, fp: string): Promise<number> {
+  const promql = template.replaceAll('{key}', fingerprintHex(fp)).replaceAll('{range}', '3600');
+  const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent(promql)}`, {
+    signal: AbortSignal.timeout(5_000),
+  });
+  const body = (await res.json()) as { data?: { result?: { value: [number, string] }[] } };
+  const v = Number(body.data?.result?.[0]?.value[1] ?? 0);
+  return Number.isFinite(v) ? v : 0;
 }
