@@ -4,8 +4,11 @@
 import { z } from 'zod';
 
 const MINUTE_MS = 60_000;
-/** Most hold checks a policy may plan (max hold / check interval). */
-export const MAX_HOLD_CHECKS = 1500;
+/**
+ * Most hold checks a policy may plan (max hold / check interval): continue-as-new keeps each run's
+ * history bounded, so this limits telemetry load, not history. 30 days of 1-minute checks fit.
+ */
+export const MAX_HOLD_CHECKS = 50_000;
 
 /** Route families a canary can exercise, as named in the seed's `allowed_routes`. */
 export const ROUTES = [

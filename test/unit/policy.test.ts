@@ -63,13 +63,19 @@ describe('the rotation policy', () => {
     });
   });
 
-  it('refuses a hold that would need more checks than a workflow history should carry', () => {
+  it('plans 30 days of 1-minute checks (continue-as-new bounds the history), not more', () => {
+    const month = seed();
+    Object.assign(month.rotation.cutover as Record<string, unknown>, {
+      check_interval_minutes: 1,
+      max_hold_minutes: 30 * 24 * 60,
+    });
+    expect(rotationPolicySchema.safeParse(month).success).toBe(true);
     const doc = seed();
     Object.assign(doc.rotation.cutover as Record<string, unknown>, {
       check_interval_minutes: 0.5,
-      max_hold_minutes: 7 * 24 * 60,
+      max_hold_minutes: 30 * 24 * 60,
     });
-    expect(rotationPolicySchema.safeParse(doc).error?.issues[0]?.message).toMatch(/at most 1500 checks/);
+    expect(rotationPolicySchema.safeParse(doc).error?.issues[0]?.message).toMatch(/at most 50000 checks/);
   });
 
   it('rejects an unknown route and a wrong type with paths', () => {
