@@ -200,6 +200,20 @@ class Follower {
       await sleep(400);
     }
   }
+
+  /**
+   * The final status: the workflow enters its terminal phase, then writes the evidence bundle and
+   * closes, so a status read at the phase change may not name the bundle yet.
+   */
+  async final(deadline: number): Promise<RotationStatus> {
+    let s = await this.until((x) => TERMINAL_PHASES.includes(x.phase), deadline);
+    const settle = Math.min(deadline, Date.now() + 30_000);
+    while (!s.evidence && Date.now() < settle) {
+      await sleep(400);
+      s = (await this.poll().catch(() => undefined)) ?? s;
+    }
+    return s;
+  }
 }
 
 /** The old key's baseline the hold was compared with, and what it covers in a demo this short. */
@@ -583,7 +597,7 @@ async function run(opts: Options): Promise<number> {
         tokens.bob,
         apiUrl,
       );
-      final = await follow.until((s) => TERMINAL_PHASES.includes(s.phase), deadline);
+      final = await follow.final(deadline);
       if (final.phase !== 'COMPLETED')
         throw new Error(`expected COMPLETED, the rotation ended ${final.phase}`);
     } else {
@@ -668,7 +682,7 @@ async function run(opts: Options): Promise<number> {
           );
         }
       }
-      final = await follow.until((s) => TERMINAL_PHASES.includes(s.phase), deadline);
+      final = await follow.final(deadline);
       if (final.phase !== 'ROLLED_BACK')
         throw new Error(`expected ROLLED_BACK, the rotation ended ${final.phase}`);
       const revoked = final.keptReplacementKey;
