@@ -1,7 +1,7 @@
 // One named option set per kind of external call: timeouts, retries, and the failure types retrying
 // cannot fix. Workflow code only; activities are imported as types.
 import type { ActivityOptions } from '@temporalio/workflow';
-import { FailureTypes } from '../common/failures';
+import { FailureTypes } from '../domain/failure-types';
 
 const configurationErrors = [
   FailureTypes.UnknownCredential,
@@ -64,7 +64,7 @@ export const telemetryOptions: ActivityOptions = {
     initialInterval: '2s',
     maximumInterval: '1 minute',
     maximumAttempts: 20,
-    nonRetryableErrorTypes: ['TelemetryUnsupported', 'AttributionUnsupported'],
+    nonRetryableErrorTypes: [FailureTypes.TelemetryUnsupported, FailureTypes.AttributionUnsupported],
   },
 };
 
@@ -77,7 +77,11 @@ export const negativeTestOptions: ActivityOptions = {
 /** Deploy-system rollout hook. */
 export const rolloutHookOptions: ActivityOptions = {
   startToCloseTimeout: '30s',
-  retry: { initialInterval: '5s', maximumAttempts: 5, nonRetryableErrorTypes: ['RolloutHookRejected'] },
+  retry: {
+    initialInterval: '5s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [FailureTypes.RolloutHookRejected],
+  },
 };
 
 /** Evidence store writes: must land, so retried long. */

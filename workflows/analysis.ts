@@ -9,8 +9,8 @@ import type {
   Signal,
   SignalCapabilities,
   WindowMetrics,
-} from '../activities/types';
-import type { RotationInput, Thresholds } from '../common/policy';
+} from '../domain/activity-io';
+import type { RotationInput, Thresholds } from '../domain/policy';
 import type { AnalysisTally, ConsumerCoverage, Verdict } from './messages';
 import { evaluateThresholds, type Breach } from './rules';
 

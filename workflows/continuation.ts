@@ -1,7 +1,7 @@
 // Continue-as-new: a rotation of any length keeps each run's history bounded. A run hands its successor
 // everything the workflow knows (the status, the compensations still owed, the hold's counters, where
 // it waits) and the successor picks up at that wait. Pure helpers only: the workflow decides when.
-import type { CanaryReport, CredentialRef, PreflightResult } from '../activities/types';
+import type { CanaryReport, CredentialRef, PreflightResult } from '../domain/activity-io';
 import type {
   Outcome,
   Phase,

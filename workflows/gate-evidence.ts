@@ -2,8 +2,8 @@
 // when the revoke gate opens. Each row is green only on positive evidence; a row without enough
 // evidence is unknown, and an unknown or red blocking row makes the gate's evidence insufficient, so
 // only a human accepting the risk on record can approve it. Pure functions, unit-tested.
-import type { AttributionReport, CanaryReport, CanaryRequest, Signal } from '../activities/types';
-import type { Route, RotationInput } from '../common/policy';
+import type { AttributionReport, CanaryReport, CanaryRequest, Signal } from '../domain/activity-io';
+import type { Route, RotationInput } from '../domain/policy';
 import type {
   AnalysisTally,
   CheckRecord,

@@ -1,6 +1,7 @@
 // The rotation runbook as a durable workflow: prepare, stage the replacement, canary, flip, hold and
 // watch, drain, revoke after approval, prove the old key dead, archive. Before revoke every step pushes
 // its compensation; a rollback runs them in reverse. Only references and fingerprints pass through here.
+import { FailureTypes } from '../domain/failure-types';
 import {
   ApplicationFailure,
   CancelledFailure,
@@ -20,17 +21,19 @@ import {
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { RotationActivities } from '../activities';
-import type { TelemetryKey } from '../activities/ports';
+import type { TelemetryKey } from '../domain/ports';
 import type {
   CanaryReport,
   CredentialRef,
   HoldObservation,
   PreflightResult,
   SecretVersionRef,
-} from '../activities/types';
-import type { RotationInput, Role } from '../common/policy';
-import { KEY_LIKE } from '../common/key-shape';
-import { EMERGENCY_ACCEPTED_RISK } from '../common/risk';
+} from '../domain/activity-io';
+import type { RotationInput, Role } from '../domain/policy';
+import { KEY_LIKE } from '../domain/key-shape';
+import { malformedHandOff, malformedMessage, unknownGate, type TextScreen } from '../domain/message-checks';
+import { secretLocationOf, secretPaths } from '../domain/secret-refs';
+import { EMERGENCY_ACCEPTED_RISK } from '../domain/risk';
 import {
   canaryOptions,
   evidenceOptions,
@@ -179,9 +182,13 @@ const CONFIRM_ROLES: Role[] = ['approver', 'operator'];
 const HOLD_ROLES: Role[] = ['operator', 'approver'];
 
 const iso = (ms: number) => new Date(ms).toISOString();
-/** Text fields a message may carry. */
-const TEXT_FIELDS = ['gate', 'comment', 'reason', 'breakGlassReason', 'riskReason', 'version', 'fingerprint'];
-const EXCEPTION_FIELDS = ['consumer', 'owner', 'expiresAt', 'compensatingControl'] as const;
+/** Messages may not carry key-shaped text: whatever a message carries is written to history. */
+const refuseKeyLike: TextScreen = (text, field, where) =>
+  !KEY_LIKE.test(text)
+    ? undefined
+    : where === 'message'
+      ? `${field} looks like it contains an API key: never paste keys into messages`
+      : `exception ${field} looks like it contains an API key`;
 const HOLD_CHECKS = ['new-key traffic', 'old-key drain', 'canary soak', 'usage attribution'];
 const RECENT_HOLD_CHECKS = 24;
 /** Attribution looks while the new key's first usage is still on its way to the telemetry. */
@@ -405,7 +412,7 @@ class Rotation {
     if (p.credential.adminAdapter !== 'manual' && (!p.oldGatewayKeyId || !p.oldScope)) {
       throw ApplicationFailure.nonRetryable(
         `${p.credential.adminAdapter} gateway does not know the current key ${p.current.fingerprint}`,
-        'OldKeyUnknownToGateway',
+        FailureTypes.OldKeyUnknownToGateway,
       );
     }
     this.checkpoint();
@@ -649,7 +656,11 @@ class Rotation {
 
   /** FLIPPING: the new key becomes the newest version of the stable path; optional rollout hook. */
   private async flip(): Promise<void> {
-    this.enter('FLIPPING', 'flipping', `promote pending to ${this.credential!.secretName}`);
+    this.enter(
+      'FLIPPING',
+      'flipping',
+      `promote pending to ${secretPaths(secretLocationOf(this.credential!)).stable}`,
+    );
     const credential = this.credential!;
     // Compensation first: promote is idempotent, and a promote whose answer was lost still needs undoing.
     this.compensate('restore old secret version');
@@ -1458,55 +1469,14 @@ class Rotation {
     });
   }
 
-  private refuseMalformed(args: Actor | undefined): Refusal | undefined {
-    if (!args || typeof args !== 'object')
-      return invalid('arguments must be an object with principal and roles');
-    if (typeof args.principal !== 'string' || !args.principal.trim()) return invalid('principal is required');
-    if (!Array.isArray(args.roles) || !args.roles.every((r) => typeof r === 'string')) {
-      return invalid('roles must be a list of role names');
-    }
-    // Messages come as untrusted JSON (Temporal CLI, UI): every text field must be text, and none may
-    // look like an API key, since whatever a message carries is written to history.
-    for (const field of TEXT_FIELDS) {
-      const value = (args as unknown as Record<string, unknown>)[field];
-      if (value === undefined) continue;
-      if (typeof value !== 'string') return invalid(`${field} must be text`);
-      if (KEY_LIKE.test(value))
-        return invalid(`${field} looks like it contains an API key: never paste keys into messages`);
-    }
-    const minutes = (args as unknown as Record<string, unknown>).minutes;
-    if (minutes !== undefined && typeof minutes !== 'number') return invalid('minutes must be a number');
-    const exceptions = (args as unknown as Record<string, unknown>).exceptions;
-    if (exceptions !== undefined) {
-      const refusal = this.refuseExceptions(exceptions);
-      if (refusal) return refusal;
-    }
+  private refuseMalformed(args: unknown): Refusal | undefined {
+    // Messages come as untrusted JSON (Temporal CLI, UI): the domain's shape checks, in the order and
+    // with the texts this validator has always used, then whether the rotation still takes messages.
+    const malformed = malformedMessage(args, Date.now(), refuseKeyLike);
+    if (malformed) return invalid(malformed);
     const keptKeyWait = this.s.pendingGate?.gate === 'replacement-key-revocation';
     if (TERMINAL_PHASES.includes(this.s.phase) || (this.s.phase === 'ROLLING_BACK' && !keptKeyWait)) {
       return notOpen(`the rotation is ${this.s.phase}`);
-    }
-    return undefined;
-  }
-
-  /** Exceptions come from untrusted JSON too: each names a consumer, an owner, an expiry and a control. */
-  private refuseExceptions(value: unknown): Refusal | undefined {
-    if (!Array.isArray(value) || value.length > 200)
-      return invalid('exceptions must be a list (at most 200)');
-    for (const e of value as Record<string, unknown>[]) {
-      if (!e || typeof e !== 'object') return invalid('each exception must be an object');
-      for (const field of EXCEPTION_FIELDS) {
-        const v = e[field];
-        if (typeof v !== 'string' || !v.trim() || v.length > 500)
-          return invalid(
-            `exception ${field} is required text (consumer, owner, expiresAt, compensatingControl)`,
-          );
-        if (KEY_LIKE.test(v)) return invalid(`exception ${field} looks like it contains an API key`);
-      }
-      const expires = Date.parse(e.expiresAt as string);
-      if (!Number.isFinite(expires))
-        return invalid(`exception expiresAt ${String(e.expiresAt)} is not a date`);
-      if (expires <= Date.now())
-        return invalid(`exception expiresAt ${String(e.expiresAt)} is not in the future`);
     }
     return undefined;
   }
@@ -1516,8 +1486,8 @@ class Rotation {
   }
 
   private refuseApprove(a: ApproveArgs): Refusal | undefined {
-    if (a.gate !== 'flip' && a.gate !== 'revoke')
-      return invalid(`unknown gate ${String(a.gate)} (flip or revoke)`);
+    const gateFault = unknownGate(a.gate);
+    if (gateFault) return invalid(gateFault);
     if (!this.gateOpen(a.gate)) return notOpen(`the ${a.gate} gate is not open (phase ${this.s.phase})`);
     const refusal = approvalRefusal(
       a,
@@ -1535,8 +1505,8 @@ class Rotation {
   }
 
   private refuseReject(a: RejectArgs): Refusal | undefined {
-    if (a.gate !== 'flip' && a.gate !== 'revoke')
-      return invalid(`unknown gate ${String(a.gate)} (flip or revoke)`);
+    const gateFault = unknownGate(a.gate);
+    if (gateFault) return invalid(gateFault);
     if (!this.gateOpen(a.gate)) return notOpen(`the ${a.gate} gate is not open (phase ${this.s.phase})`);
     if (!a.reason?.trim()) return invalid('a rejection needs a reason');
     if (!a.roles.some((r) => this.s.pendingGate!.requiredRoles.includes(r))) {
@@ -1610,10 +1580,8 @@ class Rotation {
     if (this.s.phase !== 'AWAITING_REPLACEMENT_KEY')
       return notOpen(`no replacement key is awaited (phase ${this.s.phase})`);
     if (this.staged) return notOpen(`a replacement key was already handed over (${this.staged.fingerprint})`);
-    if (typeof a.version !== 'string' || !a.version) return invalid('version is required');
-    if (typeof a.fingerprint !== 'string' || !/^sha256:[0-9a-f]{12}$/.test(a.fingerprint)) {
-      return invalid('fingerprint must be sha256: followed by 12 hex characters');
-    }
+    const handOffFault = malformedHandOff(a);
+    if (handOffFault) return invalid(handOffFault);
     if (a.fingerprint === this.s.fingerprints.old) {
       return invalid('this is the key being replaced, not a new one: hand over a newly created key');
     }

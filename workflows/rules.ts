@@ -1,23 +1,13 @@
 // Business rules of a rotation as pure functions: thresholds against the baseline, the drain, the
 // approval gates (roles, four-eyes, break-glass). The workflow calls them; unit tests call them directly.
-import type { WindowMetrics } from '../activities/types';
-import type { Mode, Role, Thresholds } from '../common/policy';
+import type { Thresholds } from '../domain/policy';
+import type { ApproveArgs } from '../domain/messages';
+import type { WindowMetrics } from '../domain/observations';
+import type { Mode, Role } from '../domain/rotation';
+import type { Breach } from '../domain/status';
 import { invalid, notAllowed, type Refusal } from './messages';
 
-/** One threshold the new key's traffic broke, with the figures that broke it. */
-export interface Breach {
-  check:
-    | 'auth-errors'
-    | 'rate-limited'
-    | 'server-errors'
-    | 'server-error-increase'
-    | 'latency'
-    | 'tokens'
-    | 'spend';
-  observed: number;
-  limit: number;
-  detail: string;
-}
+export type { Breach } from '../domain/status';
 
 const share = (part: number, whole: number) => (whole > 0 ? part / whole : 0);
 const round = (n: number) => Math.round(n * 10_000) / 10_000;
@@ -128,12 +118,7 @@ export function evaluateThresholds(baseline: WindowMetrics, window: WindowMetric
 }
 
 /** Who is approving a gate, as authenticated by the API (or given to the Temporal CLI). */
-export interface Approver {
-  principal: string;
-  roles: Role[];
-  comment?: string;
-  breakGlassReason?: string;
-}
+export type Approver = Pick<ApproveArgs, 'principal' | 'roles' | 'comment' | 'breakGlassReason'>;
 
 /**
  * Why an approver may not decide a gate, or undefined when they may. Four-eyes: the requester never

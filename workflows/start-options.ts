@@ -2,7 +2,7 @@
 // itself enforce one active rotation per (environment, credential), the search attributes the UI lists
 // rotations by, and the static summary shown on the workflow's page.
 import type { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
-import { workflowIdFor, type RotationInput } from '../common/policy';
+import { workflowIdFor, type RotationInput } from '../domain/policy';
 import {
   ChangeTicketKey,
   RotationCredentialKey,

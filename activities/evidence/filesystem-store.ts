@@ -6,8 +6,8 @@ import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import { appendFile, mkdir, open, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { EvidenceStore } from '../ports';
-import type { EvidenceRecord } from '../types';
+import type { EvidenceReader, EvidenceStore, StoredEvidence } from '../../domain/ports';
+import type { EvidenceRecord } from '../../domain/activity-io';
 
 /** One link of the chain, as `chain.jsonl` keeps it. */
 interface ChainEntry {
@@ -19,21 +19,7 @@ interface ChainEntry {
 }
 
 /** What is stored for a rotation: the bundle and the hash of the bundle before it. */
-export interface StoredEvidence {
-  rotationId: string;
-  previousSha256: string | null;
-  writtenAt: string;
-  bundle: unknown;
-}
-
-/** Reads bundles back (API, CLI, `verify`). */
-export interface EvidenceReader {
-  read(rotationId: string): Promise<{ record: EvidenceRecord; document: StoredEvidence } | undefined>;
-  /** Rotation ids of every link, oldest first. */
-  list(): Promise<string[]>;
-  /** Walks the whole chain; `problems` is empty when every link and every file checks out. */
-  verify(): Promise<{ links: number; problems: string[] }>;
-}
+export type { EvidenceReader, StoredEvidence } from '../../domain/ports';
 
 const LOCK_WAIT_MS = 10_000;
 /** Far longer than any write takes: a lock this old belongs to a writer that died holding it. */

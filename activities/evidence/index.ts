@@ -5,7 +5,7 @@ export {
   evidenceBundleSchema,
   type BundleCheck,
   type EvidenceBundle,
-} from './bundle-schema';
+} from '../../domain/evidence/bundle-schema';
 export { buildEvidenceBundle, type EvidenceContext, type EvidenceInput } from './build-bundle';
-export { renderEvidenceMarkdown } from './markdown';
+export { renderEvidenceMarkdown } from '../../domain/evidence/markdown';
 export { verifyEvidenceStore, type EvidenceVerification } from './verify-store';

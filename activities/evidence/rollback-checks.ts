@@ -1,10 +1,15 @@
 // The seed's "Rollback Checks Before You Revoke The Old Key" for the evidence bundle: the rows the
 // workflow computed when the revoke gate opened (what the approver saw), or, for a rotation that ended
 // before that gate, each signal judged from what the rotation recorded by the end.
-import type { GateEvidence, GateRow, RotationStatus } from '../../workflows/messages';
-import type { CredentialRef } from '../types';
-import type { EvidenceBundle, RollbackCheck, RollbackChecks, RollbackSignal } from './bundle-schema';
-import type { EvidenceInput } from './build-bundle';
+import type { GateEvidence, GateRow, RotationStatus } from '../../domain/status';
+import type { CredentialRef } from '../../domain/activity-io';
+import type {
+  EvidenceBundle,
+  RollbackCheck,
+  RollbackChecks,
+  RollbackSignal,
+} from '../../domain/evidence/bundle-schema';
+import type { EvidenceInput } from './sections/context';
 
 /** The seed's "Rollback Checks Before You Revoke The Old Key", verbatim. */
 const SEED_ROLLBACK_CHECKS: Record<RollbackSignal, [string, string]> = {

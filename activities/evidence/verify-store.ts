@@ -3,7 +3,7 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { EvidenceReader } from './filesystem-store';
-import { checkEvidenceBundle } from './bundle-schema';
+import { checkEvidenceBundle } from '../../domain/evidence/bundle-schema';
 
 /** What `verify` found; `ok` only when the chain is whole and every bundle is valid. */
 export interface EvidenceVerification {

@@ -1,10 +1,20 @@
 // The bodies of /v1/rotations/:id/… actions, in zod: they validate the request and write its part of the
-// OpenAPI document. Field names follow the workflow's message arguments (camelCase), so a body maps onto
-// its message without renaming; the workflow's validator still judges everything but the shape.
+// OpenAPI document. Each is its message's arguments (domain/messages.ts) without the fields the API fills
+// from the bearer token (principal, roles), so a body maps onto its message without renaming; the
+// workflow's validator still judges everything but the shape.
 import { z } from 'zod';
-import type { ExceptionInput } from '../../workflows/messages';
-
-const text = (what: string, max = 2000) => z.string().trim().min(1).max(max).describe(what);
+import {
+  ACTOR_FIELDS,
+  approveArgsSchema,
+  extendHoldArgsSchema,
+  rejectArgsSchema,
+  revocationConfirmedArgsSchema,
+  rollbackArgsSchema,
+  type AbortArgs,
+  type Actor,
+  type RevokeReplacementKeyArgs,
+  type RollbackArgs,
+} from '../../domain/messages';
 
 export const idParams = z.object({
   id: z.string().max(400).describe('rotation id: environment:credential:ticket'),
@@ -15,44 +25,17 @@ export const ackSchema = z.object({
   phase: z.string().describe('the phase when the workflow accepted the message'),
 });
 
-/** A consumer that cannot move to the new key yet, accepted on record (the seed's exception list). */
-const exceptionSchema = z
-  .strictObject({
-    consumer: text('the consumer still on the old key, as telemetry or the registry names it', 200),
-    owner: text('who remediates it', 200),
-    expiresAt: z
-      .union([z.iso.date(), z.iso.datetime({ offset: true })])
-      .describe('ISO date (or date-time) by which the consumer will have moved to the new key'),
-    compensatingControl: text(
-      'what limits the risk meanwhile, e.g. "egress restricted to the batch subnet"',
-      500,
-    ),
-  })
-  .describe(
-    'an accepted exception: owner, expiry and compensating control',
-  ) satisfies z.ZodType<ExceptionInput>;
-
-const exceptionsField = z
-  .array(exceptionSchema)
-  .min(1)
-  .max(100)
-  .refine((list) => new Set(list.map((e) => e.consumer)).size === list.length, {
-    message: 'each consumer may be listed once',
-  })
-  .describe('consumers still on the old key that are accepted as exceptions, each with owner and expiry')
-  .optional();
-
+// One body decides a gate either way: the approve message's fields, the decision, and the reject
+// message's reason (optional here: only a rejection needs it), in the order the OpenAPI document has
+// always listed them.
+const { gate, comment, ...approveRest } = approveArgsSchema.omit(ACTOR_FIELDS).shape;
 export const approvalBody = z
   .strictObject({
-    gate: z.enum(['flip', 'revoke']).describe('which gate this decision is for'),
+    gate,
     decision: z.enum(['approve', 'reject']).default('approve'),
-    comment: text('why, for the record').optional(),
-    reason: text('required to reject').optional(),
-    breakGlassReason: text('emergency mode: lets the requester approve their own rotation').optional(),
-    riskReason: text(
-      "accepts, on record, the risk of a gate whose evidence is 'insufficient' (its blockers); required to approve such a gate",
-    ).optional(),
-    exceptions: exceptionsField,
+    comment,
+    reason: rejectArgsSchema.shape.reason.describe('required to reject').optional(),
+    ...approveRest,
   })
   .refine((b) => b.decision === 'approve' || b.reason || b.comment, {
     message: 'a rejection needs a reason',
@@ -67,18 +50,23 @@ export const approvalBody = z
     path: ['exceptions'],
   });
 
-export const reasonBody = z.strictObject({ reason: text('why, for the record and the evidence') });
+/** Roll back, abort, and revoke the kept replacement key: each message is a reason and the actor. */
+export const reasonBody = rollbackArgsSchema.omit(ACTOR_FIELDS);
+type BodyOf<A extends Actor> = Omit<A, keyof Actor>;
+// The three messages reasonBody serves must keep the same fields: a change to one fails here.
+type SameFields<A, B> = [A] extends [B] ? ([B] extends [A] ? true : never) : never;
+const reasonBodyFits: [
+  SameFields<BodyOf<AbortArgs>, BodyOf<RollbackArgs>>,
+  SameFields<BodyOf<RevokeReplacementKeyArgs>, BodyOf<RollbackArgs>>,
+] = [true, true];
+void reasonBodyFits;
 
-export const extensionBody = z.strictObject({
-  minutes: z.number().int().min(1).max(1440).describe('how much longer to hold and watch'),
-  reason: text('why the hold is extended'),
-  exceptions: exceptionsField,
-});
+export const extensionBody = extendHoldArgsSchema.omit(ACTOR_FIELDS);
 
-export const confirmationBody = z.strictObject({
-  comment: text('what was done at the gateway').optional(),
-});
+export const confirmationBody = revocationConfirmedArgsSchema.omit(ACTOR_FIELDS);
 
+// Not a message's arguments: the key goes to the pending secret, and the workflow gets only the
+// version and fingerprint (replacementKeyStaged).
 export const replacementKeyBody = z.strictObject({
   key: z
     .string()

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Fingerprint } from './types';
+import type { Fingerprint } from './activity-io';
 
 /** SHA-256 hex of a key: LiteLLM's `token`, the `hashed_api_key` metric label. */
 export function sha256Hex(value: string): string {

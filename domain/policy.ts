@@ -2,6 +2,9 @@
 // key `rotation:`), and its normalisation into the workflow's input. Shared by the API and the workflow;
 // the workflow imports only the types, so zod stays out of the workflow bundle.
 import { z } from 'zod';
+import { IDENTIFIER } from './credentials';
+import { MODES, ROLES, ROUTES } from './vocabulary';
+import type { Role, Route } from './rotation';
 
 const MINUTE_MS = 60_000;
 /**
@@ -10,23 +13,10 @@ const MINUTE_MS = 60_000;
  */
 export const MAX_HOLD_CHECKS = 50_000;
 
-/** Route families a canary can exercise, as named in the seed's `allowed_routes`. */
-export const ROUTES = [
-  'chat-completions',
-  'streaming',
-  'tool-calls',
-  'structured-output',
-  'embeddings',
-  'responses',
-] as const;
-export type Route = (typeof ROUTES)[number];
-
-/** Roles a principal can hold; the API maps bearer tokens to them. */
-export const ROLES = ['requester', 'approver', 'operator', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
-
-/** What names (credentials, environments, tickets) may contain; ':' is kept free to join them into ids. */
-export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** Route families a canary can exercise (the seed's `allowed_routes`), roles, modes: domain/vocabulary.ts. */
+export { IDENTIFIER } from './credentials';
+export { MODES, ROLES, ROUTES } from './vocabulary';
+export type { Role, Route } from './rotation';
 
 const identifier = z.string().min(1).max(120).regex(IDENTIFIER, 'letters, digits, ".", "_" and "-" only');
 
@@ -121,10 +111,7 @@ export const rotationPolicySchema = z
           rollback_owner: z.string().min(1).max(200).optional().describe('who owns a rollback'),
         })
         .optional(),
-      mode: z
-        .enum(['scheduled', 'emergency'])
-        .default('scheduled')
-        .describe('emergency: the key may be exposed'),
+      mode: z.enum(MODES).default('scheduled').describe('emergency: the key may be exposed'),
       scope: z.strictObject({
         apps: z.array(z.string().min(1).max(200)).min(1).max(200).describe('consumers of the key'),
         gateway_base_url: z.url().describe('the gateway base URL apps call'),

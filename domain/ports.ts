@@ -2,8 +2,7 @@
 // gateway/openrouter, telemetry/prometheus, …); worker.ts wires real ones, integration tests point real
 // ones at local servers. Methods that take or return a key value are in-process only and never leave
 // an activity.
-import type { RekeyMetrics } from '../common/metrics';
-import type { Route } from '../common/policy';
+import type { Route } from './policy';
 import type {
   AdminAdapterKind,
   AttributionReport,
@@ -18,7 +17,7 @@ import type {
   SecretVersionRef,
   TelemetrySource,
   WindowMetrics,
-} from './types';
+} from './activity-io';
 
 /** Where a credential lives and how it is managed, from the platform team's registry. */
 export interface CredentialRegistry {
@@ -107,6 +106,23 @@ export interface Telemetry {
   ): Promise<AttributionReport>;
 }
 
+/** One archived bundle as stored: its place in the hash chain and the bundle as written. */
+export interface StoredEvidence {
+  rotationId: string;
+  previousSha256: string | null;
+  writtenAt: string;
+  bundle: unknown;
+}
+
+/** Reads bundles back (API, CLI, `verify`). */
+export interface EvidenceReader {
+  read(rotationId: string): Promise<{ record: EvidenceRecord; document: StoredEvidence } | undefined>;
+  /** Rotation ids of every link, oldest first. */
+  list(): Promise<string[]>;
+  /** Walks the whole chain; `problems` is empty when every link and every file checks out. */
+  verify(): Promise<{ links: number; problems: string[] }>;
+}
+
 export interface EvidenceStore {
   write(rotationId: string, bundle: unknown): Promise<EvidenceRecord>;
 }
@@ -121,19 +137,4 @@ export interface Notifier {
     /** Same for every retry of one event, so the receiver can drop duplicates. */
     deliveryId?: string;
   }): Promise<void>;
-}
-
-/** Everything createActivities needs; worker.ts builds it from config. */
-export interface ActivityDeps {
-  registry: CredentialRegistry;
-  secretStoreFor(credential: CredentialRef): SecretStore;
-  gatewayAdminFor(credential: CredentialRef): GatewayAdmin | undefined;
-  /** The probe with this credential's canary models and status check. */
-  probeFor(credential: CredentialRef): GatewayProbe;
-  telemetry: Telemetry;
-  evidence: EvidenceStore;
-  notifier: Notifier;
-  /** rekey's Prometheus metrics the activities count into; absent where nobody scrapes (workflow tests). */
-  metrics?: RekeyMetrics;
-  now?: () => number;
 }

@@ -3,10 +3,29 @@
 // timeline and the outcome. Versioned: a reader that meets a schemaVersion it does not know says so
 // instead of guessing. References, fingerprints and figures only: the schema refuses any text shaped
 // like an API key, wherever it sits.
-import { KEY_LIKE } from '../../common/key-shape';
+import { KEY_LIKE } from '../key-shape';
 import { z } from 'zod';
-import { ROUTES } from '../../common/policy';
-import { SIGNALS } from '../types';
+import { adminAdapterKindSchema } from '../credentials';
+import {
+  GATE_DECISIONS,
+  GATE_ROW_KEYS,
+  GATES,
+  analysisStageSchema,
+  attributionVerdictSchema,
+  gateEvidenceLevelSchema,
+  gateSchema,
+  keyStateSchema,
+  modeSchema,
+  outcomeSchema as rotationOutcomeSchema,
+  preCheckResultKindSchema,
+  revocationMethodSchema,
+  routeSchema,
+  signalSchema,
+  terminalPhaseSchema,
+  verdictSchema,
+  versionRoleSchema,
+} from '../rotation';
+import { SECRET_BACKENDS, SECRET_STAGES } from '../secrets';
 
 /**
  * The version of the bundle shape this code writes and reads. 2: rollback checks as the revoke gate
@@ -18,24 +37,24 @@ export const EVIDENCE_SCHEMA_VERSION = 2;
 export const KNOWN_EVIDENCE_SCHEMA_VERSIONS: readonly number[] = [EVIDENCE_SCHEMA_VERSION];
 
 const timestamp = z.iso.datetime({ offset: true });
+// Not domain/secrets.ts fingerprintSchema: a reader accepts any longer sha256 prefix too (a bundle is
+// read for years), and the schema must stay representable as JSON Schema (no transform).
 const fingerprint = z
   .string()
   .regex(/^sha256:[0-9a-f]{12,64}$/, 'sha256: followed by hex')
   .describe('`sha256:` + the first 12 hex characters of the key’s SHA-256; never the key');
 const count = z.number().int().min(0);
-const OUTCOMES = ['completed', 'rolled_back', 'aborted', 'failed'] as const;
-const TERMINAL_PHASES = ['COMPLETED', 'ROLLED_BACK', 'ABORTED', 'FAILED'] as const;
-const STAGES = ['pending', 'current', 'previous', 'rolled-back', 'retired'] as const;
-const VERSION_ROLES = ['old', 'pending', 'current', 'restored', 'retired'] as const;
-const GATES = ['flip', 'revoke'] as const;
-const VERDICTS = ['pass', 'fail', 'inconclusive', 'error'] as const;
-const KEY_STATES = ['enabled', 'disabled', 'deleted', 'unknown'] as const;
+
+/** A strict object with the same schema under each key, keys in the order of the list. */
+function sameUnder<K extends string, S extends z.ZodType>(keys: readonly K[], schema: S) {
+  return z.strictObject(Object.fromEntries(keys.map((k) => [k, schema])) as Record<K, S>);
+}
 
 const approvalSchema = z.strictObject({
   gate: z
-    .enum(['flip', 'revoke', 'revocation-confirmation'])
+    .enum([...GATES, 'revocation-confirmation'])
     .describe('the gate decided; revocation-confirmation is a manual gateway’s “the old key is revoked”'),
-  decision: z.enum(['APPROVED', 'REJECTED', 'CONFIRMED']),
+  decision: z.enum([...GATE_DECISIONS, 'CONFIRMED']),
   principal: z.string().min(1).describe('authenticated principal who decided'),
   at: timestamp.describe('when the decision was recorded'),
   comment: z.string().nullable().describe('the approver’s comment or rejection reason'),
@@ -46,7 +65,7 @@ const approvalSchema = z.strictObject({
 });
 
 const riskAcceptanceSchema = z.strictObject({
-  gate: z.enum(GATES).describe('the gate approved without positive evidence'),
+  gate: gateSchema.describe('the gate approved without positive evidence'),
   principal: z.string().min(1).describe('authenticated principal who accepted the risk'),
   at: timestamp.describe('when the risk was accepted'),
   reason: z.string().describe('why the approver accepted it, as they wrote it'),
@@ -61,7 +80,7 @@ const changeTicketSchema = z
     requester: z.string().min(1).describe('principal that started the rotation'),
     owner: z.string().nullable().describe('owning team named by the ticket'),
     rollbackOwner: z.string().nullable().describe('who owns a rollback; null when the ticket named nobody'),
-    mode: z.enum(['scheduled', 'emergency']),
+    mode: modeSchema,
     acceptedRisk: z
       .string()
       .nullable()
@@ -75,7 +94,7 @@ const changeTicketSchema = z
     scope: z
       .strictObject({
         apps: z.array(z.string()).describe('the app list the ticket named'),
-        allowedRoutes: z.array(z.enum(ROUTES)).describe('routes the canary had to prove'),
+        allowedRoutes: z.array(routeSchema).describe('routes the canary had to prove'),
         gatewayBaseUrl: z.string().nullable(),
         deployMethod: z.string().nullable(),
       })
@@ -89,24 +108,25 @@ const changeTicketSchema = z
         z.strictObject({
           name: z.string(),
           claimed: z.union([z.boolean(), z.string()]).nullable().describe('what the ticket claimed'),
-          result: z
-            .enum(['verified', 'failed', 'unverified'])
-            .describe(
-              'verified: rekey found it true; failed: rekey found otherwise; unverified: rekey cannot look, so only the ticket vouches for it',
-            ),
+          result: preCheckResultKindSchema.describe(
+            'verified: rekey found it true; failed: rekey found otherwise; unverified: rekey cannot look, so only the ticket vouches for it',
+          ),
           detail: z.string(),
         }),
       )
       .describe('every one of the ticket’s pre_checks, checked by rekey instead of trusted'),
-    finalStatus: z.enum(OUTCOMES).describe('how the change ended'),
+    finalStatus: rotationOutcomeSchema.describe('how the change ended'),
   })
   .describe('Change ticket: approval, owner, timing and scope');
 
 const secretVersionSchema = z.strictObject({
   name: z.string().min(1).describe('secret name (stable path or pending secret)'),
   version: z.string().min(1).describe('vault version id'),
-  roles: z.array(z.enum(VERSION_ROLES)).describe('what this version was to this rotation'),
-  stage: z.enum(STAGES).nullable().describe('the `rekey-stage` tag; null on versions rekey never tagged'),
+  roles: z.array(versionRoleSchema).describe('what this version was to this rotation'),
+  stage: z
+    .enum(SECRET_STAGES)
+    .nullable()
+    .describe('the `rekey-stage` tag; null on versions rekey never tagged'),
   fingerprint: fingerprint.nullable(),
   enabled: z.boolean(),
   writtenByThisRotation: z.boolean(),
@@ -124,6 +144,17 @@ const secretVersionSchema = z.strictObject({
 const secretVersionsSchema = z
   .strictObject({
     vaultUrl: z.string().nullable(),
+    // Optional: bundles written before rekey 0.3 (all Azure Key Vault) have neither.
+    backend: z
+      .enum(SECRET_BACKENDS)
+      .nullable()
+      .optional()
+      .describe('the secret backend; null when the rotation did not record its credential'),
+    store: z
+      .string()
+      .nullable()
+      .optional()
+      .describe('the store, as a reviewer reads it: vault URL, Vault address and mount, or AWS region'),
     stablePath: z.string().nullable().describe('the secret apps read (its newest enabled version)'),
     pendingPath: z.string().nullable().describe('the secret canaries read before the flip'),
     source: z
@@ -136,7 +167,7 @@ const secretVersionsSchema = z
 
 const canaryRequestSchema = z.strictObject({
   requestId: z.string().nullable().describe('the gateway’s request id'),
-  route: z.enum(ROUTES).describe('endpoint family the request exercised'),
+  route: routeSchema.describe('endpoint family the request exercised'),
   routeGroup: z
     .string()
     .nullable()
@@ -162,7 +193,7 @@ const keyRefSchema = z.strictObject({
 const gatewaySchema = z
   .strictObject({
     baseUrl: z.string().nullable(),
-    adminAdapter: z.enum(['manual', 'litellm', 'openrouter']).nullable(),
+    adminAdapter: adminAdapterKindSchema.nullable(),
     oldKey: keyRefSchema,
     newKey: keyRefSchema,
     canary: z.strictObject({
@@ -173,8 +204,7 @@ const gatewaySchema = z
     attribution: z
       .strictObject({
         checked: z.boolean(),
-        verdict: z
-          .enum(['pass', 'fail', 'inconclusive'])
+        verdict: attributionVerdictSchema
           .nullable()
           .describe('inconclusive: the gateway had recorded no usage of the new key yet'),
         passed: z.boolean().nullable(),
@@ -207,8 +237,7 @@ const negativeTestSchema = z
     attempts: count.nullable().describe('old-key probes while revocation propagated'),
     revocation: z
       .strictObject({
-        method: z
-          .enum(['disable-then-delete', 'delete-only', 'manual'])
+        method: revocationMethodSchema
           .nullable()
           .describe(
             'disable-then-delete: disabled (reversible) first, deleted after the probe; delete-only: the gateway cannot disable, so no way back once revoked; manual: a human revoked it; null: not recorded',
@@ -338,16 +367,16 @@ const postChangeReviewSchema = z
     telemetry: z
       .strictObject({
         source: z.string().min(1).describe('the telemetry source the canary soak and hold checks read'),
-        observable: z.array(z.enum(SIGNALS)).describe('per-key signals the source can see'),
+        observable: z.array(signalSchema).describe('per-key signals the source can see'),
         unobservable: z
-          .array(z.enum(SIGNALS))
+          .array(signalSchema)
           .describe('signals it cannot see for this credential: no check can pass on them'),
       })
       .nullable()
       .describe('null: the rotation ended before it chose a source'),
     analysis: z
       .strictObject({
-        stage: z.enum(['soak', 'hold']).describe('the canary soak, or the hold since it was last entered'),
+        stage: analysisStageSchema.describe('the canary soak, or the hold since it was last entered'),
         measurements: count,
         pass: count,
         fail: count,
@@ -386,19 +415,11 @@ const rollbackChecksSchema = z
         'revoke-gate: the rows the workflow computed when the revoke gate opened, as the approver saw them; not-reached: the rotation ended before the revoke gate, so rekey judged them from what it had recorded by the end',
       ),
     computedAt: timestamp.describe('when the revoke gate opened; not-reached: when the bundle was built'),
-    gateEvidence: z
-      .enum(['positive', 'insufficient'])
+    gateEvidence: gateEvidenceLevelSchema
       .nullable()
       .describe('what the revoke gate showed: positive evidence, or too little; null when not reached'),
     blockers: z.array(z.string()).describe('what held the revoke gate shut; empty when not reached'),
-    signals: z.strictObject({
-      authentication: rollbackCheckSchema,
-      routing: rollbackCheckSchema,
-      usageAttribution: rollbackCheckSchema,
-      quotaAndBudget: rollbackCheckSchema,
-      runtimeCoverage: rollbackCheckSchema,
-      supportReadiness: rollbackCheckSchema,
-    }),
+    signals: sameUnder(GATE_ROW_KEYS, rollbackCheckSchema),
   })
   .describe('Rollback checks before revoking the old key');
 
@@ -411,8 +432,8 @@ const timelineEntrySchema = z.strictObject({
 });
 
 const outcomeSchema = z.strictObject({
-  outcome: z.enum(OUTCOMES),
-  finalPhase: z.enum(TERMINAL_PHASES),
+  outcome: rotationOutcomeSchema,
+  finalPhase: terminalPhaseSchema,
   rollbackCause: z.string().nullable(),
   failure: z.strictObject({ phase: z.string(), reason: z.string() }).nullable(),
   oldKeyRevoked: z.boolean().describe('the old key was revoked at the gateway'),
@@ -432,8 +453,8 @@ const outcomeSchema = z.strictObject({
     ),
   live: z
     .strictObject({
-      oldKey: z.enum(KEY_STATES),
-      newKey: z.enum(KEY_STATES),
+      oldKey: keyStateSchema,
+      newKey: keyStateSchema,
       currentVersion: z.string().nullable().describe('the version of the stable path apps read'),
       detail: z.string(),
     })
@@ -469,7 +490,7 @@ const bundleShape = z.strictObject({
         at: timestamp,
         name: z.string(),
         passed: z.boolean(),
-        verdict: z.enum(VERDICTS).nullable().describe('only pass is evidence; null on checks without one'),
+        verdict: verdictSchema.nullable().describe('only pass is evidence; null on checks without one'),
         reasons: z.array(z.string()).describe('why the verdict is not pass'),
         detail: z.string(),
       }),

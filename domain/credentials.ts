@@ -1,0 +1,49 @@
+// A credential as the registry describes it once parsed: who uses it, where its secret lives (any
+// backend), which gateway issues it and through which admin API. The registry (config/registry.ts)
+// parses its snake_case YAML into this shape; workflows carry it in their input (references only).
+import { z } from 'zod';
+import { secretLocationSchema } from './secrets';
+
+/** Which admin API the gateway has; `manual` means a human issues and revokes keys. */
+export const ADMIN_ADAPTER_KINDS = ['manual', 'litellm', 'openrouter'] as const;
+export const adminAdapterKindSchema = z.enum(ADMIN_ADAPTER_KINDS);
+export type AdminAdapterKind = z.infer<typeof adminAdapterKindSchema>;
+
+/** How an app picks up a new secret version. */
+export const RELOAD_METHODS = ['dynamic', 'on-deploy', 'restart'] as const;
+
+/** What names (credentials, environments, tickets) may contain; ':' is kept free to join them into ids. */
+export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+export const identifierSchema = z
+  .string()
+  .min(1)
+  .max(120)
+  .regex(IDENTIFIER, 'letters, digits, ".", "_" and "-" only');
+
+/** A consumer of the credential as registered by the platform team. */
+export const consumerSchema = z.object({
+  app: z.string().min(1).describe('the app, as it sends the OpenAI `user` field'),
+  environment: identifierSchema,
+  reload: z.enum(RELOAD_METHODS).describe('how the app picks up a new secret version'),
+  owner: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('who remediates the app when it cannot rotate in time (the evidence’s exception list)'),
+  canary: z
+    .boolean()
+    .optional()
+    .describe('reads the pending secret during the canary soak: the real-traffic canary cohort'),
+});
+export type Consumer = z.infer<typeof consumerSchema>;
+
+/** The registry entry of a credential, without its admin key (only where that key lives). */
+export const credentialRefSchema = z.object({
+  name: identifierSchema.describe('credential name in the registry'),
+  environment: identifierSchema.describe('environment, e.g. production'),
+  secret: secretLocationSchema.describe('where the secret apps read lives, in whichever backend'),
+  gatewayBaseUrl: z.url().describe('OpenAI-compatible base URL apps call'),
+  adminAdapter: adminAdapterKindSchema,
+  consumers: z.array(consumerSchema),
+});
+export type CredentialRef = z.infer<typeof credentialRefSchema>;

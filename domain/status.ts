@@ -1,0 +1,277 @@
+// The `status` query's answer, in zod: everything an operator, the API, the CLI and the evidence builder
+// read about a rotation. The workflow keeps it (so these are its types, via z.infer); the evidence bundle
+// is built from it. References, fingerprints and figures only, never key material.
+import { z } from 'zod';
+import {
+  attributionReportSchema,
+  canaryRequestSchema,
+  consumerUsageSchema,
+  evidenceRecordSchema,
+  negativeTestResultSchema,
+  preCheckResultSchema,
+  telemetrySourceSchema,
+  windowMetricsSchema,
+} from './observations';
+import {
+  VERSION_ROLES,
+  analysisStageSchema,
+  breachCheckSchema,
+  gateDecisionSchema,
+  gateEvidenceLevelSchema,
+  gateRowKeySchema,
+  gateRowStateSchema,
+  gateSchema,
+  keyStateSchema,
+  modeSchema,
+  outcomeSchema,
+  pendingGateKindSchema,
+  phaseSchema,
+  revocationMethodSchema,
+  roleSchema,
+  signalSchema,
+  verdictSchema,
+} from './rotation';
+import { fingerprintSchema, secretVersionRefSchema } from './secrets';
+
+const timestamp = z.iso.datetime({ offset: true });
+const count = z.number().int().min(0);
+
+/** One step of the rotation as it happened: what, in which phase, when, by whom. */
+export const timelineEntrySchema = z.object({
+  at: timestamp,
+  phase: phaseSchema,
+  event: z.string().describe('kebab-case event name, e.g. gate-opened'),
+  detail: z.string().optional(),
+  by: z.string().optional().describe('the principal behind it, for human actions'),
+});
+export type TimelineEntry = z.infer<typeof timelineEntrySchema>;
+
+/** One threshold the new key's traffic broke, with the figures that broke it. */
+export const breachSchema = z.object({
+  check: breachCheckSchema,
+  observed: z.number(),
+  limit: z.number(),
+  detail: z.string(),
+});
+export type Breach = z.infer<typeof breachSchema>;
+
+/** One check the rotation ran (canary, soak window, hold window, drain, attribution …). */
+export const checkRecordSchema = z.object({
+  at: timestamp,
+  name: z.string(),
+  passed: z.boolean().describe('same as `verdict === pass` where a verdict is given'),
+  verdict: verdictSchema.optional(),
+  detail: z.string(),
+  reasons: z
+    .array(z.string())
+    .optional()
+    .describe('why the verdict is not pass: breaches, too little traffic, unobservable signals, errors'),
+  figures: windowMetricsSchema.optional(),
+  breaches: z.array(breachSchema).optional(),
+});
+export type CheckRecord = z.infer<typeof checkRecordSchema>;
+
+/** Running tally of an analysis (the canary soak, or the hold since it was last entered). */
+export const analysisTallySchema = z.object({
+  stage: analysisStageSchema,
+  measurements: count,
+  passed: count,
+  failed: count,
+  inconclusive: count,
+  consecutiveErrors: count.describe('errors in a row (reset by any measurement that is not an error)'),
+  limits: z.object({ failure: count, inconclusive: count, consecutiveError: count }),
+});
+export type AnalysisTally = z.infer<typeof analysisTallySchema>;
+
+/** One row of the seed's "Rollback Checks Before You Revoke The Old Key", judged at the gate. */
+export const gateRowSchema = z.object({
+  signal: gateRowKeySchema,
+  state: gateRowStateSchema,
+  blocking: z
+    .boolean()
+    .describe('false: the row does not hold the gate shut (support readiness is what the approval confirms)'),
+  evidence: z.array(z.string()),
+});
+export type GateRow = z.infer<typeof gateRowSchema>;
+
+/** What a gate was shown when it opened: positive evidence, or the blockers a human must weigh. */
+export const gateEvidenceSchema = z.object({
+  gate: gateSchema,
+  computedAt: timestamp,
+  evidence: gateEvidenceLevelSchema,
+  blockers: z.array(z.string()),
+  rows: z.array(gateRowSchema),
+});
+export type GateEvidence = z.infer<typeof gateEvidenceSchema>;
+
+/** What rekey knows about one consumer of the key during the rotation. */
+export const consumerCoverageSchema = z.object({
+  consumer: z.string(),
+  inventory: z
+    .boolean()
+    .describe('registered (or named in the ticket’s scope.apps) rather than first seen in telemetry'),
+  canary: z.boolean().optional(),
+  owner: z.string().optional(),
+  reload: z.string().optional(),
+  baselineRequests: z
+    .number()
+    .optional()
+    .describe('old-key requests in the baseline window; absent when the source could not say'),
+  newKeyRequests: z.number(),
+  oldKeyRequests: z.number(),
+  firstNewKeyAt: timestamp.optional(),
+  lastNewKeyAt: timestamp.optional(),
+  lastOldKeyAt: timestamp.optional(),
+});
+export type ConsumerCoverage = z.infer<typeof consumerCoverageSchema>;
+
+/** A consumer accepted as an exception: still on the old key, with who remediates it by when. */
+export const exceptionRecordSchema = consumerUsageSchema.extend({
+  owner: z.string().optional(),
+  expiresAt: z.string().optional().describe('as the person recording it typed it (a date or date-time)'),
+  compensatingControl: z.string().optional(),
+  recordedBy: z.string().optional(),
+  recordedAt: timestamp.optional(),
+});
+export type ExceptionRecord = z.infer<typeof exceptionRecordSchema>;
+
+/** A human accepting, on record, a gate that lacked positive evidence. */
+export const riskAcceptanceSchema = z.object({
+  gate: gateSchema,
+  principal: z.string(),
+  reason: z.string(),
+  missing: z.array(z.string()).describe('the blockers the gate showed: what evidence was missing'),
+  at: timestamp,
+});
+export type RiskAcceptance = z.infer<typeof riskAcceptanceSchema>;
+
+/** A gate decision. */
+export const approvalRecordSchema = z.object({
+  gate: gateSchema,
+  decision: gateDecisionSchema,
+  principal: z.string(),
+  at: timestamp,
+  comment: z.string().optional(),
+  breakGlassReason: z.string().optional(),
+});
+export type ApprovalRecord = z.infer<typeof approvalRecordSchema>;
+
+/** What the rotation waits on a human for, since when, and who may answer. */
+export const pendingGateSchema = z.object({
+  gate: pendingGateKindSchema,
+  openedAt: timestamp,
+  requiredRoles: z.array(roleSchema),
+  reminders: count,
+  evidence: gateEvidenceLevelSchema
+    .optional()
+    .describe('flip and revoke gates: whether the evidence is positive'),
+  blockers: z.array(z.string()).optional().describe('what blocks the gate when its evidence is insufficient'),
+});
+export type PendingGate = z.infer<typeof pendingGateSchema>;
+
+/** The secret versions a rotation touched, by what they are to it. */
+const versionsSchema = z.object(
+  Object.fromEntries(VERSION_ROLES.map((role) => [role, secretVersionRefSchema.optional()])) as Record<
+    (typeof VERSION_ROLES)[number],
+    z.ZodOptional<typeof secretVersionRefSchema>
+  >,
+);
+
+/** The hold: when it started, when observation and the hold itself end, and its running sums. */
+export const holdSchema = z.object({
+  startedAt: timestamp,
+  observationEndsAt: timestamp,
+  maxHoldEndsAt: timestamp,
+  oldKeyZeroSince: timestamp.optional(),
+  totals: z
+    .object({
+      checks: count,
+      newKeyRequests: z.number(),
+      authErrors: z.number(),
+      rateLimited: z.number(),
+      serverErrors: z.number(),
+      oldKeyRequests: z.number(),
+    })
+    .describe('sums over every hold check (the checks list keeps only the latest ones)'),
+});
+
+/** How the old key was revoked: reversible disable first where the gateway can, and the probes. */
+export const revocationSchema = z.object({
+  method: revocationMethodSchema,
+  preRevokeProbe: z.array(canaryRequestSchema).optional(),
+  disabledAt: timestamp.optional(),
+  reEnabledAt: timestamp.optional(),
+  deletedAt: timestamp.optional(),
+});
+
+/** After a rollback past the flip: the replacement key left enabled for consumers that reloaded. */
+export const keptReplacementKeySchema = z.object({
+  keyId: z.string().optional(),
+  fingerprint: fingerprintSchema.optional(),
+  since: timestamp,
+  revokedAt: timestamp.optional(),
+  revokedBy: z.string().optional(),
+});
+
+/** What is live at the end of a failed rotation, spelled out. */
+export const liveStateSchema = z.object({
+  oldKey: keyStateSchema,
+  newKey: keyStateSchema,
+  currentVersion: z.string().optional(),
+  detail: z.string(),
+});
+
+/** The `status` query: everything an operator or the API shows about a rotation. */
+export const rotationStatusSchema = z.object({
+  rotationId: z.string(),
+  credential: z.string(),
+  environment: z.string(),
+  mode: modeSchema,
+  changeTicket: z.string(),
+  requestedBy: z.string(),
+  phase: phaseSchema,
+  outcome: outcomeSchema.optional(),
+  pendingGate: pendingGateSchema.optional(),
+  timeline: z.array(timelineEntrySchema),
+  checks: z.array(checkRecordSchema),
+  approvals: z.array(approvalRecordSchema),
+  versions: versionsSchema,
+  fingerprints: z.object({ old: fingerprintSchema.optional(), new: fingerprintSchema.optional() }),
+  gatewayKeys: z.object({ old: z.string().optional(), new: z.string().optional() }),
+  preChecks: z.array(preCheckResultSchema),
+  canary: z.array(canaryRequestSchema),
+  attribution: attributionReportSchema.optional(),
+  baseline: windowMetricsSchema.optional(),
+  hold: holdSchema.optional(),
+  exceptions: z.array(exceptionRecordSchema),
+  analysis: analysisTallySchema.optional().describe('the analysis in progress or last run (soak or hold)'),
+  coverage: z
+    .array(consumerCoverageSchema)
+    .describe('per consumer: baseline, new-key and old-key traffic seen'),
+  telemetry: telemetrySourceSchema
+    .extend({ unobservable: z.array(signalSchema) })
+    .optional()
+    .describe('the telemetry source and the signals it cannot see for this credential'),
+  gateEvidence: z
+    .object({ flip: gateEvidenceSchema.optional(), revoke: gateEvidenceSchema.optional() })
+    .describe(
+      'what each gate showed when it last opened (the revoke gate’s rows are the seed’s rollback checks)',
+    ),
+  riskAcceptances: z.array(riskAcceptanceSchema),
+  revocation: revocationSchema.optional(),
+  keptReplacementKey: keptReplacementKeySchema.optional(),
+  live: liveStateSchema.optional(),
+  negativeTest: negativeTestResultSchema.optional(),
+  evidence: evidenceRecordSchema.optional(),
+  failure: z.object({ phase: phaseSchema, reason: z.string() }).optional(),
+  rollbackCause: z.string().optional(),
+  acceptedRisk: z.string().optional(),
+  run: count
+    .optional()
+    .describe('the run of the workflow this status comes from (each continue-as-new starts one)'),
+  timelineOmitted: z
+    .record(z.string(), count)
+    .optional()
+    .describe('timeline entries dropped to keep the timeline bounded, counted by event'),
+});
+export type RotationStatus = z.infer<typeof rotationStatusSchema>;
