@@ -1,4 +1,4 @@
-// Typed errors for the API, mapped to RFC 9457 problem+json in exactly one place (app.ts).
+// Typed errors for the API, mapped to RFC 9457 problem+json in exactly one place (plugins/errors.ts).
 
 /** An error the API answers with its own status and a problem type. */
 export class HttpProblem extends Error {

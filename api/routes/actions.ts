@@ -8,7 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
-import { workflowIdFor } from '../../common/policy';
+import { workflowIdFor } from '../../domain/policy';
 import {
   abortUpdate,
   approveUpdate,
@@ -25,10 +25,11 @@ import {
   type RefusalKind,
 } from '../../workflows/messages';
 import { ChangeTicketKey, RotationOutcomeKey } from '../../workflows/search-attributes';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { principalOf, requireRole } from '../auth';
 import { Conflict, HttpProblem, NotAllowed, NotFound, Unprocessable } from '../errors';
-import { fingerprint } from '../../activities/fingerprint';
+import { storeProblem } from '../store-problem';
+import { fingerprint } from '../../domain/fingerprint';
 import {
   ackSchema,
   approvalBody,
@@ -278,7 +279,7 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
           const written = await store(ref)
             .stagePending(status.rotationId, req.body.key)
             .catch((err: unknown) => {
-              throw vaultProblem(err);
+              throw storeProblem(err);
             });
           const result = await send(
             handle,
@@ -325,22 +326,6 @@ function keyedSerial() {
       return next;
     },
   };
-}
-
-/** Vault failures the hand-off can meet, as the problem a caller can act on. */
-const VAULT_STATUS: Record<string, [number, string]> = {
-  VaultUnavailable: [503, 'Key Vault is unavailable; nothing was handed over, try again'],
-  VaultForbidden: [502, 'rekey may not write to Key Vault; nothing was handed over (ask the platform team)'],
-  VaultTlsUntrusted: [502, "Key Vault's certificate is not trusted; nothing was handed over"],
-  VaultRequestRejected: [422, 'Key Vault refused the value; nothing was handed over'],
-};
-
-function vaultProblem(err: unknown): unknown {
-  if (err instanceof ApplicationFailure && err.type && VAULT_STATUS[err.type]) {
-    const [status, detail] = VAULT_STATUS[err.type]!;
-    return new HttpProblem(status, status === 503 ? 'Service unavailable' : 'Vault error', detail);
-  }
-  return err;
 }
 
 function isAbort(err: unknown): boolean {

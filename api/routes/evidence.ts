@@ -3,8 +3,9 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { checkEvidenceBundle, evidenceBundleSchema, renderEvidenceMarkdown } from '../../activities/evidence';
-import type { ApiDeps } from '../app';
+import { checkEvidenceBundle, evidenceBundleSchema } from '../../domain/evidence/bundle-schema';
+import { renderEvidenceMarkdown } from '../../domain/evidence/markdown';
+import type { ApiDeps } from '../deps';
 import { principalOf, requireRole } from '../auth';
 import { HttpProblem, NotFound } from '../errors';
 import { parseRotationId } from './rotation-id';

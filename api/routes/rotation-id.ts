@@ -1,5 +1,5 @@
 // Rotation ids are `environment:credential:ticket`; every route that takes one parses it here.
-import { IDENTIFIER } from '../../common/policy';
+import { IDENTIFIER } from '../../domain/policy';
 import { NotFound } from '../errors';
 
 /** Splits a rotation id into its parts; an id that cannot exist is a 404, not a 400. */

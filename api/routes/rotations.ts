@@ -9,7 +9,7 @@ import {
   rotationPolicySchema,
   toRotationInput,
   workflowIdFor,
-} from '../../common/policy';
+} from '../../domain/policy';
 import { statusQuery } from '../../workflows/messages';
 import {
   ChangeTicketKey,
@@ -20,7 +20,7 @@ import {
   RotationRequestedByKey,
 } from '../../workflows/search-attributes';
 import { rotationStartOptions } from '../../workflows/start-options';
-import type { ApiDeps } from '../app';
+import type { ApiDeps } from '../deps';
 import { finalStatusOf } from '../final-status';
 import { principalOf, requireRole } from '../auth';
 import { Conflict, InputError, NotFound, Unprocessable } from '../errors';

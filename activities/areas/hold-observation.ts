@@ -1,0 +1,61 @@
+// HOLDING and the canary soak: what the telemetry saw of the new key (and, in the hold, the old key)
+// in one window. The workflow judges the window; this only measures it.
+import { KEY_LIKE } from '../../domain/key-shape';
+import type { TelemetryKey } from '../../domain/ports';
+import type { CredentialRef, HoldObservation } from '../../domain/activity-io';
+import type { AreaDeps } from './area-deps';
+
+/** An error's message, bounded and with anything key-shaped removed: it is written to history. */
+function safeMessage(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.replace(new RegExp(KEY_LIKE.source, 'g'), '[redacted]').slice(0, 300);
+}
+
+/** The activity that observes one hold or soak window. */
+export function holdObservationActivities(deps: Pick<AreaDeps, 'telemetry'>) {
+  return {
+    /**
+     * HOLDING and the canary soak: one window of new-key traffic (totals and per consumer) and, in the
+     * hold, old-key traffic per consumer. A source that fails is reported, not thrown: the workflow
+     * counts it as a measurement error (consecutive_error_limit), never as a pass.
+     */
+    async observeHoldWindow(input: {
+      credential: CredentialRef;
+      newKey: TelemetryKey;
+      oldKey?: TelemetryKey;
+      fromMs: number;
+      toMs: number;
+    }): Promise<HoldObservation> {
+      const { credential, fromMs, toMs } = input;
+      const errors: string[] = [];
+      const attempt = async <T>(what: string, read: () => Promise<T>): Promise<T | undefined> => {
+        try {
+          return await read();
+        } catch (err) {
+          errors.push(`${what}: ${safeMessage(err)}`);
+          return undefined;
+        }
+      };
+      const [newKey, newKeyByConsumer, oldKeyByConsumer] = await Promise.all([
+        attempt('new-key window', () => deps.telemetry.window(credential, input.newKey, fromMs, toMs)),
+        attempt('new-key consumers', () =>
+          deps.telemetry.usageByConsumer(credential, input.newKey, fromMs, toMs),
+        ),
+        input.oldKey
+          ? attempt('old-key consumers', () =>
+              deps.telemetry.usageByConsumer(credential, input.oldKey!, fromMs, toMs),
+            )
+          : Promise.resolve(undefined),
+      ]);
+      return {
+        fromMs,
+        toMs,
+        source: deps.telemetry.source(credential),
+        ...(newKey ? { newKey } : {}),
+        ...(newKeyByConsumer ? { newKeyByConsumer } : {}),
+        ...(oldKeyByConsumer ? { oldKeyByConsumer } : {}),
+        errors,
+      };
+    },
+  };
+}

@@ -1,0 +1,68 @@
+// PREPARING: the registry entry, the current version and its key at the gateway, a traffic baseline
+// and the ticket's pre-checks, before anything is written.
+import { FailureTypes } from '../../domain/failure-types';
+import type { PreflightResult } from '../../domain/activity-io';
+import { clockOf, nonRetryable, type AreaDeps } from './area-deps';
+import { verifyPreChecks } from './pre-checks';
+
+const BASELINE_WINDOW_MS = 60 * 60_000;
+
+/** The preflight activity. */
+export function preflightActivities(
+  deps: Pick<AreaDeps, 'registry' | 'secretStoreFor' | 'probeFor' | 'gatewayAdminFor' | 'telemetry' | 'now'>,
+) {
+  const now = clockOf(deps);
+  return {
+    /** PREPARING: registry entry, current version and fingerprint, old key works, its scope, a baseline. */
+    async preflight(input: {
+      rotationId: string;
+      credential: string;
+      environment: string;
+      gatewayBaseUrl: string;
+      preChecks: Record<string, boolean | string | undefined>;
+    }): Promise<PreflightResult> {
+      const credential = deps.registry.lookup(input.credential, input.environment);
+      if (!credential) {
+        throw nonRetryable(
+          FailureTypes.UnknownCredential,
+          `credential ${input.credential} (${input.environment}) is not registered; registered: ${deps.registry.names().join(', ')}`,
+        );
+      }
+      const store = deps.secretStoreFor(credential);
+      const current = await store.readCurrent();
+      const oldKey = await store.resolve(current);
+      const oldKeyStatus = await deps.probeFor(credential).status(credential.gatewayBaseUrl, oldKey);
+      if (oldKeyStatus < 200 || oldKeyStatus >= 300) {
+        throw nonRetryable(
+          FailureTypes.OldKeyRejected,
+          `the current key ${current.fingerprint} is answered ${oldKeyStatus} by ${credential.gatewayBaseUrl}; nothing to rotate safely`,
+        );
+      }
+      const admin = deps.gatewayAdminFor(credential);
+      const described = admin ? await admin.describeKey(oldKey) : undefined;
+      const key = {
+        fingerprint: current.fingerprint,
+        ...(described ? { gatewayKeyId: described.keyId } : {}),
+      };
+      const t = now();
+      const baseline = await deps.telemetry.window(credential, key, t - BASELINE_WINDOW_MS, t);
+      const baselineByConsumer = await deps.telemetry
+        .usageByConsumer(credential, key, t - BASELINE_WINDOW_MS, t)
+        // Without a per-consumer baseline the volume rows at the revoke gate are unknown, not green.
+        .catch(() => undefined);
+      const pendingBefore = await store.readPending(input.rotationId);
+      const preChecks = await verifyPreChecks(input, credential, current, pendingBefore, admin);
+      return {
+        credential,
+        current,
+        oldKeyStatus,
+        baseline,
+        ...(baselineByConsumer ? { baselineByConsumer } : {}),
+        telemetry: deps.telemetry.source(credential),
+        gatewayCanDisable: admin?.canDisable ?? false,
+        preChecks,
+        ...(described ? { oldGatewayKeyId: described.keyId, oldScope: described.scope } : {}),
+      };
+    },
+  };
+}

@@ -1,0 +1,65 @@
+// Bundle section `changeTicket`: the ticket, who asked and approved, its window, scope and pre-checks.
+import type { RotationStatus } from '../../../domain/status';
+import type { EvidenceBundle } from '../../../domain/evidence/bundle-schema';
+import type { EvidenceContext } from './context';
+
+/** The change ticket as the rotation ran it; the input wins over the registry where both know a field. */
+export function changeTicketOf(
+  status: RotationStatus,
+  { input, credential }: EvidenceContext,
+  outcome: NonNullable<RotationStatus['outcome']>,
+): EvidenceBundle['changeTicket'] {
+  const timeline = status.timeline;
+  return {
+    id: status.changeTicket,
+    url: input?.changeTicket.url ?? null,
+    // The workflow logs the reason as the detail of its first entry: older runs passed no input.
+    reason: input?.reason ?? timeline.find((t) => t.event === 'started')?.detail ?? null,
+    requester: status.requestedBy,
+    owner: input?.owner ?? null,
+    rollbackOwner: input?.changeTicket.rollbackOwner ?? null,
+    mode: status.mode,
+    acceptedRisk: status.acceptedRisk ?? null,
+    window: { startedAt: timeline[0]?.at ?? null, endedAt: timeline.at(-1)?.at ?? null },
+    scope: {
+      apps: input?.apps ?? credential?.consumers.map((c) => c.app) ?? [],
+      allowedRoutes: input?.allowedRoutes ?? [...new Set(status.canary.map((c) => c.route))],
+      gatewayBaseUrl: input?.gatewayBaseUrl ?? credential?.gatewayBaseUrl ?? null,
+      deployMethod: input?.deployMethod ?? null,
+    },
+    approvals: approvalsOf(status),
+    riskAcceptances: status.riskAcceptances
+      .map((r) => ({ gate: r.gate, principal: r.principal, at: r.at, reason: r.reason, missing: r.missing }))
+      .sort((a, b) => a.at.localeCompare(b.at)),
+    preChecks: status.preChecks.map((p) => ({
+      name: p.name,
+      claimed: p.claimed ?? null,
+      result: p.result,
+      detail: p.detail,
+    })),
+    finalStatus: outcome,
+  };
+}
+
+/** Gate decisions, plus a manual gateway's revocation confirmation, in time order. */
+function approvalsOf(status: RotationStatus): EvidenceBundle['changeTicket']['approvals'] {
+  const decisions = status.approvals.map((a) => ({
+    gate: a.gate,
+    decision: a.decision,
+    principal: a.principal,
+    at: a.at,
+    comment: a.comment ?? null,
+    breakGlassReason: a.breakGlassReason ?? null,
+  }));
+  const confirmations = status.timeline
+    .filter((t) => t.event === 'revocation-confirmed' && t.by)
+    .map((t) => ({
+      gate: 'revocation-confirmation' as const,
+      decision: 'CONFIRMED' as const,
+      principal: t.by!,
+      at: t.at,
+      comment: t.detail ?? null,
+      breakGlassReason: null,
+    }));
+  return [...decisions, ...confirmations].sort((a, b) => a.at.localeCompare(b.at));
+}

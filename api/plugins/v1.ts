@@ -1,0 +1,24 @@
+// Everything under /v1: the bearer token is checked first, before a body is parsed or validated.
+import type { FastifyPluginAsync } from 'fastify';
+import type { ApiDeps } from '../deps';
+import { actionRoutes } from '../routes/actions';
+import { evidenceRoutes } from '../routes/evidence';
+import { rotationRoutes } from '../routes/rotations';
+
+/** The versioned API: one route plugin per resource, behind the token check (registered at /v1). */
+export function v1Plugin(deps: ApiDeps): FastifyPluginAsync {
+  return async (v1) => {
+    v1.decorateRequest('principal', null);
+    v1.addHook('onRequest', (req, _reply, done) => {
+      try {
+        req.principal = deps.auth.authenticate(req.headers.authorization, req.ip);
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
+    });
+    await v1.register(rotationRoutes(deps));
+    await v1.register(actionRoutes(deps));
+    await v1.register(evidenceRoutes(deps));
+  };
+}
