@@ -3,7 +3,6 @@
 // tests call createRotationWorker with their own connection and activities.
 import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
-import type { SecretClient } from '@azure/keyvault-secrets';
 import {
   createActivities,
   FailureTypes,
@@ -16,7 +15,7 @@ import {
 import { createFilesystemEvidenceStore } from './activities/evidence';
 import { ADMIN_ADAPTERS, createOpenAiProbe, type AdminHttpOptions } from './activities/gateway';
 import { createWebhookNotifier } from './activities/notify';
-import { createSecretStoreResolver, vaultFailure, type SecretStoreLogger } from './activities/secrets';
+import { createSecretStores, type SecretStoreLogger, type SecretStores } from './activities/secrets';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createRekeyMetrics, type RekeyMetrics } from './common/metrics';
@@ -52,33 +51,33 @@ export function createRotationWorker(opts: RotationWorkerOptions): Promise<Worke
   });
 }
 
-/** What buildActivityDeps needs besides settings; tests pass their own registry or vault client. */
+/** What buildActivityDeps needs besides settings; tests pass their own registry, environment or stores. */
 export interface WiringOptions {
   registry?: CredentialRegistry & { entries: CredentialEntry[] };
-  /** The Key Vault client of a vault URL; defaults to the SDK with the configured credential. */
-  secretClientFor?: (vaultUrl: string) => SecretClient;
+  /** Where secret backends read their own settings (tokens, emulator flags); defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** The secret stores; defaults to every backend in SECRET_STORES, configured from `env`. */
+  secretStores?: SecretStores;
   /** Where adapters log (pino-shaped); key values never reach it. */
   logger?: SecretStoreLogger;
   /** rekey's metrics the activities count into (canary, negative test, phases, outcomes). */
   metrics?: RekeyMetrics;
 }
 
-/** How long a resolved gateway admin key is reused before Key Vault is asked again. */
+/** How long a resolved gateway admin key is reused before its secret store is asked again. */
 const ADMIN_KEY_TTL_MS = 5 * 60_000;
 
 /**
- * Builds the production adapters from settings and the credential registry: the Key Vault secret
- * store per credential, the gateway admin adapter with its admin key read from Key Vault, the canary
+ * Builds the production adapters from settings and the credential registry: the secret store per
+ * credential (its backend's), the gateway admin adapter with its admin key read from the same store, the canary
  * probe and the telemetry adapter each credential names, the filesystem evidence store and the
  * webhook notifier.
  */
 export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}): ActivityDeps {
   const registry = opts.registry ?? loadRegistry(settings.REKEY_CREDENTIALS_FILE);
-  const vaults = createSecretStoreResolver({
-    emulator: settings.REKEY_KEYVAULT_EMULATOR,
-    ...(opts.logger ? { logger: opts.logger } : {}),
-    ...(opts.secretClientFor ? { secretClientFor: opts.secretClientFor } : {}),
-  });
+  const stores =
+    opts.secretStores ??
+    createSecretStores({ env: opts.env ?? process.env, ...(opts.logger ? { logger: opts.logger } : {}) });
   const entryOf = (credential: CredentialRef): CredentialEntry => {
     const entry = registry.entries.find(
       (c) => c.name === credential.name && c.environment === credential.environment,
@@ -100,7 +99,7 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
     };
   };
 
-  /** The admin key, read from the credential's vault when needed and kept for a few minutes. */
+  /** The admin key, read from the credential's secret store when needed and kept for a few minutes. */
   const adminKeyOf = (entry: CredentialEntry) => {
     let cached: { value: string; until: number } | undefined;
     const forget = () => {
@@ -110,19 +109,9 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
       if (cached && cached.until > Date.now()) return cached.value;
       const name = entry.gateway.admin_key_secret;
       if (!name) throw new Error(`${entry.name}: the registry names no admin_key_secret`);
-      const secret = await vaults
-        .secretClientFor(entry.vault_url)
-        .getSecret(name)
-        .catch((err: unknown) => {
-          throw vaultFailure(err, {
-            vaultUrl: entry.vault_url,
-            secretName: name,
-            operation: 'read the admin key from',
-          });
-        });
-      if (!secret.value) throw new Error(`admin key secret ${name} is empty`);
-      cached = { value: secret.value, until: Date.now() + ADMIN_KEY_TTL_MS };
-      return secret.value;
+      const value = await stores.readValue(toCredentialRef(entry).secret, name);
+      cached = { value, until: Date.now() + ADMIN_KEY_TTL_MS };
+      return value;
     };
     return { resolve, forget };
   };
@@ -162,7 +151,7 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
 
   return {
     registry,
-    secretStoreFor: (credential) => vaults.secretStoreFor(credential),
+    secretStoreFor: (credential) => stores.secretStoreFor(credential),
     gatewayAdminFor,
     probeFor,
     telemetry: {

@@ -3,7 +3,7 @@
 // are rate-limited per client address.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import { ROLES, type Role } from '../common/policy';
+import { ROLES, type Role } from '../domain/policy';
 import { NotAllowed, TooManyRequests, Unauthenticated } from './errors';
 
 export const tokenConfigSchema = z.array(

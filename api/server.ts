@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { createFilesystemEvidenceStore } from '../activities/evidence';
-import { createSecretStoreResolver } from '../activities/secrets';
+import { createSecretStores } from '../activities/secrets';
 import { ConfigError, loadRegistry, loadSettings, type Settings } from '../config';
 import { buildApp, type ApiDeps } from './app';
 import { Authenticator, tokenConfigSchema, type TokenConfig } from './auth';
@@ -71,11 +71,11 @@ export async function startServer(
       auth: deps.auth ?? new Authenticator(loadTokens(settings.REKEY_API_TOKENS_FILE)),
       taskQueue: settings.REKEY_TASK_QUEUE,
       temporalUiUrl: settings.TEMPORAL_UI_URL,
-      secretStoreFor: createSecretStoreResolver({
-        emulator: settings.REKEY_KEYVAULT_EMULATOR,
+      secretStoreFor: createSecretStores({
+        env: process.env,
         logger: pino({
           level: settings.REKEY_LOG_LEVEL,
-          base: { service: 'rekey-api', component: 'key-vault' },
+          base: { service: 'rekey-api', component: 'secret-store' },
         }),
       }).secretStoreFor,
       evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),

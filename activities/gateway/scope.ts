@@ -1,5 +1,5 @@
 // The scope rule of a rotation: the replacement key may do what the old key did and nothing more.
-import type { KeyScope } from '../types';
+import type { KeyScope } from '../../domain/activity-io';
 
 const limit = (v: number | null | undefined) => (v === null || v === undefined ? Infinity : v);
 const shown = (v: number | null | undefined) => (v === null || v === undefined ? 'unlimited' : String(v));

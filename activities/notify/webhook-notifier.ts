@@ -2,9 +2,10 @@
 // with HMAC-SHA256 over `timestamp.body` (header X-Rekey-Signature: sha256=<hex>) so the receiver can
 // check it came from rekey and is fresh. One POST per attempt: retries belong to the activity's retry
 // policy, and the workflow never lets a failure here block the rotation.
+import { FailureTypes } from '../../domain/failure-types';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Notifier } from '../ports';
+import type { Notifier } from '../../domain/ports';
 
 export interface WebhookNotifierOptions {
   /** Shared secret for the signature; without it nothing is sent to a webhook (the event is logged). */
@@ -31,7 +32,7 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
       if (!opts.signingSecret) {
         throw ApplicationFailure.nonRetryable(
           'REKEY_WEBHOOK_SIGNING_SECRET is not set on the worker: ticket webhooks are sent signed or not at all',
-          'WebhookUnsigned',
+          FailureTypes.WebhookUnsigned,
         );
       }
       const secret = opts.signingSecret;

@@ -1,2 +1,3 @@
 export * from './azure-key-vault';
-export { createSecretStoreResolver, type SecretStoreResolverOptions } from './store-resolver';
+export type { SecretBackend, SecretBackendContext, SecretBackendSession, SecretStoreLogger } from './backend';
+export { createSecretStores, SECRET_STORES, type SecretStores } from './registry';

@@ -1,6 +1,11 @@
 // Which per-key signals a telemetry source can see. Each adapter states what its data can show; the
 // registry's `unobservable` list switches off what one deployment cannot see (never switches one on).
-import { SIGNALS, type Signal, type SignalCapabilities, type TelemetrySource } from '../types';
+import {
+  SIGNALS,
+  type Signal,
+  type SignalCapabilities,
+  type TelemetrySource,
+} from '../../domain/activity-io';
 
 /** Capabilities with exactly these signals observable. */
 export function observing(signals: readonly Signal[]): SignalCapabilities {

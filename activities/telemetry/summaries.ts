@@ -1,6 +1,6 @@
 // Summaries both telemetry adapters build from per-group counts: old-key requests per registered
 // consumer (the canary's own excluded) and usage attribution by team.
-import type { AttributionReport, ConsumerUsage, CredentialRef } from '../types';
+import type { AttributionReport, ConsumerUsage, CredentialRef } from '../../domain/activity-io';
 
 export interface GroupCount {
   group: string;

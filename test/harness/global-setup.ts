@@ -21,7 +21,9 @@ import {
   writeCaBundle,
   type RunningServer,
 } from '../../scripts/local-stack';
-import { HARNESS_STATE_ENV, type HarnessState } from './harness-state';
+import { startMoto } from '../../scripts/stores/moto';
+import { startOpenBao } from '../../scripts/stores/openbao';
+import { HARNESS_STATE_ENV, OPENBAO_ENV, type HarnessState } from './harness-state';
 
 const base = path.join(ROOT, '.run', 'test');
 
@@ -84,7 +86,7 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEMPORAL_ADDRESS = `127.0.0.1:${grpcPort}`;
     process.env.TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
 
-    // Azure Key Vault: Lowkey Vault when its jar is here, else the reference Key Vault (simulator/key-vault).
+    // Azure Key Vault: the reference Key Vault (simulator/key-vault).
     try {
       const vault = await startKeyVault({
         httpsPort: await freePort(),
@@ -93,8 +95,6 @@ export default async function globalSetup(): Promise<void> {
       });
       started.push(vault);
       record();
-      if (vault.fallbackReason)
-        console.warn(`\n[rekey] ${vault.fallbackReason}; using the reference Key Vault`);
       process.env.REKEY_TEST_KEYVAULT_KIND = vault.kind;
       delete process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE;
       process.env.AZURE_KEYVAULT_URL = vault.url;
@@ -108,6 +108,39 @@ export default async function globalSetup(): Promise<void> {
     } catch (err) {
       process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE = (err as Error).message;
       console.warn(`\n[rekey] Key Vault integration tests will fail: ${(err as Error).message}`);
+    }
+    // AWS Secrets Manager: moto's server (in memory, loopback HTTP), reached through a location's endpoint.
+    // Its absence fails the AWS tests with this reason, never skips them.
+    try {
+      const moto = await startMoto({ port: await freePort(), logFile: path.join(dir, 'moto.log') });
+      started.push(moto);
+      record();
+      process.env.REKEY_TEST_MOTO_URL = moto.url;
+      delete process.env.REKEY_TEST_MOTO_UNAVAILABLE;
+    } catch (err) {
+      process.env.REKEY_TEST_MOTO_UNAVAILABLE = (err as Error).message;
+      console.warn(`\n[rekey] AWS Secrets Manager tests will fail: ${(err as Error).message}`);
+    }
+    // moto takes any keys; these replace a developer's own, so no test ever signs with real AWS credentials.
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: 'rekey-test',
+      AWS_SECRET_ACCESS_KEY: 'rekey-test',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    });
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+    // HashiCorp Vault KV v2: OpenBao's dev server (in memory, KV v2 at secret/, a random root token).
+    // Its absence fails the Vault tests with this reason, never skips them.
+    try {
+      const bao = await startOpenBao({ port: await freePort(), logFile: path.join(dir, 'openbao.log') });
+      started.push(bao);
+      record();
+      process.env[OPENBAO_ENV.address] = bao.address;
+      process.env[OPENBAO_ENV.token] = bao.rootToken;
+      delete process.env[OPENBAO_ENV.unavailable];
+    } catch (err) {
+      process.env[OPENBAO_ENV.unavailable] = (err as Error).message;
+      console.warn(`\n[rekey] HashiCorp Vault (OpenBao) tests will fail: ${(err as Error).message}`);
     }
     // Where tests put files of servers they start themselves (e.g. a reference Key Vault they restart).
     process.env.REKEY_TEST_RUN_DIR = dir;

@@ -10,7 +10,7 @@ import {
   WRITE_OUTCOME_UNKNOWN,
   writeOncePolicy,
 } from '../../activities/secrets';
-import { FailureTypes } from '../../common/failures';
+import { FailureTypes } from '../../domain/failure-types';
 
 describe('Key Vault credentials', () => {
   it.each([

@@ -4,12 +4,15 @@ import path from 'node:path';
 import { loadRegistry, parseRegistry, RegistryError } from '../../config/registry';
 
 const example = path.join(__dirname, '..', '..', 'config', 'credentials.example.yaml');
-const entry = (extra: string) => `credentials:
+const AZURE = `    secret:
+      backend: azure-key-vault
+      vault_url: https://kv.vault.azure.net
+      name: k
+`;
+const entry = (extra: string, secret = AZURE) => `credentials:
   - name: k
     environment: production
-    vault_url: https://kv.vault.azure.net
-    secret_name: k
-    gateway:
+${secret}    gateway:
       base_url: https://gw.example/v1
       admin_adapter: litellm
       admin_base_url: https://gw.example
@@ -36,9 +39,12 @@ describe('the credential registry', () => {
     expect(registry.lookup('flatkey-router-key', 'production')).toEqual({
       name: 'flatkey-router-key',
       environment: 'production',
-      vaultUrl: 'https://kv-platform-prod.vault.azure.net',
-      secretName: 'flatkey-router-key',
-      pendingSecretName: 'flatkey-router-key-pending',
+      secret: {
+        backend: 'azure-key-vault',
+        vaultUrl: 'https://kv-platform-prod.vault.azure.net',
+        secretName: 'flatkey-router-key',
+        pendingSecretName: 'flatkey-router-key-pending',
+      },
       gatewayBaseUrl: 'https://router.flatkey.ai/v1',
       adminAdapter: 'manual',
       consumers: [
@@ -47,15 +53,28 @@ describe('the credential registry', () => {
       ],
     });
     expect(registry.lookup('flatkey-router-key', 'staging')).toBeUndefined();
+    expect(registry.lookup('litellm-platform-key', 'production')?.secret).toEqual({
+      backend: 'hashicorp-vault',
+      address: 'https://vault.internal:8200',
+      mount: 'secret',
+      path: 'platform/litellm-platform-key',
+      pendingPath: 'platform/litellm-platform-key-pending',
+      field: 'api_key',
+    });
+    expect(registry.lookup('openrouter-research-key', 'staging')?.secret).toEqual({
+      backend: 'aws-secrets-manager',
+      region: 'eu-west-1',
+      secretId: 'research/openrouter-key',
+    });
     expect(registry.entries.find((c) => c.name === 'openrouter-research-key')?.gateway.status_check).toBe(
       'key',
     );
   });
 
-  it('refuses an admin key written inline, pointing to Key Vault', () => {
+  it('refuses an admin key written inline, pointing to the secret store', () => {
     expect(() =>
       parseRegistry(entry(`      admin_key: ${inlineKey}\n      admin_key_secret: m`), 'r.yaml'),
-    ).toThrow(/r\.yaml: credentials\.0\.gateway: .*admin keys live in Key Vault/);
+    ).toThrow(/r\.yaml: credentials\.0\.gateway: .*admin keys live in the secret store/);
   });
 
   it('needs the admin key secret and admin URL for automated gateways', () => {
@@ -73,12 +92,58 @@ describe('the credential registry', () => {
 
   it('refuses a pending secret named like the stable one, whatever the case', () => {
     const entryWith = entry('      admin_key_secret: m').replace(
-      '    secret_name: k\n',
-      '    secret_name: k\n    pending_secret_name: K\n',
+      '      name: k\n',
+      '      name: k\n      pending_name: K\n',
     );
     expect(() => parseRegistry(entryWith, 'r.yaml')).toThrow(
-      /pending_secret_name: must differ from secret_name/,
+      /secret\.pending_name: must differ from the stable name \(Key Vault names ignore case\)/,
     );
+    const vault = `    secret:
+      backend: hashicorp-vault
+      address: http://127.0.0.1:8200
+      path: apps/k
+      pending_path: apps/k
+`;
+    expect(() => parseRegistry(entry('      admin_key_secret: m', vault), 'r.yaml')).toThrow(
+      /secret\.pending_path: must differ from the stable path/,
+    );
+    // KV v2 paths are case-sensitive: apps/K and apps/k are two secrets.
+    expect(() =>
+      parseRegistry(
+        entry('      admin_key_secret: m', vault.replace('pending_path: apps/k', 'pending_path: apps/K')),
+        'r.yaml',
+      ),
+    ).not.toThrow();
+  });
+
+  it('reads the pre-0.3 Azure-only fields as an azure-key-vault location', () => {
+    const legacy = entry(
+      '      admin_key_secret: m',
+      '    vault_url: https://kv.vault.azure.net/\n    secret_name: k\n    pending_secret_name: k-next\n',
+    );
+    expect(parseRegistry(legacy, 'r.yaml').lookup('k', 'production')?.secret).toEqual({
+      backend: 'azure-key-vault',
+      vaultUrl: 'https://kv.vault.azure.net',
+      secretName: 'k',
+      pendingSecretName: 'k-next',
+    });
+    // Both forms at once is ambiguous: the legacy fields are then unknown keys.
+    expect(() => parseRegistry(legacy.replace('    gateway:', `${AZURE}    gateway:`), 'r.yaml')).toThrow(
+      /r\.yaml: credentials\.0: .*vault_url/,
+    );
+  });
+
+  it('names what is wrong in a location, by backend', () => {
+    const bad = (secret: string) => () => parseRegistry(entry('      admin_key_secret: m', secret), 'r.yaml');
+    expect(bad('    secret:\n      backend: gcp-secret-manager\n      name: k\n')).toThrow(
+      /r\.yaml: credentials\.0\.secret\.backend: /,
+    );
+    expect(
+      bad('    secret:\n      backend: aws-secrets-manager\n      region: mars\n      secret_id: k\n'),
+    ).toThrow(/credentials\.0\.secret\.region: an AWS region/);
+    expect(
+      bad('    secret:\n      backend: hashicorp-vault\n      address: http://v:8200\n      path: /abs\n'),
+    ).toThrow(/credentials\.0\.secret\.path: a KV v2 path/);
   });
 
   it("refuses one credential's pending secret being another's stable secret in the same vault", () => {
@@ -88,10 +153,26 @@ describe('the credential registry', () => {
       .slice(1)
       .join('\n')
       .replace('  - name: k\n', '  - name: k-pending\n')
-      .replace('    secret_name: k\n', '    secret_name: K-Pending\n');
+      .replace('      name: k\n', '      name: K-Pending\n');
     expect(() => parseRegistry(a + b, 'r.yaml')).toThrow(
-      /secret K-Pending in kv.vault.azure.net is used by both production\/k and production\/k-pending/,
+      /secret K-Pending in https:\/\/kv.vault.azure.net is used by both production\/k and production\/k-pending/,
     );
+  });
+
+  it('refuses two credentials on one AWS secret, and lets distinct stores reuse a name', () => {
+    const aws = (region: string) =>
+      `    secret:\n      backend: aws-secrets-manager\n      region: ${region}\n      secret_id: shared/k\n`;
+    const a = entry('      admin_key_secret: m', aws('eu-west-1'));
+    const b = (region: string) =>
+      entry('      admin_key_secret: m', aws(region))
+        .split('\n')
+        .slice(1)
+        .join('\n')
+        .replace('  - name: k\n', '  - name: k2\n');
+    expect(() => parseRegistry(a + b('eu-west-1'), 'r.yaml')).toThrow(
+      /secret shared\/k in aws-secrets-manager:eu-west-1 is used by both production\/k and production\/k2/,
+    );
+    expect(() => parseRegistry(a + b('us-east-1'), 'r.yaml')).not.toThrow();
   });
 
   it('needs the admin key where gateway-usage telemetry reads the admin API, also for manual gateways', () => {

@@ -1,9 +1,9 @@
 // LiteLLM proxy key admin: /key/generate, /key/info, /key/list, /key/block, /key/unblock, /key/delete,
 // and /spend/logs to look a request up. Keys are identified by LiteLLM's `token` (SHA-256 hex of the
 // value); rekey tags its keys with the alias `rekey:<rotation id>`, which /key/list filters on.
-import { sha256Hex } from '../../fingerprint';
-import type { GatewayAdmin } from '../../ports';
-import type { KeyScope } from '../../types';
+import { sha256Hex } from '../../../domain/fingerprint';
+import type { GatewayAdmin } from '../../../domain/ports';
+import type { KeyScope } from '../../../domain/activity-io';
 import { adminCall, type AdminHttpOptions } from '../admin-http';
 
 interface LiteLlmKeyRow {

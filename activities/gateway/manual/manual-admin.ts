@@ -1,14 +1,15 @@
 // Gateways without an admin API (Flatkey, …): a human issues the replacement key and hands it to the
 // API, and confirms revocation; the workflow waits for both. Any automated call is a configuration
 // error, so it fails without retrying.
+import { FailureTypes } from '../../../domain/failure-types';
 import { ApplicationFailure } from '@temporalio/common';
-import type { GatewayAdmin } from '../../ports';
+import type { GatewayAdmin } from '../../../domain/ports';
 
 const refuse = (what: string) =>
   Promise.reject(
     ApplicationFailure.nonRetryable(
       `manual gateway: a human must ${what}; rekey has no admin API for it`,
-      'ManualGateway',
+      FailureTypes.ManualGateway,
     ),
   );
 

@@ -4,8 +4,8 @@
 // `rekey:<rotation id>`. No findRequest: GET /generation takes generation ids (the completion's `gen-…`
 // id, not the `x-request-id` the canary records) and answers 404 until the generation is stored,
 // which a pre-check would misread as a request never sent.
-import type { GatewayAdmin } from '../../ports';
-import type { KeyScope } from '../../types';
+import type { GatewayAdmin } from '../../../domain/ports';
+import type { KeyScope } from '../../../domain/activity-io';
 import { adminCall, type AdminHttpOptions } from '../admin-http';
 
 interface OpenRouterKey {

@@ -1,4 +1,13 @@
 export {
+  AZURE_KEYVAULT_EMULATOR_ENV,
+  azureKeyVaultBackend,
+  azureKeyVaultSettings,
+  connectAzureKeyVault,
+  DEPRECATED_KEYVAULT_EMULATOR_ENV,
+  type AzureKeyVaultSessionOptions,
+  type AzureKeyVaultSettings,
+} from './backend';
+export {
   AZURE_VAULT_SUFFIXES,
   createSecretClient,
   isAzureVaultHost,

@@ -4,7 +4,7 @@
 // with `rekey-` belong to the platform team (cost centre, owner, …) and are carried forward untouched.
 import { createHash } from 'node:crypto';
 import type { SecretProperties } from '@azure/keyvault-secrets';
-import type { SecretStage } from '../../types';
+import type { SecretStage } from '../../../domain/secrets';
 
 export const Tag = {
   /** The rotation that wrote this version (its id, or `sha256:<hex>` of an id too long for a tag). */
@@ -83,6 +83,7 @@ export function rollbackCopy<T extends Pick<SecretProperties, 'tags' | 'createdO
   )[0];
 }
 
-function newestFirst<T extends Pick<SecretProperties, 'createdOn'>>(versions: T[]): T[] {
+/** Versions by creation time, newest first (Key Vault lists them in no particular order). */
+export function newestFirst<T extends Pick<SecretProperties, 'createdOn'>>(versions: T[]): T[] {
   return [...versions].sort((a, b) => (b.createdOn?.getTime() ?? 0) - (a.createdOn?.getTime() ?? 0));
 }

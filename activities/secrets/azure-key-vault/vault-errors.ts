@@ -2,9 +2,10 @@
 // (a missing or disabled secret, a refused identity, an untrusted certificate) is non-retryable and says
 // which vault and secret; throttling, 5xx and network trouble are retryable. Messages are built from ids
 // and status codes only, never from request bodies, so no key value can reach them (or history).
+import { TLS_ERROR_CODES } from '../tls-errors';
 import { ApplicationFailure } from '@temporalio/common';
 import { isRestError } from '@azure/keyvault-secrets';
-import { FailureTypes } from '../../../common/failures';
+import { FailureTypes } from '../../../domain/failure-types';
 import { tooLongRetryAfterOf } from './retry-after-cap-policy';
 import { WRITE_OUTCOME_UNKNOWN } from './write-once-policy';
 
@@ -33,21 +34,6 @@ export interface VaultContext {
   /** A verb phrase: "read the newest version of", "promote the pending value into", … */
   operation: string;
 }
-
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'CERT_UNTRUSTED',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-  'EPROTO',
-]);
 
 /** The HTTP status of a Key Vault error, if it has one. */
 export function statusOf(err: unknown): number | undefined {
@@ -94,7 +80,7 @@ export function vaultFailure(err: unknown, ctx: VaultContext): ApplicationFailur
   const status = statusOf(err);
   const code = isRestError(err) ? err.code : (err as { code?: unknown } | undefined)?.code;
 
-  if (typeof code === 'string' && TLS_CODES.has(code)) {
+  if (typeof code === 'string' && TLS_ERROR_CODES.has(code)) {
     return nonRetryable(
       VaultFailureTypes.VaultTlsUntrusted,
       `${what}: TLS failed (${code}). The vault's certificate is not trusted by this process: for a local ` +

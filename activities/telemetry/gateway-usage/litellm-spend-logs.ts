@@ -2,9 +2,9 @@
 // Rows carry the key's SHA-256 (`api_key`), the end user, tokens, spend and success/failure; calls
 // refused before routing (401/403/429 at the proxy) are not logged there, so those figures read zero:
 // use the Prometheus adapter where auth errors and rate limits must be watched.
-import type { Telemetry, TelemetryKey } from '../../ports';
-import type { CredentialRef, WindowMetrics } from '../../types';
-import { fingerprintHex } from '../../fingerprint';
+import type { Telemetry, TelemetryKey } from '../../../domain/ports';
+import type { CredentialRef, WindowMetrics } from '../../../domain/activity-io';
+import { fingerprintHex } from '../../../domain/fingerprint';
 import { adminCall, type AdminHttpOptions } from '../../gateway/admin-http';
 import { observing } from '../capabilities';
 import { attributionFrom, perConsumer } from '../summaries';

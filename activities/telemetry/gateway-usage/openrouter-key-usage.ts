@@ -8,9 +8,10 @@
 // - traffic on free models costs nothing and is invisible here;
 // - usage attribution is not possible (no owner or team per key): it fails non-retryably, naming the
 //   policy switch (`evidence.usage_owner_check`, `cost_anomaly_check`: optional).
+import { FailureTypes } from '../../../domain/failure-types';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Telemetry, TelemetryKey } from '../../ports';
-import type { ConsumerUsage, CredentialRef, WindowMetrics } from '../../types';
+import type { Telemetry, TelemetryKey } from '../../../domain/ports';
+import type { ConsumerUsage, CredentialRef, WindowMetrics } from '../../../domain/activity-io';
 import { adminCall, type AdminHttpOptions } from '../../gateway/admin-http';
 import { observing } from '../capabilities';
 
@@ -24,7 +25,7 @@ export function createOpenRouterUsageTelemetry(opts: AdminHttpOptions): Telemetr
     if (!key.gatewayKeyId) {
       throw ApplicationFailure.nonRetryable(
         `OpenRouter usage needs the key's hash; ${key.fingerprint} has none (manual gateway?)`,
-        'TelemetryUnsupported',
+        FailureTypes.TelemetryUnsupported,
       );
     }
     return key.gatewayKeyId;
@@ -76,7 +77,7 @@ export function createOpenRouterUsageTelemetry(opts: AdminHttpOptions): Telemetr
       return Promise.reject(
         ApplicationFailure.nonRetryable(
           'OpenRouter reports no owner or team per key: set evidence.usage_owner_check and cost_anomaly_check to optional, or use the Prometheus adapter',
-          'AttributionUnsupported',
+          FailureTypes.AttributionUnsupported,
         ),
       );
     },

@@ -1,9 +1,9 @@
 // Per-key traffic from Prometheus. PromQL templates select a key by `{key}`, the 12 hex characters of
 // its fingerprint, which prefix the SHA-256 `hashed_api_key` label LiteLLM (and the reference gateway)
 // exports. Counters are read at both ends of a window and subtracted, so figures are exact counts.
-import { fingerprintHex } from '../../fingerprint';
-import type { Telemetry, TelemetryKey } from '../../ports';
-import { SIGNALS, type CredentialRef, type WindowMetrics } from '../../types';
+import { fingerprintHex } from '../../../domain/fingerprint';
+import type { Telemetry, TelemetryKey } from '../../../domain/ports';
+import { SIGNALS, type CredentialRef, type WindowMetrics } from '../../../domain/activity-io';
 import { observing } from '../capabilities';
 import { attributionFrom, perConsumer } from '../summaries';
 
