@@ -4,13 +4,14 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 TSX := $(CURDIR)/node_modules/.bin/tsx
 
 .PHONY: bootstrap up down status check test test-unit test-workflows test-integration demo demo-down clean \
-	bootstrap-cluster cluster-up cluster-down cluster-status test-cluster
+	bootstrap-cluster cluster-up cluster-down cluster-status test-cluster conformance-azure
 
-## bootstrap: install Node 24, npm dependencies, Temporal CLI + test server, Lowkey Vault (idempotent)
+## bootstrap: install Node 24, npm dependencies, Temporal CLI + test server, the reference Key Vault's
+##   TLS certificate (idempotent)
 bootstrap:
 	@bash scripts/bootstrap.sh
 
-## up / down / status: the local stack (Temporal dev server + Web UI, Lowkey Vault) in the background
+## up / down / status: the local stack (Temporal dev server + Web UI, the reference Key Vault) in the background
 up: bootstrap
 	@$(TSX) scripts/stack.ts up
 down:
@@ -34,6 +35,12 @@ test-workflows: bootstrap
 test-integration: bootstrap
 	@npx jest --ci --selectProjects integration
 
+## conformance-azure: the official Azure SDK for Go (azsecrets) against the reference Key Vault, a table of
+##   checks (scripts/azure-conformance.ts; Go 1.21+ fetches the toolchain go.mod asks for)
+conformance-azure:
+	@bash scripts/bootstrap.sh conformance-azure
+	@$(TSX) scripts/azure-conformance.ts
+
 ## cluster-up / cluster-down / cluster-status: a real Temporal cluster in the background — Temporal Server
 ##   on PostgreSQL with SQL visibility, namespace and search attributes (scripts/cluster.ts; .run/cluster/)
 bootstrap-cluster:
@@ -52,9 +59,11 @@ test-cluster: bootstrap-cluster
 
 ## demo: a complete rotation end to end on a stack of its own (free ports, files and logs in .run/demo/)
 ##   make demo SCENARIO=rollback   the new key fails after the flip and the rotation rolls back by itself
+##   make demo BACKEND=vault       the secret in HashiCorp Vault KV v2 (OpenBao); BACKEND=aws: AWS Secrets
+##                                 Manager (moto); BACKEND=azure (the default): Key Vault (the reference Key Vault)
 ##   make demo KEEP=1              leaves the stack up afterwards (Temporal UI, API, gateway); make demo-down stops it
 demo: bootstrap
-	@$(TSX) scripts/demo.ts run --scenario "$(SCENARIO)" $(if $(filter 1 true yes,$(KEEP)),--keep)
+	@$(TSX) scripts/demo.ts run --scenario "$(SCENARIO)" --backend "$(BACKEND)" $(if $(filter 1 true yes,$(KEEP)),--keep)
 demo-down:
 	@if [ -x "$(TSX)" ]; then $(TSX) scripts/demo.ts down; else echo "nothing to stop"; fi
 

@@ -4,7 +4,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { Connection } from '@temporalio/client';
-import { fingerprintHex } from '../activities/fingerprint';
+import { fingerprintHex } from '../domain/fingerprint';
 import { REKEY_SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
 
 /** The repository root, from which the tool folder and run folder are found. */
@@ -197,62 +197,12 @@ export async function startTemporalDevServer(opts: TemporalDevServerOptions): Pr
   return server;
 }
 
-/** Where the Lowkey Vault jar and the TLS material rekey generates for it live. */
-export function lowkeyPaths() {
-  const dir = path.join(TOOLS, 'lowkey-vault');
-  const version = process.env.LOWKEY_VAULT_VERSION ?? readVersion('LOWKEY_VAULT_VERSION');
-  return {
-    dir,
-    jar: path.join(dir, `lowkey-vault-app-${version}.jar`),
-    keystore: path.join(dir, 'keystore.p12'),
-    certPem: path.join(dir, 'lowkey-vault.pem'),
-    javaFile: path.join(dir, 'java-path'),
-  };
-}
-
 /** A pinned version (or other setting) from scripts/versions.env. */
 export function readVersion(name: string): string {
   const text = readFileSync(path.join(ROOT, 'scripts', 'versions.env'), 'utf8');
   const m = new RegExp(`^${name}=(.+)$`, 'm').exec(text);
   if (!m?.[1]) throw new Error(`scripts/versions.env has no ${name}`);
   return m[1].trim();
-}
-
-/** Why Lowkey Vault cannot run here, or undefined when it can. */
-export function lowkeyUnavailableReason(): string | undefined {
-  const p = lowkeyPaths();
-  if (!existsSync(p.jar))
-    return `the Lowkey Vault jar ${p.jar} is missing (scripts/bootstrap.sh could not fetch it)`;
-  if (!existsSync(p.keystore) || !existsSync(p.certPem) || !existsSync(p.javaFile))
-    return `the Lowkey Vault TLS material or Java path under ${p.dir} is missing (run scripts/bootstrap.sh)`;
-  return undefined;
-}
-
-/** Options of a Lowkey Vault (Azure Key Vault emulator) instance. */
-export interface LowkeyVaultOptions {
-  httpsPort: number;
-  tokenPort: number;
-  logFile: string;
-}
-
-/** Starts Lowkey Vault over HTTPS with the certificate bootstrap generated; Node trusts it via NODE_EXTRA_CA_CERTS. */
-export async function startLowkeyVault(opts: LowkeyVaultOptions): Promise<RunningServer> {
-  const reason = lowkeyUnavailableReason();
-  if (reason) throw new Error(reason);
-  const p = lowkeyPaths();
-  await assertPortsFree('Lowkey Vault', [opts.httpsPort, opts.tokenPort]);
-  const java = readFileSync(p.javaFile, 'utf8').trim();
-  const args = ['-jar', p.jar, `--server.port=${opts.httpsPort}`, `--app.token.port=${opts.tokenPort}`];
-  args.push(`--server.ssl.key-store=${p.keystore}`, '--server.ssl.key-store-type=PKCS12');
-  args.push('--server.ssl.key-store-password=changeit', '--LOWKEY_VAULT_RELAXED_PORTS=true');
-  const { child, server } = startProcess('lowkey-vault', java, args, opts.logFile);
-  try {
-    await waitFor('Lowkey Vault', () => portOpen(opts.httpsPort), 90_000, child);
-  } catch (err) {
-    await server.stop();
-    throw new Error(`${(err as Error).message} (log: ${opts.logFile})`, { cause: err });
-  }
-  return server;
 }
 
 /** Where the reference Key Vault's entry point and the TLS material scripts/bootstrap.sh generates live. */
@@ -283,6 +233,8 @@ export interface ReferenceKeyVaultOptions {
   /** Keeps secrets (values included, mode 0600) across a restart on the same port. */
   stateFile?: string;
   purgeProtection?: boolean;
+  /** Deletes, purges and recovers finish this long after they are accepted, as in the service (0: at once). */
+  operationDelayMs?: number;
 }
 
 /** Starts the reference Key Vault over HTTPS as its own process group; Node trusts it via NODE_EXTRA_CA_CERTS. */
@@ -298,6 +250,7 @@ export async function startReferenceKeyVault(opts: ReferenceKeyVaultOptions): Pr
     REKEY_KEYVAULT_PURGE_PROTECTION: opts.purgeProtection ? '1' : '0',
   };
   if (opts.stateFile) env.REKEY_KEYVAULT_STATE_FILE = opts.stateFile;
+  if (opts.operationDelayMs) env.REKEY_KEYVAULT_OPERATION_DELAY_MS = String(opts.operationDelayMs);
   const { child, server } = startProcess('reference-key-vault', p.tsx, [p.main], opts.logFile, env);
   try {
     await waitFor('reference Key Vault', () => portOpen(opts.httpsPort), 30_000, child);
@@ -310,49 +263,31 @@ export async function startReferenceKeyVault(opts: ReferenceKeyVaultOptions): Pr
 
 /** The Key Vault a local stack runs, and how to reach and trust it. */
 export interface LocalKeyVault extends RunningServer {
-  kind: 'lowkey' | 'reference';
+  /** The emulator that runs: always the reference Key Vault (simulator/key-vault). */
+  kind: 'reference';
   url: string;
   /** Its certificate, for NODE_EXTRA_CA_CERTS. */
   certPem: string;
-  /** Why Lowkey Vault is not the one running; undefined when it is. */
-  fallbackReason?: string;
 }
 
-/**
- * Azure Key Vault for local runs (tests, `make up`, `make demo`): Lowkey Vault when its jar is here and
- * starts, else the reference Key Vault. Throws with both reasons when neither can run.
- */
+/** Azure Key Vault for local runs (tests, `make up`, `make demo`): the reference Key Vault over HTTPS. */
 export async function startKeyVault(opts: {
   httpsPort: number;
   logFile: string;
-  /** Lowkey Vault's token port; a free one when not given. */
-  tokenPort?: number;
-  /** The reference Key Vault keeps its secrets here across restarts (values included, mode 0600). */
+  /** Keeps its secrets here across restarts (values included, mode 0600). */
   stateFile?: string;
 }): Promise<LocalKeyVault> {
-  const url = `https://localhost:${opts.httpsPort}`;
-  let fallbackReason = lowkeyUnavailableReason();
-  if (!fallbackReason) {
-    try {
-      const server = await startLowkeyVault({
-        httpsPort: opts.httpsPort,
-        tokenPort: opts.tokenPort ?? (await freePort()),
-        logFile: opts.logFile,
-      });
-      return { ...server, kind: 'lowkey', url, certPem: lowkeyPaths().certPem };
-    } catch (err) {
-      // An installed Lowkey Vault that does not start must not hide behind the fallback silently.
-      fallbackReason = `Lowkey Vault did not start: ${(err as Error).message}`;
-    }
-  }
-  const referenceMissing = referenceKeyVaultUnavailableReason();
-  if (referenceMissing) throw new Error(`no Key Vault can run: ${fallbackReason}; and ${referenceMissing}`);
   const server = await startReferenceKeyVault({
     httpsPort: opts.httpsPort,
     logFile: opts.logFile,
     ...(opts.stateFile ? { stateFile: opts.stateFile } : {}),
   });
-  return { ...server, kind: 'reference', url, certPem: keyVaultPaths().certPem, fallbackReason };
+  return {
+    ...server,
+    kind: 'reference',
+    url: `https://localhost:${opts.httpsPort}`,
+    certPem: keyVaultPaths().certPem,
+  };
 }
 
 /**

@@ -52,18 +52,13 @@ async function up() {
     );
     env.TEMPORAL_ADDRESS = `127.0.0.1:${grpcPort}`;
     env.TEMPORAL_UI_URL = `http://127.0.0.1:${uiPort}`;
-    // Lowkey Vault when its jar is here, else the reference Key Vault, whose state survives `make down`/`up`.
+    // The reference Key Vault, whose state survives `make down`/`up`.
     const vault = await startKeyVault({
-      httpsPort: envPort('REKEY_KEYVAULT_PORT', envPort('REKEY_LOWKEY_PORT', 8443)),
-      tokenPort: envPort('REKEY_LOWKEY_TOKEN_PORT', 8081),
+      httpsPort: envPort('REKEY_KEYVAULT_PORT', 8443),
       logFile: path.join(dir, 'key-vault.log'),
       stateFile: path.join(dir, 'reference-key-vault.json'),
     });
     started.push(vault);
-    if (vault.fallbackReason)
-      console.warn(
-        `Lowkey Vault not started (${vault.fallbackReason}); the reference Key Vault runs instead`,
-      );
     env.AZURE_KEYVAULT_URL = vault.url;
     env.REKEY_KEYVAULT_EMULATOR = 'true';
     env.NODE_EXTRA_CA_CERTS = vault.certPem;

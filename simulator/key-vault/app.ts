@@ -1,6 +1,7 @@
-// The reference Key Vault: the Azure Key Vault secrets REST API, faithful enough that the official
-// @azure/keyvault-secrets SDK works against it unchanged, for development and CI where Lowkey Vault
-// cannot be installed. Served over HTTPS (the SDK refuses plain HTTP); `app.inject` tests it without TLS.
+// The reference Key Vault: the Azure Key Vault secrets REST API, faithful enough that the official Azure
+// SDKs work against it unchanged (@azure/keyvault-secrets in the tests; Go's azsecrets in
+// conformance/azure-go, `make conformance-azure`), for development and CI. Served over HTTPS (the SDKs
+// refuse plain HTTP); `app.inject` tests it without TLS.
 // A dev emulator: any bearer token is accepted, and the optional state file holds secret values.
 // For drills it can behave like the service under stress: latency on every request, deletes, purges and
 // recovers that finish asynchronously (state.ts), and injected 429/503 answers (faults.ts).
@@ -12,6 +13,9 @@ import { KeyVaultError } from './errors';
 import { InjectedFault, KeyVaultFaults, type FaultSpec } from './faults';
 import { registerSecretRoutes } from './secrets-routes';
 import { KeyVaultState, type KeyVaultStateOptions } from './state';
+
+/** Longest path segment the router passes on (secret names are at most 127 characters, versions 32). */
+const MAX_PATH_PARAM = 2048;
 
 export interface KeyVaultOptions extends KeyVaultStateOptions {
   /** PEM key and certificate; without them the app serves plain HTTP (only for `app.inject`). */
@@ -45,8 +49,14 @@ export function buildKeyVault(opts: KeyVaultOptions = {}): ReferenceKeyVault {
   const drills = { latencyMs: opts.latencyMs ?? 0 };
   if (!Number.isFinite(drills.latencyMs) || drills.latencyMs < 0)
     throw new Error(`latencyMs must be 0 or more, got ${drills.latencyMs}`);
-  // `https: null` serves plain HTTP; one option keeps a single app type for both.
-  const app = Fastify({ logger: false, https: opts.tls ?? null });
+  // `https: null` serves plain HTTP; one option keeps a single app type for both. Fastify's router answers
+  // 414 to a path parameter over 100 characters, but secret names go up to 127: the limit is raised so that
+  // the name rule (400 BadParameter) decides, as in the service.
+  const app = Fastify({
+    logger: false,
+    https: opts.tls ?? null,
+    routerOptions: { maxParamLength: MAX_PATH_PARAM },
+  });
 
   app.addHook('onRequest', async () => {
     stats.requests++;
