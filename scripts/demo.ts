@@ -1,7 +1,8 @@
 // `make demo`: one rotation end to end, each part a real process on free ports under .run/demo/ —
-// Temporal dev server + Web UI, Key Vault (Lowkey Vault, or the reference Key Vault where its jar is
-// missing), the reference gateway, Prometheus scraping the gateway's per-key metrics (the credential's
-// telemetry), and the worker and the API as `npm run worker` / `npm run api` with settings written here.
+// Temporal dev server + Web UI, the secret store (`--backend azure`: the reference Key Vault,
+// simulator/key-vault; `vault`: OpenBao's KV v2; `aws`: moto's Secrets Manager), the reference
+// gateway, Prometheus scraping the gateway's per-key metrics (the credential's telemetry), and the worker
+// and the API as `npm run worker` / `npm run api` with settings written here.
 // An app-like consumer keeps calling the gateway with whatever the stable secret serves while alice@demo
 // starts the rotation with the `rekey` CLI and bob@demo approves the revocation, which the revoke gate
 // must offer on positive evidence. `--scenario rollback` makes the new key fail after the flip: the hold
@@ -11,19 +12,18 @@
 // unless `--keep`; `tsx scripts/demo.ts down` (make demo-down) stops a kept demo.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { SecretClient } from '@azure/keyvault-secrets';
 import { Connection } from '@temporalio/client';
 import { parse as parseYaml } from 'yaml';
-import { fingerprint } from '../activities/fingerprint';
+import { fingerprint } from '../domain/fingerprint';
 import { LITELLM_QUERIES } from '../activities/telemetry';
 import {
   checkEvidenceBundle,
   createFilesystemEvidenceStore,
   verifyEvidenceStore,
 } from '../activities/evidence';
-import { createSecretClient } from '../activities/secrets';
 import type { RotationView } from '../cli/client';
-import { rotationPolicySchema } from '../common/policy';
+import { rotationPolicySchema } from '../domain/policy';
+import type { SecretBackendKind } from '../domain/secrets';
 import { TERMINAL_PHASES, type Phase, type RotationStatus } from '../workflows/messages';
 import { AppTraffic, describeStats } from './demo/app-traffic';
 import {
@@ -36,6 +36,7 @@ import {
 } from './demo/config';
 import { alive, demoPaths, DemoProcesses, readState, stopRecorded } from './demo/processes';
 import { filesToScan, findLeaks, heading, indented, say, Transcript } from './demo/transcript';
+import { backendOf, DEFAULT_BACKEND, startLocalStore } from './stores/local-store';
 import {
   ROOT,
   TOOLS,
@@ -43,7 +44,6 @@ import {
   freePort,
   promScalar,
   runCommand,
-  startKeyVault,
   startPrometheus,
   type CommandRun,
   startTemporalDevServer,
@@ -58,6 +58,8 @@ type Scenario = keyof typeof SCENARIOS;
 
 interface Options {
   scenario: Scenario;
+  /** Where the credential's secret lives: Key Vault (default), HashiCorp Vault (OpenBao) or AWS (moto). */
+  backend: SecretBackendKind;
   keep: boolean;
   dir: string;
   timeoutMs: number;
@@ -285,30 +287,28 @@ async function run(opts: Options): Promise<number> {
     const grpcPort = await freePort();
     const uiPort = await freePort();
     const vaultPort = await freePort();
-    const [temporal, vault] = await Promise.allSettled([
+    const [temporal, started] = await Promise.allSettled([
       startTemporalDevServer({
         grpcPort,
         uiPort,
         dbFile: path.join(opts.dir, 'temporal.sqlite'),
         logFile: p.log('temporal'),
       }),
-      startKeyVault({ httpsPort: vaultPort, logFile: p.log('key-vault') }),
+      startLocalStore(opts.backend, { port: vaultPort, logFile: p.log('secret-store') }),
     ]);
     if (temporal.status === 'fulfilled') procs.add(temporal.value);
-    if (vault.status === 'fulfilled') procs.add(vault.value);
+    if (started.status === 'fulfilled') procs.add(started.value.server);
     if (temporal.status === 'rejected') throw temporal.reason;
-    if (vault.status === 'rejected') throw vault.reason;
+    if (started.status === 'rejected') throw started.reason;
     if (abort.signal.aborted) throw new Interrupted('interrupted');
     const temporalAddress = `127.0.0.1:${grpcPort}`;
     const temporalUi = `http://127.0.0.1:${uiPort}`;
-    const vaultUrl = vault.value.url;
+    const secretStore = started.value;
     say(`  Temporal dev server  ${temporalAddress}, Web UI ${temporalUi}   (temporal.log)`);
-    say(
-      `  Key Vault            ${vaultUrl}, ${vault.value.kind === 'reference' ? `the reference Key Vault (${vault.value.fallbackReason ?? 'Lowkey Vault not installed'})` : 'Lowkey Vault'}   (key-vault.log)`,
-    );
+    say(`  secret store         ${secretStore.label}   (secret-store.log)`);
 
     // Node trusts the emulator's certificate through NODE_EXTRA_CA_CERTS, never by switching TLS checks off.
-    writeCaBundle(p.caBundle, [vault.value.certPem]);
+    writeCaBundle(p.caBundle, secretStore.certPems);
     process.env.NODE_EXTRA_CA_CERTS = p.caBundle;
     applyNodeExtraCaCerts();
 
@@ -364,13 +364,10 @@ async function run(opts: Options): Promise<number> {
     );
 
     // ── seed ──
-    heading('2. seed: the gateway admin key and the current key in Key Vault');
-    const vaultClient: SecretClient = createSecretClient(vaultUrl, { emulator: true });
+    heading(`2. seed: the gateway admin key and the current key in ${secretStore.label.split(' http')[0]}`);
     const c = DEMO_CREDENTIAL;
-    const adminSecret = await vaultClient.setSecret(c.adminKeySecret, admin.masterKey);
-    say(
-      `  ${c.adminKeySecret}@${adminSecret.properties.version}  the gateway's master key (value not shown)`,
-    );
+    await secretStore.put(c.adminKeySecret, admin.masterKey);
+    say(`  ${c.adminKeySecret}  the gateway's master key (value not shown)`);
     const generated = await fetch(`${gatewayBase}/key/generate`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin.masterKey}`, 'content-type': 'application/json' },
@@ -385,16 +382,13 @@ async function run(opts: Options): Promise<number> {
     const oldKey = ((await generated.json()) as { key: string }).key;
     secrets.add(oldKey);
     const oldFp = fingerprint(oldKey);
-    const current = await vaultClient.setSecret(c.secretName, oldKey, { tags: { owner: c.owner } });
-    say(
-      `  ${c.secretName}@${current.properties.version}  the current key ${oldFp}, created at the gateway for team ${c.owner}`,
-    );
+    await secretStore.put(c.secretName, oldKey, { owner: c.owner });
+    say(`  ${c.secretName}  the current key ${oldFp}, created at the gateway for team ${c.owner}`);
 
     // ── app traffic ──
-    heading(`3. app traffic: ${c.app} reads ${c.secretName} from Key Vault and calls the gateway`);
+    heading(`3. app traffic: ${c.app} reads ${c.secretName} from the secret store and calls the gateway`);
     app = new AppTraffic({
-      vault: vaultClient,
-      secretName: c.secretName,
+      read: () => secretStore.appReadVersion(c.secretName),
       gatewayBaseUrl: `${gatewayBase}/v1`,
       app: c.app,
       onKeyChange: (fp, version, before) =>
@@ -414,7 +408,10 @@ async function run(opts: Options): Promise<number> {
     secrets.add(tokens.bob.token);
     writeFileSync(
       p.registry,
-      registryYaml(vaultUrl, gatewayBase, { adapter: 'prometheus', url: prometheusUrl }),
+      registryYaml(secretStore.registrySecret(c.secretName), gatewayBase, {
+        adapter: 'prometheus',
+        url: prometheusUrl,
+      }),
     );
     writeFileSync(p.tokens, tokensYaml(tokens));
     const apiPort = await freePort();
@@ -424,8 +421,6 @@ async function run(opts: Options): Promise<number> {
       TEMPORAL_NAMESPACE: 'default',
       TEMPORAL_UI_URL: temporalUi,
       REKEY_TASK_QUEUE: TASK_QUEUE,
-      AZURE_KEYVAULT_URL: vaultUrl,
-      REKEY_KEYVAULT_EMULATOR: 'true',
       NODE_EXTRA_CA_CERTS: p.caBundle,
       REKEY_API_HOST: '127.0.0.1',
       REKEY_API_PORT: String(apiPort),
@@ -443,14 +438,16 @@ async function run(opts: Options): Promise<number> {
           .map(([k, v]) => `${k}=${v}\n`)
           .join(''),
     );
-    const childEnv = { ...process.env, ...settings, PATH: childPath };
+    // The secret backend's own settings (a dev token, emulator mode, local AWS keys) go in the environment
+    // only: they are not rekey settings, and settings.env stays free of tokens.
+    const childEnv = { ...process.env, ...settings, ...secretStore.env, PATH: childPath };
     procs.spawn('worker', 'npm', ['run', 'worker'], p.log('worker'), childEnv);
     procs.spawn('api', 'npm', ['run', 'api'], p.log('api'), childEnv);
     procs.urls = {
       temporalUi,
       api: apiUrl,
       gateway: gatewayBase,
-      keyVault: vaultUrl,
+      secretStore: secretStore.url,
       prometheus: prometheusUrl,
     };
     procs.save();
@@ -615,7 +612,7 @@ async function run(opts: Options): Promise<number> {
         `  [${clock()}] fault injected at the gateway: half the requests with the new key ${holding.fingerprints.new ?? ''} now fail with 500 (PUT /sim/faults/<key id>)`,
       );
       const newFp = holding.fingerprints.new!;
-      // The rollback restores the old key as the newest version and keeps the replacement key enabled
+      // The rollback restores the old key as what apps read and keeps the replacement key enabled
       // (consumers that reloaded still use it): ROLLING_BACK waits until a human has it revoked.
       const kept = await follow.until((s) => s.pendingGate?.gate === 'replacement-key-revocation', deadline);
       if (kept.pendingGate?.gate !== 'replacement-key-revocation')
@@ -764,13 +761,15 @@ async function run(opts: Options): Promise<number> {
       ...filesToScan(opts.dir, p.prometheus, (n) => !n.endsWith('.log')),
     ];
     const keyCount = secrets.size - 2;
-    const leaks = findLeaks(secrets, targets);
+    // The secret store's own access token (OpenBao's dev root token) must appear nowhere either.
+    const storeToken = secretStore.env.VAULT_TOKEN;
+    const leaks = findLeaks(new Set([...secrets, ...(storeToken ? [storeToken] : [])]), targets);
     if (leaks.length > 0) {
       say(`  LEAK CHECK FAILED: a key or token made by the demo appears in ${leaks.join(', ')}`);
       return 1;
     }
     say(
-      `  leak check   ${keyCount} key values and 2 API tokens searched in the demo output, ${targets.length - 1} files (logs, Temporal database, Prometheus TSDB, evidence, config): none found`,
+      `  leak check   ${keyCount} key values and 2 API tokens${storeToken ? ' and the store token' : ''} searched in the demo output, ${targets.length - 1} files (logs, Temporal database, Prometheus TSDB, evidence, config): none found`,
     );
     outcome = 0;
   } catch (err) {
@@ -817,7 +816,8 @@ async function down(dir: string): Promise<number> {
 
 function usage(): never {
   console.error(
-    'usage: tsx scripts/demo.ts [run] [--scenario completed|rollback] [--keep] [--dir DIR] [--timeout-minutes N]\n' +
+    'usage: tsx scripts/demo.ts [run] [--scenario completed|rollback] [--backend azure|vault|aws] [--keep]\n' +
+      '                            [--dir DIR] [--timeout-minutes N]\n' +
       '       tsx scripts/demo.ts down [--dir DIR]',
   );
   process.exit(2);
@@ -826,6 +826,7 @@ function usage(): never {
 function parseArgs(argv: string[]): { command: 'run' | 'down'; opts: Options } {
   const opts: Options = {
     scenario: 'completed',
+    backend: DEFAULT_BACKEND,
     keep: false,
     dir: path.join(ROOT, '.run', 'demo'),
     timeoutMs: 5 * 60_000,
@@ -845,6 +846,16 @@ function parseArgs(argv: string[]): { command: 'run' | 'down'; opts: Options } {
         process.exit(2);
       }
       opts.scenario = s as Scenario;
+    } else if (a === '--backend') {
+      const b = value();
+      // BACKEND= from make arrives empty when not given.
+      if (b === '') continue;
+      try {
+        opts.backend = backendOf(b);
+      } catch (err) {
+        console.error((err as Error).message);
+        process.exit(2);
+      }
     } else if (a === '--keep') opts.keep = true;
     else if (a === '--dir') opts.dir = path.resolve(value());
     else if (a === '--timeout-minutes') opts.timeoutMs = Number(value()) * 60_000;

@@ -4,7 +4,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createFilesystemEvidenceStore } from '../activities/evidence/filesystem-store';
-import { EVIDENCE_SCHEMA_VERSION } from '../activities/evidence/bundle-schema';
+import { EVIDENCE_SCHEMA_VERSION } from '../domain/evidence/bundle-schema';
 import { verifyEvidenceStore, type EvidenceVerification } from '../activities/evidence/verify-store';
 
 const USAGE = `usage: npm run evidence -- verify [--dir DIR] [--json]

@@ -2,9 +2,8 @@
 // an app with dynamic reload does) and calls the gateway through the official `openai` SDK as
 // `user: customer-chat-api`. It counts answers per key fingerprint and reports when the key it reads
 // changes; key values stay in memory and are never printed.
-import type { SecretClient } from '@azure/keyvault-secrets';
 import OpenAI from 'openai';
-import { fingerprint } from '../../activities/fingerprint';
+import { fingerprint } from '../../domain/fingerprint';
 
 /** What the app saw with one key. */
 export interface KeyStats {
@@ -19,8 +18,8 @@ export interface KeyStats {
 }
 
 export interface AppTrafficOptions {
-  vault: SecretClient;
-  secretName: string;
+  /** Reads the stable secret the way this app does (its backend's current version); undefined when unreadable. */
+  read: () => Promise<{ value: string; version: string } | undefined>;
   gatewayBaseUrl: string;
   app: string;
   /** Concurrent request loops, each pausing `pauseMs` between calls. */
@@ -102,12 +101,11 @@ export class AppTraffic {
   }
 
   private async refresh(): Promise<void> {
-    const secret = await this.opts.vault.getSecret(this.opts.secretName);
-    const value = secret.value;
-    if (!value) return;
+    const read = await this.opts.read();
+    if (!read?.value) return;
+    const { value, version } = read;
     if (value === this.current?.value) return;
     const fp = fingerprint(value);
-    const version = secret.properties.version ?? '?';
     const previous = this.current?.fp;
     this.valuesSeen.add(value);
     // No SDK retries: each failure the gateway answers shows up in the app's counts.

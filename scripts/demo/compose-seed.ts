@@ -6,7 +6,7 @@
 // Prints fingerprints, never key values.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fingerprint, sha256Hex } from '../../activities/fingerprint';
+import { fingerprint, sha256Hex } from '../../domain/fingerprint';
 import { createSecretClient } from '../../activities/secrets';
 import { DEMO_CREDENTIAL, policyYaml, registryYaml } from './config';
 
@@ -81,7 +81,9 @@ async function main(): Promise<void> {
   // so with the seed's `auth_error_check: required` its revoke gate opens with insufficient evidence.
   writeFileSync(
     path.join(dir, 'credentials.yaml'),
-    registryYaml(vaultUrl, gatewayBase, { adapter: 'litellm-spend-logs' }),
+    registryYaml({ backend: 'azure-key-vault', vault_url: vaultUrl, name: c.secretName }, gatewayBase, {
+      adapter: 'litellm-spend-logs',
+    }),
   );
   writeFileSync(path.join(dir, 'rotation-policy.yaml'), policyYaml(gatewayBase, 'CHG-COMPOSE-1'));
   console.log(

@@ -30,7 +30,11 @@ export type DemoTelemetry = { adapter: 'prometheus'; url: string } | { adapter: 
  * carry the key hash too, so every signal the seed's evidence section requires is observable per key;
  * the gateway's spend logs cannot show per-key 401/403.
  */
-export function registryYaml(vaultUrl: string, gatewayBase: string, telemetry: DemoTelemetry): string {
+export function registryYaml(
+  secret: Record<string, string>,
+  gatewayBase: string,
+  telemetry: DemoTelemetry,
+): string {
   const c = DEMO_CREDENTIAL;
   return (
     '# Written by the rekey demo (scripts/demo/): the demo credential on the reference gateway.\n' +
@@ -39,8 +43,7 @@ export function registryYaml(vaultUrl: string, gatewayBase: string, telemetry: D
         {
           name: c.name,
           environment: c.environment,
-          vault_url: vaultUrl,
-          secret_name: c.secretName,
+          secret,
           gateway: {
             base_url: `${gatewayBase}/v1`,
             admin_adapter: 'litellm',

@@ -238,8 +238,7 @@ export async function startRotationCluster(credentials: string[]): Promise<Rotat
       credentials: credentials.map((c) => ({
         name: c,
         environment,
-        vault_url: vault.url,
-        secret_name: c,
+        secret: { backend: 'azure-key-vault', vault_url: vault.url, name: c },
         gateway: {
           base_url: `${gatewayBase}/v1`,
           admin_adapter: 'litellm',
@@ -270,8 +269,7 @@ export async function startRotationCluster(credentials: string[]): Promise<Rotat
       TEMPORAL_ADDRESS: cluster.address,
       TEMPORAL_NAMESPACE: cluster.namespace,
       REKEY_TASK_QUEUE: taskQueue,
-      AZURE_KEYVAULT_URL: vault.url,
-      REKEY_KEYVAULT_EMULATOR: 'true',
+      REKEY_AZURE_KEYVAULT_EMULATOR: 'true',
       NODE_EXTRA_CA_CERTS: caBundle,
       REKEY_CREDENTIALS_FILE: registryFile,
       REKEY_API_TOKENS_FILE: tokensFile,
@@ -441,8 +439,10 @@ export async function startRotationCluster(credentials: string[]): Promise<Rotat
     };
     const startApp: RotationClusterStack['startApp'] = async (credential) => {
       const app = new AppTraffic({
-        vault: secretClient,
-        secretName: credential,
+        read: async () => {
+          const s = await secretClient.getSecret(credential);
+          return s.value === undefined ? undefined : { value: s.value, version: s.properties.version ?? '?' };
+        },
         gatewayBaseUrl: `${gatewayBase}/v1`,
         app: appOf(credential),
       });

@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { fingerprint } from '../../activities/fingerprint';
-import type { CredentialRef, SecretVersionRecord, SecretVersionRef } from '../../activities/types';
-import { rotationPolicySchema, toRotationInput, type RotationInput } from '../../common/policy';
+import { fingerprint } from '../../domain/fingerprint';
+import type { CredentialRef, SecretVersionRecord, SecretVersionRef } from '../../domain/activity-io';
+import { rotationPolicySchema, toRotationInput, type RotationInput } from '../../domain/policy';
 import type { GateEvidence, RotationStatus } from '../../workflows/messages';
 
 /** Key values made up per run (never committed), so a scan for them can only find what the code leaked. */
@@ -37,9 +37,12 @@ export function evidenceCredential(): CredentialRef {
   return {
     name: 'flatkey-router-key',
     environment: 'production',
-    vaultUrl: VAULT,
-    secretName: 'flatkey-router-key',
-    pendingSecretName: 'flatkey-router-key-pending',
+    secret: {
+      backend: 'azure-key-vault',
+      vaultUrl: VAULT,
+      secretName: 'flatkey-router-key',
+      pendingSecretName: 'flatkey-router-key-pending',
+    },
     gatewayBaseUrl: 'https://router.flatkey.ai/v1',
     adminAdapter: 'litellm',
     consumers: [
@@ -51,7 +54,7 @@ export function evidenceCredential(): CredentialRef {
 
 const ref = (name: string, version: string, value: string, enabled: boolean, createdAt: string) =>
   ({
-    vaultUrl: VAULT,
+    store: VAULT,
     name,
     version,
     fingerprint: fingerprint(value),
@@ -440,7 +443,7 @@ export function evidenceHistory(): SecretVersionRecord[] {
     tags: Record<string, string>,
     updatedAt = createdAt,
   ): SecretVersionRecord => ({
-    vaultUrl: VAULT,
+    store: VAULT,
     name,
     version,
     enabled,

@@ -1,5 +1,6 @@
 // The real rotation stack for integration tests, on the servers the harness started: the reference
-// gateway (simulator/), Key Vault (Lowkey Vault or the reference Key Vault, at AZURE_KEYVAULT_URL), a
+// gateway (simulator/), the secret stores (the reference Key Vault at AZURE_KEYVAULT_URL, OpenBao's KV v2,
+// moto's Secrets Manager: each credential names its backend), a
 // real Prometheus scraping the gateway every second as the worker's telemetry, a registry of the test's
 // own credentials, the real worker with the real activities, and the API. Apps that read the stable
 // secret path and call the gateway give the hold windows their traffic (`startApp`).
@@ -10,7 +11,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import type { SecretClient } from '@azure/keyvault-secrets';
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { NativeConnection, type Worker } from '@temporalio/worker';
@@ -19,19 +19,22 @@ import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { createActivities } from '../../activities';
 import { createFilesystemEvidenceStore } from '../../activities/evidence';
-import { fingerprint } from '../../activities/fingerprint';
-import { createSecretClient } from '../../activities/secrets';
+import { fingerprint } from '../../domain/fingerprint';
 import { buildApp } from '../../api/app';
 import { Authenticator, tokenHash } from '../../api/auth';
 import { loadSettings, type Settings } from '../../config';
 import { parseRegistry } from '../../config/registry';
 import { freePort, startPrometheus } from '../../scripts/local-stack';
+import { connectLocalStore, type LocalStore } from '../../scripts/stores/local-store';
+import type { SecretBackendKind } from '../../domain/secrets';
+import { OPENBAO_ENV } from '../harness/harness-state';
 import { buildSimulator, type Simulator } from '../../simulator/app';
 import type { Faults } from '../../simulator/state';
 import { buildActivityDeps, createRotationWorker } from '../../worker';
 import type { RotationStatus } from '../../workflows/messages';
 import { decodedHistoryText } from '../workflows/rotation-harness';
 import { allRuns } from './histories';
+import { EMULATOR_ENV } from './emulator-env';
 
 /** A credential the test registers; `manual` waits for a hand-off, `litellm` issues its own key. */
 export interface StackCredential {
@@ -39,6 +42,8 @@ export interface StackCredential {
   environment: string;
   ticket: string;
   adapter: 'manual' | 'litellm';
+  /** Where its secret lives; the reference Key Vault by default. */
+  backend?: SecretBackendKind;
 }
 
 export type Who = 'alice' | 'bob' | 'carol' | 'dave';
@@ -98,7 +103,10 @@ export interface RotationStack {
   client: Client;
   app: FastifyInstance;
   gatewayBase: string;
-  vault: SecretClient;
+  /** The secret store of each backend the stack's credentials use (the harness's servers). */
+  stores: Record<SecretBackendKind, Omit<LocalStore, 'server'>>;
+  /** What an app reads of a credential's stable secret right now, from its backend. */
+  readSecret(c: StackCredential): Promise<string | undefined>;
   taskQueue: string;
   /** The Prometheus the worker reads, when the stack's telemetry is `prometheus`. */
   prometheusUrl: string | undefined;
@@ -167,6 +175,40 @@ export function rotationStackUnavailableReason(): string | undefined {
   return process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE ?? 'the harness set no AZURE_KEYVAULT_URL';
 }
 
+/** The harness's server of each backend, as a store apps and the stack write and read through. */
+function harnessStores(): Record<SecretBackendKind, Omit<LocalStore, 'server'>> {
+  const need = (name: string, why: string | undefined) => {
+    const v = process.env[name];
+    if (!v) throw new Error(`the harness set no ${name}${why ? `: ${why}` : ''}`);
+    return v;
+  };
+  // Connected on first use: a stack of Key Vault credentials needs no OpenBao or moto.
+  const lazy = <T extends object>(make: () => T): T => {
+    let made: T | undefined;
+    return new Proxy({} as T, {
+      get: (_t, prop) => (made ??= make())[prop as keyof T],
+    });
+  };
+  return {
+    'azure-key-vault': lazy(() =>
+      connectLocalStore('azure-key-vault', {
+        url: need('AZURE_KEYVAULT_URL', process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE),
+      }),
+    ),
+    'hashicorp-vault': lazy(() =>
+      connectLocalStore('hashicorp-vault', {
+        url: need(OPENBAO_ENV.address, process.env[OPENBAO_ENV.unavailable]),
+        token: need(OPENBAO_ENV.token, process.env[OPENBAO_ENV.unavailable]),
+      }),
+    ),
+    'aws-secrets-manager': lazy(() =>
+      connectLocalStore('aws-secrets-manager', {
+        url: need('REKEY_TEST_MOTO_URL', process.env.REKEY_TEST_MOTO_UNAVAILABLE),
+      }),
+    ),
+  };
+}
+
 /** Starts the stack for the given credentials; each one's current key is a fresh gateway key in the vault. */
 export async function startRotationStack(
   credentials: StackCredential[],
@@ -174,7 +216,9 @@ export async function startRotationStack(
 ): Promise<RotationStack> {
   const missing = rotationStackUnavailableReason();
   if (missing) throw new Error(`no Key Vault for the rotation stack: ${missing}`);
-  const vaultUrl = process.env.AZURE_KEYVAULT_URL!;
+  const stores = harnessStores();
+  const storeOf = (c: StackCredential) => stores[c.backend ?? 'azure-key-vault'];
+  const backends = [...new Set(credentials.map((c) => c.backend ?? 'azure-key-vault'))];
   const settings = loadSettings();
   const run = randomBytes(3).toString('hex');
   const token = () => `rk_${randomBytes(16).toString('hex')}`;
@@ -246,17 +290,16 @@ export async function startRotationStack(
       prometheusUrl = prometheus.url;
     }
 
-    const vault = createSecretClient(vaultUrl, { emulator: true });
+    // The admin key sits beside each credential's secret, in every store in use.
     const adminSecret = `rekey-stack-admin-${run}`;
-    await vault.setSecret(adminSecret, masterKey);
-    for (const c of credentials) await vault.setSecret(c.name, await newGatewayKey());
+    for (const b of backends) await stores[b].put(adminSecret, masterKey);
+    for (const c of credentials) await storeOf(c).put(c.name, await newGatewayKey());
     const registry = parseRegistry(
       stringify({
         credentials: credentials.map((c) => ({
           name: c.name,
           environment: c.environment,
-          vault_url: vaultUrl,
-          secret_name: c.name,
+          secret: storeOf(c).registrySecret(c.name),
           gateway: {
             base_url: `${gatewayBase}/v1`,
             admin_adapter: c.adapter,
@@ -276,7 +319,10 @@ export async function startRotationStack(
     const taskQueue = `rotation-stack-${run}`;
     const deps = buildActivityDeps(
       { ...settings, REKEY_EVIDENCE_DIR: evidenceDir, ...opts.workerSettings },
-      { registry, secretClientFor: () => vault },
+      {
+        registry,
+        env: { ...EMULATOR_ENV, ...Object.assign({}, ...backends.map((b) => stores[b].env)) },
+      },
     );
     const nativeConnection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
     closers.push(() => nativeConnection.close());
@@ -347,7 +393,7 @@ export async function startRotationStack(
     const startApp: RotationStack['startApp'] = async (c, { requestsPerMinute }) => {
       const stats = new Map<string, AppKeyStats>();
       const read = async () => {
-        const value = (await vault.getSecret(c.name)).value;
+        const value = await storeOf(c).appRead(c.name);
         if (!value) throw new Error(`no value at ${c.name}`);
         secrets.add(value);
         return value;
@@ -528,7 +574,8 @@ export async function startRotationStack(
       client,
       app,
       gatewayBase,
-      vault,
+      stores,
+      readSecret: (c) => storeOf(c).appRead(c.name),
       taskQueue,
       prometheusUrl,
       apiUrl,

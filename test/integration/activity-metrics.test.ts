@@ -5,14 +5,16 @@ import { Registry } from 'prom-client';
 import { stringify } from 'yaml';
 import { createActivities, type RotationActivities } from '../../activities';
 import { createSecretClient } from '../../activities/secrets';
-import { fingerprint } from '../../activities/fingerprint';
-import type { CredentialRef } from '../../activities/types';
+import { fingerprint } from '../../domain/fingerprint';
+import { storeLabel } from '../../domain/secret-refs';
+import type { CredentialRef } from '../../domain/activity-io';
 import { createRekeyMetrics, type RekeyMetrics } from '../../common/metrics';
 import { loadSettings } from '../../config';
 import { parseRegistry } from '../../config/registry';
 import { applyNodeExtraCaCerts } from '../../scripts/local-stack';
 import { buildActivityDeps } from '../../worker';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
+import { EMULATOR_ENV } from '../helpers/emulator-env';
 
 // The activities as the worker wires them (buildActivityDeps: Key Vault store, canary probe, webhook
 // notifier) with a metrics registry, against the reference gateway and the harness's Key Vault.
@@ -68,9 +70,7 @@ beforeAll(async () => {
     'metrics test registry',
   );
   metrics = createRekeyMetrics(new Registry());
-  acts = createActivities(
-    buildActivityDeps(loadSettings(), { registry, secretClientFor: () => vault, metrics }),
-  );
+  acts = createActivities(buildActivityDeps(loadSettings(), { registry, env: EMULATOR_ENV, metrics }));
   credential = registry.lookup(name, environment)!;
 });
 
@@ -86,7 +86,7 @@ async function storeNewKey(fields?: Record<string, unknown>) {
   return {
     ...issued,
     ref: {
-      vaultUrl: credential.vaultUrl,
+      store: storeLabel(credential.secret),
       name,
       version: set.properties.version!,
       fingerprint: fingerprint(issued.key),

@@ -195,7 +195,7 @@ describeVault('a rotation through the API with the real worker', () => {
       deletedAt: expect.any(String),
     });
     expect(done.riskAcceptances).toEqual([]);
-    stack.secrets.add((await stack.vault.getSecret(automated.name)).value!);
+    stack.secrets.add((await stack.readSecret(automated))!);
     // The app kept working on the new key throughout.
     expect(app.stats(newFp)!.answers).toEqual({ '200': expect.any(Number) });
 
@@ -266,7 +266,7 @@ describeVault('a rotation through the API with the real worker', () => {
 
   it('hands a manual replacement key over through the API, flips, and rolls back to the old key on request', async () => {
     const id = idOf(manual);
-    const oldValue = (await stack.vault.getSecret(manual.name)).value;
+    const oldValue = await stack.readSecret(manual);
     await untilPhase(id, ['AWAITING_REPLACEMENT_KEY']);
     const replacement = await newGatewayKey();
 
@@ -289,7 +289,7 @@ describeVault('a rotation through the API with the real worker', () => {
 
     await untilPhase(id, ['HOLDING']);
     // An app reading the stable path now gets the new key …
-    expect((await stack.vault.getSecret(manual.name)).value).toBe(replacement);
+    expect(await stack.readSecret(manual)).toBe(replacement);
     const rollback = await cli(['rollback', id, '--reason', 'consumer errors'], 'carol');
     expect(rollback).toMatchObject({ code: 0, stderr: '' });
     const after = await untilPhase(id, ['ROLLED_BACK']);
@@ -299,7 +299,7 @@ describeVault('a rotation through the API with the real worker', () => {
     expect((await handle.describe()).status.name).toBe('FAILED');
     expect(await finalStatusOf(stack.client, handle, 10_000)).toMatchObject({ phase: 'ROLLED_BACK' });
     // … and the old key again after the rollback.
-    expect((await stack.vault.getSecret(manual.name)).value).toBe(oldValue);
+    expect(await stack.readSecret(manual)).toBe(oldValue);
   });
 
   it('never lets a key reach a workflow history, a log line or an API response', async () => {

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import { parse as parseYaml } from 'yaml';
 import { buildApp } from '../../api/app';
 import { Authenticator, tokenHash } from '../../api/auth';
-import { rotationIdFor, rotationPolicySchema, toRotationInput, workflowIdFor } from '../../common/policy';
+import { rotationIdFor, rotationPolicySchema, toRotationInput, workflowIdFor } from '../../domain/policy';
 import { loadRegistry, loadSettings } from '../../config';
 import { invalid, notAllowed, notOpen, OUTCOME_FAILURE_TYPES, type Refusal } from '../../workflows/messages';
 import { ChangeTicketKey } from '../../workflows/search-attributes';

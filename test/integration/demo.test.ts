@@ -5,9 +5,17 @@ import { ROOT, TOOLS, stopProcessGroup } from '../../scripts/local-stack';
 import { stopRecorded } from '../../scripts/demo/processes';
 
 // `make demo` end to end: scripts/demo.ts as a child process, both scenarios side by side, each with its
-// own folder and its own stack on free ports (Temporal dev server, Key Vault, the reference gateway, the
-// worker and the API as `npm run` processes). What is checked is what a person running it would see.
+// own folder and its own stack on free ports (Temporal dev server, the secret store, the reference
+// gateway, the worker and the API as `npm run` processes), on each secret backend in turn (`make demo
+// BACKEND=azure|vault|aws`). What is checked is what a person running it would see.
 jest.setTimeout(9 * 60_000);
+
+const BACKENDS = [
+  { backend: 'azure', kind: 'azure-key-vault' },
+  { backend: 'vault', kind: 'hashicorp-vault' },
+  { backend: 'aws', kind: 'aws-secrets-manager' },
+] as const;
+type Backend = (typeof BACKENDS)[number]['backend'];
 
 interface DemoRun {
   scenario: 'completed' | 'rollback';
@@ -21,15 +29,16 @@ interface DemoRun {
 const base = path.join(ROOT, '.run', 'test-demo');
 let runDir: string;
 const pids: number[] = [];
-let runs: Record<DemoRun['scenario'], DemoRun>;
+const dirs: string[] = [];
 
-function runDemo(scenario: DemoRun['scenario']): Promise<DemoRun> {
-  const dir = path.join(runDir, scenario);
+function runDemo(backend: Backend, scenario: DemoRun['scenario']): Promise<DemoRun> {
+  const dir = path.join(runDir, `${backend}-${scenario}`);
+  dirs.push(dir);
   const started = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(
       path.join(ROOT, 'node_modules', '.bin', 'tsx'),
-      ['scripts/demo.ts', 'run', '--scenario', scenario, '--dir', dir],
+      ['scripts/demo.ts', 'run', '--scenario', scenario, '--backend', backend, '--dir', dir],
       {
         cwd: ROOT,
         // Its own process group, so that a test that gives up can stop the demo and its children.
@@ -105,23 +114,32 @@ function evidenceOf(run: DemoRun): { file: string; bundle: Record<string, unknow
   return { file, bundle: JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown> };
 }
 
-beforeAll(async () => {
+const allRuns: DemoRun[] = [];
+
+beforeAll(() => {
   mkdirSync(base, { recursive: true });
   runDir = mkdtempSync(path.join(base, 'run-'));
-  const [completed, rollback] = await Promise.all([runDemo('completed'), runDemo('rollback')]);
-  runs = { completed, rollback };
 });
 
 afterAll(async () => {
   // A demo still running (the test gave up) is stopped with everything it started.
   for (const pid of pids) await stopProcessGroup(pid, 15_000);
-  for (const scenario of ['completed', 'rollback'])
-    await stopRecorded(path.join(runDir, scenario, 'state.json'));
-  const passed = runs && Object.values(runs).every((r) => r.code === 0);
+  for (const dir of dirs) await stopRecorded(path.join(dir, 'state.json'));
+  const passed = allRuns.length === 2 * BACKENDS.length && allRuns.every((r) => r.code === 0);
   if (passed && process.env.REKEY_KEEP_TEST_RUN !== '1') rmSync(runDir, { recursive: true, force: true });
 });
 
-describe('make demo', () => {
+describe.each(BACKENDS)('make demo BACKEND=$backend', ({ backend, kind }) => {
+  let runs: Record<DemoRun['scenario'], DemoRun>;
+  beforeAll(async () => {
+    const [completed, rollback] = await Promise.all([
+      runDemo(backend, 'completed'),
+      runDemo(backend, 'rollback'),
+    ]);
+    runs = { completed, rollback };
+    allRuns.push(completed, rollback);
+  });
+
   it('runs a rotation through every phase to COMPLETED, bob approving the revocation with the CLI, in under 5 minutes', () => {
     const run = runs.completed;
     if (run.code !== 0)
@@ -155,12 +173,15 @@ describe('make demo', () => {
     );
     expect(run.stdout).toContain('# Key rotation evidence — demo:router-key:');
     const { bundle } = evidenceOf(run);
-    expect(bundle).toMatchObject({ rotationId: expect.stringMatching(/^demo:router-key:/) });
+    expect(bundle).toMatchObject({
+      rotationId: expect.stringMatching(/^demo:router-key:/),
+      secretVersions: { backend: kind, source: 'secret-store-history' },
+    });
     expect(JSON.stringify(bundle)).toContain('"completed"');
     expect(run.stdout).toMatch(
       /evidence verified: schema v\d+, seed rows change ticket, secret version history, gateway logs, negative test, exception list, post-change review; hash chain of 1 link\(s\) sound/,
     );
-    expect(run.stdout).toMatch(/leak check\s+4 key values and 2 API tokens .*: none found/);
+    expect(run.stdout).toMatch(/leak check\s+4 key values and 2 API tokens.* searched .*: none found/);
     expect(existsSync(path.join(run.dir, 'state.json'))).toBe(false);
   });
 
@@ -203,7 +224,10 @@ describe('make demo', () => {
       /kept key revoked at \S+ by bob@demo: the gateway's \/key\/info answers 404 .* gets 401/,
     );
     const { bundle } = evidenceOf(run);
-    expect(bundle).toMatchObject({ rotationId: expect.stringMatching(/^demo:router-key:/) });
+    expect(bundle).toMatchObject({
+      rotationId: expect.stringMatching(/^demo:router-key:/),
+      secretVersions: { backend: kind },
+    });
     expect(JSON.stringify(bundle)).toContain('"rolled_back"');
     expect(run.stdout).toMatch(/evidence verified: schema v\d+, .*; hash chain of 1 link\(s\) sound/);
     expect(run.stdout).not.toContain('rekey approve');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { fingerprint } from '../../activities/fingerprint';
+import { fingerprint } from '../../domain/fingerprint';
 import { finalStatusOf } from '../../api/final-status';
 import type { RotationStatus } from '../../workflows/messages';
 import {
@@ -88,7 +88,7 @@ async function rollBackThroughKeptKey(c: StackCredential, rolling: RotationStatu
 
   // The app reads the old key from the stable path again, and the gateway answers it.
   await app.untilKey(oldFp);
-  expect(fingerprint((await stack.vault.getSecret(c.name)).value!)).toBe(oldFp);
+  expect(fingerprint((await stack.readSecret(c))!)).toBe(oldFp);
   const okBefore = app.stats(oldFp)!.answers['200'] ?? 0;
   await sleep(3000);
   expect(app.stats(oldFp)!.answers['200']).toBeGreaterThan(okBefore);
@@ -151,7 +151,7 @@ describeVault('gates open on evidence, on the real stack', () => {
   beforeAll(async () => {
     stack = await startRotationStack([broken, quiet]);
     for (const c of [broken, quiet]) {
-      oldValues.set(c, (await stack.vault.getSecret(c.name)).value!);
+      oldValues.set(c, (await stack.readSecret(c))!);
       apps.set(c, await stack.startApp(c, { requestsPerMinute: APP_REQUESTS_PER_MINUTE }));
     }
     // The apps are on the old key when the rotations start (the baseline sees them).

@@ -1,6 +1,6 @@
 import { ADMIN_ADAPTERS, issueReplacementKey, revokeKey } from '../../activities/gateway';
-import type { GatewayAdmin } from '../../activities/ports';
-import type { KeyScope, SecretVersionRef } from '../../activities/types';
+import type { GatewayAdmin } from '../../domain/ports';
+import type { KeyScope, SecretVersionRef } from '../../domain/activity-io';
 import { hashKey } from '../../simulator/state';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 
@@ -26,7 +26,7 @@ function stagingArea() {
   const stage = (value: string, keyId: string): Promise<SecretVersionRef> => {
     staged.push({ value, keyId });
     return Promise.resolve({
-      vaultUrl: 'https://vault.test',
+      store: 'https://vault.test',
       name: 'k-pending',
       version: `v${staged.length}`,
       fingerprint: 'sha256:000000000000',

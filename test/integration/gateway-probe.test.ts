@@ -1,4 +1,4 @@
-import { ROUTES } from '../../common/policy';
+import { ROUTES } from '../../domain/policy';
 import { createOpenAiProbe, runNegativeTest } from '../../activities/gateway';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 

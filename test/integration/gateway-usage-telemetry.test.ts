@@ -1,12 +1,12 @@
 import OpenAI from 'openai';
-import { fingerprint } from '../../activities/fingerprint';
+import { fingerprint } from '../../domain/fingerprint';
 import {
   ALL_CONSUMERS,
   UNKNOWN_FIRST_READING,
   createLiteLlmSpendLogTelemetry,
   createOpenRouterUsageTelemetry,
 } from '../../activities/telemetry';
-import type { CredentialRef } from '../../activities/types';
+import type { CredentialRef } from '../../domain/activity-io';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 
 // The gateway-usage adapters (LiteLLM spend log, OpenRouter per-key usage) against the reference gateway.

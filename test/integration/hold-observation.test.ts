@@ -3,14 +3,15 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { createActivities, type RotationActivities } from '../../activities';
-import { fingerprint } from '../../activities/fingerprint';
+import { fingerprint } from '../../domain/fingerprint';
 import { createSecretClient } from '../../activities/secrets';
-import type { CredentialRef } from '../../activities/types';
+import type { CredentialRef } from '../../domain/activity-io';
 import { loadSettings } from '../../config';
 import { parseRegistry } from '../../config/registry';
 import { applyNodeExtraCaCerts, freePort } from '../../scripts/local-stack';
 import { buildActivityDeps } from '../../worker';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
+import { EMULATOR_ENV } from '../helpers/emulator-env';
 
 // The hold's observation, the gateway key actions and the canary request pre-check as the worker
 // wires them (buildActivityDeps: registry, Key Vault, admin adapter, telemetry adapter), against the
@@ -74,7 +75,7 @@ beforeAll(async () => {
     }),
     'hold observation test registry',
   );
-  acts = createActivities(buildActivityDeps(loadSettings(), { registry, secretClientFor: () => vault }));
+  acts = createActivities(buildActivityDeps(loadSettings(), { registry, env: EMULATOR_ENV }));
   spendLogged = registry.lookup(watched, environment)!;
   unreachable = registry.lookup(blind, environment)!;
 });

@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { fingerprint } from '../../activities/fingerprint';
+import { fingerprint } from '../../domain/fingerprint';
 import { createPrometheusTelemetry } from '../../activities/telemetry';
-import type { Telemetry } from '../../activities/ports';
-import { SIGNALS, type CredentialRef, type Fingerprint } from '../../activities/types';
+import type { Telemetry } from '../../domain/ports';
+import { SIGNALS, type CredentialRef, type Fingerprint } from '../../domain/activity-io';
 import { freePort, startPrometheus, type RunningServer } from '../../scripts/local-stack';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 
@@ -33,9 +33,12 @@ afterAll(async () => {
 const credential: CredentialRef = {
   name: 'flatkey-router-key',
   environment: 'production',
-  vaultUrl: 'https://vault.test',
-  secretName: 'flatkey-router-key',
-  pendingSecretName: 'flatkey-router-key-pending',
+  secret: {
+    backend: 'azure-key-vault',
+    vaultUrl: 'https://vault.test',
+    secretName: 'flatkey-router-key',
+    pendingSecretName: 'flatkey-router-key-pending',
+  },
   gatewayBaseUrl: 'http://unused/v1',
   adminAdapter: 'litellm',
   consumers: [

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { stringify } from 'yaml';
 import { statusInFailure } from '../../api/final-status';
-import { rotationPolicySchema, toRotationInput } from '../../common/policy';
+import { rotationPolicySchema, toRotationInput } from '../../domain/policy';
 import { loadSettings } from '../../config';
 import { ROOT, freePort, portOpen } from '../../scripts/local-stack';
 import { OUTCOME_FAILURE_TYPES } from '../../workflows/messages';

@@ -1,5 +1,5 @@
-import type { HoldObservation, SignalCapabilities, WindowMetrics } from '../../activities/types';
-import { analysisSchema, thresholdsSchema } from '../../common/policy';
+import type { HoldObservation, SignalCapabilities, WindowMetrics } from '../../domain/activity-io';
+import { analysisSchema, thresholdsSchema } from '../../domain/policy';
 import {
   analysisOutcome,
   drainSatisfied,

@@ -47,7 +47,7 @@ const detail: RotationStatus = {
   ],
   versions: {
     old: {
-      vaultUrl: 'https://kv',
+      store: 'https://kv',
       name: 'flatkey-router-key',
       version: 'v1',
       fingerprint: 'sha256:aaaaaaaaaaaa',

@@ -3,9 +3,9 @@ import {
   checkEvidenceBundle,
   evidenceBundleSchema,
   type EvidenceBundle,
-} from '../../activities/evidence/bundle-schema';
-import { renderEvidenceMarkdown } from '../../activities/evidence/markdown';
-import { fingerprint } from '../../activities/fingerprint';
+} from '../../domain/evidence/bundle-schema';
+import { renderEvidenceMarkdown } from '../../domain/evidence/markdown';
+import { fingerprint } from '../../domain/fingerprint';
 import {
   ANCIENT_KEY,
   NEW_KEY,

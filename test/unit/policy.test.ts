@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { rotationPolicySchema, toRotationInput, workflowIdFor } from '../../common/policy';
+import { rotationPolicySchema, toRotationInput, workflowIdFor } from '../../domain/policy';
 
 const seed = () =>
   parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'seed-policy.yaml'), 'utf8')) as {

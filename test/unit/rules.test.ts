@@ -1,5 +1,5 @@
-import type { WindowMetrics } from '../../activities/types';
-import { thresholdsSchema } from '../../common/policy';
+import type { WindowMetrics } from '../../domain/activity-io';
+import { thresholdsSchema } from '../../domain/policy';
 import {
   approvalRefusal,
   evaluateThresholds,

@@ -1,5 +1,5 @@
 import { scopeBroadening } from '../../activities/gateway/scope';
-import type { KeyScope } from '../../activities/types';
+import type { KeyScope } from '../../domain/activity-io';
 
 const old: KeyScope = {
   models: ['gpt-4o-mini', 'text-embedding-3-small'],

@@ -1,6 +1,6 @@
 import { observing, withUnobservable } from '../../activities/telemetry';
 import { attributionFrom } from '../../activities/telemetry/summaries';
-import { SIGNALS } from '../../activities/types';
+import { SIGNALS } from '../../domain/activity-io';
 
 describe('telemetry capabilities', () => {
   it('lists every signal, observable exactly where the adapter says so', () => {

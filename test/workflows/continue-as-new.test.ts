@@ -5,7 +5,7 @@
 // server), where queries and updates race each hand-over as they would in production.
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
-import { fingerprint } from '../../activities/fingerprint';
+import { fingerprint } from '../../domain/fingerprint';
 import {
   approveUpdate,
   extendHoldUpdate,

@@ -12,7 +12,7 @@ import {
   renderEvidenceMarkdown,
   type EvidenceBundle,
 } from '../../activities/evidence';
-import type { CredentialRef } from '../../activities/types';
+import type { CredentialRef } from '../../domain/activity-io';
 import {
   approveUpdate,
   extendHoldUpdate,
@@ -47,9 +47,12 @@ class EvidenceWorld extends FakeWorld {
     return {
       name: 'flatkey-router-key',
       environment: 'production',
-      vaultUrl: 'https://fake-vault.vault.example',
-      secretName: 'flatkey-router-key',
-      pendingSecretName: 'flatkey-router-key-pending',
+      secret: {
+        backend: 'azure-key-vault',
+        vaultUrl: 'https://fake-vault.vault.example',
+        secretName: 'flatkey-router-key',
+        pendingSecretName: 'flatkey-router-key-pending',
+      },
       gatewayBaseUrl: 'https://router.flatkey.ai/v1',
       adminAdapter: this.opts.adminAdapter ?? 'litellm',
       consumers: [

@@ -3,7 +3,7 @@
 // tests assert that none of them reaches a workflow history.
 import { randomBytes } from 'node:crypto';
 import type { RotationActivities } from '../../activities';
-import { fingerprint } from '../../activities/fingerprint';
+import { fingerprint } from '../../domain/fingerprint';
 import type {
   CanaryRequest,
   ConsumerUsage,
@@ -13,11 +13,11 @@ import type {
   SecretVersionRef,
   SignalCapabilities,
   WindowMetrics,
-} from '../../activities/types';
+} from '../../domain/activity-io';
 import { ApplicationFailure } from '@temporalio/common';
 import { observing } from '../../activities/telemetry/capabilities';
-import { SIGNALS } from '../../activities/types';
-import { FailureTypes } from '../../common/failures';
+import { SIGNALS } from '../../domain/activity-io';
+import { FailureTypes } from '../../domain/failure-types';
 
 interface Version {
   version: string;
@@ -112,7 +112,7 @@ export class FakeWorld {
           ? 'pending'
           : (stage as SecretStage);
     const record = (v: Version, name: string): SecretVersionRecord => ({
-      vaultUrl: VAULT,
+      store: VAULT,
       name,
       version: v.version,
       enabled: v.enabled,
@@ -141,21 +141,24 @@ export class FakeWorld {
     return {
       name,
       environment,
-      vaultUrl: VAULT,
-      secretName: name,
-      pendingSecretName: `${name}-pending`,
+      secret: {
+        backend: 'azure-key-vault',
+        vaultUrl: VAULT,
+        secretName: name,
+        pendingSecretName: `${name}-pending`,
+      },
       gatewayBaseUrl: 'https://router.flatkey.ai/v1',
       adminAdapter: this.opts.adminAdapter ?? 'litellm',
       consumers: [
-        { app: 'customer-chat-api', environment, reload: 'dynamic' },
-        { app: 'enrichment-worker', environment, reload: 'restart' },
+        { app: 'customer-chat-api', environment, reload: 'dynamic' as const },
+        { app: 'enrichment-worker', environment, reload: 'restart' as const },
       ].map((c) => (this.opts.canaryCohort?.includes(c.app) ? { ...c, canary: true } : c)),
     };
   }
 
   private ref(v: Version, name = 'flatkey-router-key'): SecretVersionRef {
     return {
-      vaultUrl: VAULT,
+      store: VAULT,
       name,
       version: v.version,
       fingerprint: fingerprint(v.value),

@@ -19,7 +19,7 @@ import {
   toRotationInput,
   type RotationInput,
   type RotationPolicy,
-} from '../../common/policy';
+} from '../../domain/policy';
 import {
   OUTCOME_FAILURE_TYPES,
   statusQuery,

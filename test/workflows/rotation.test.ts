@@ -1,6 +1,6 @@
 import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { fingerprint } from '../../activities/fingerprint';
+import { fingerprint } from '../../domain/fingerprint';
 import {
   abortUpdate,
   approveSignal,
