@@ -11,7 +11,7 @@
 //   - the SDK's own retries of one call (throttling, 5xx, connection errors): SDK_MAX_ATTEMPTS = 3 attempts,
 //     standard mode back-off (a few hundred ms); every write rekey sends is idempotent under a resend
 //     (PutSecretValue carries a ClientRequestToken, tag writes set fixed keys, a label move that already
-//     happened is recognised, see secrets-manager-store.ts moveLabel);
+//     happened is recognised, see secret-io.ts moveLabel);
 //   - OPERATION_DEADLINE_MS = 40 s caps everything, leaving 20 s before the 60 s start-to-close timeout.
 import { ApplicationFailure } from '@temporalio/common';
 import { currentActivity } from '../../activity-context';
