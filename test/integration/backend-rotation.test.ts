@@ -95,7 +95,12 @@ describe.each(BACKENDS)('a rotation with the secret in %s', (backend) => {
         secretVersions: {
           backend: string;
           source: string;
-          versions: { roles: string[]; enabled: boolean; fingerprint: string | null }[];
+          versions: {
+            roles: string[];
+            enabled: boolean;
+            fingerprint: string | null;
+            supersededAt: string | null;
+          }[];
         };
       };
     }>().bundle;
@@ -107,6 +112,9 @@ describe.each(BACKENDS)('a rotation with the secret in %s', (backend) => {
     expect(bundle.secretVersions.versions.find((v) => v.roles.includes('current'))).toMatchObject({
       enabled: true,
       fingerprint: newFp,
+      // What apps read now: activated at the flip (the promote's time), superseded by nothing.
+      activatedAt: expect.any(String),
+      supersededAt: null,
     });
   });
 

@@ -36,6 +36,9 @@ export function secretVersionsOf(
   const records = history ? history.filter(touchedBy(ours, roles)) : fromStatus(v);
   const stableOrder = (history ?? records).filter((r) => isStable(r.name, roles.get(key(r)) ?? []));
   const nextOf = (r: SecretVersionRecord) => stableOrder[stableOrder.findIndex((s) => key(s) === key(r)) + 1];
+  // Secrets Manager moves a label instead of writing a new version: the promoted version became what
+  // apps read at the flip, not when it was written.
+  const labelled = location?.backend === 'aws-secrets-manager';
   const at = (event: string, detail?: string) =>
     status.timeline.filter((t) => t.event === event && (!detail || t.detail === detail)).at(-1)?.at;
 
@@ -69,8 +72,13 @@ export function secretVersionsOf(
           : r0.some((x) => x === 'pending' || x === 'current' || x === 'restored'),
         gatewayKeyId: r.gatewayKeyId ?? null,
         createdAt: r.createdAt ?? null,
-        activatedAt: stable ? (r.createdAt ?? null) : null,
-        supersededAt: next?.createdAt ?? null,
+        activatedAt: stable
+          ? labelled && r0.includes('current')
+            ? (at('promoted') ?? null)
+            : (r.createdAt ?? null)
+          : null,
+        // The version apps read now was not superseded, whatever was written after it.
+        supersededAt: r.stage === 'current' && r.enabled ? null : (next?.createdAt ?? null),
         retiredAt: r.enabled ? null : (r.updatedAt ?? retiredFallback ?? null),
       };
     }),
