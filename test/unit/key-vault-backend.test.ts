@@ -63,6 +63,14 @@ describe('the azure-key-vault backend', () => {
     expect(() => session.open(location('https://contoso.vault.azure.net'))).toThrow(
       /emulator mode is refused for contoso\.vault\.azure\.net/,
     );
+    // A configuration mistake: the activity must not retry it for minutes.
+    let refused: unknown;
+    try {
+      session.open(location('https://contoso.vault.azure.net'));
+    } catch (err) {
+      refused = err;
+    }
+    expect(refused).toMatchObject({ type: 'EmulatorModeRefused', nonRetryable: true });
     await expect(session.readValue(location('https://contoso.vault.azure.cn'), 'admin')).rejects.toThrow(
       /emulator mode is refused/,
     );

@@ -4,6 +4,7 @@
 // matches the vault's domain — and is refused for any real Azure vault host.
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { DefaultAzureCredential } from '@azure/identity';
+import { ApplicationFailure } from '@temporalio/common';
 import { SecretClient, type SecretClientOptions } from '@azure/keyvault-secrets';
 import {
   MAX_IN_PROCESS_RETRY_AFTER_MS,
@@ -12,6 +13,7 @@ import {
   SDK_RETRY,
 } from './operation-budget';
 import { retryAfterCapPolicy } from './retry-after-cap-policy';
+import { VaultFailureTypes } from './vault-errors';
 import { writeOncePolicy } from './write-once-policy';
 
 /** DNS suffixes of Key Vault and Managed HSM in Azure's public and sovereign clouds. */
@@ -54,10 +56,14 @@ export function keyVaultCredential(vaultUrl: string, opts: { emulator: boolean }
       emulator: false,
     };
   if (isAzureVaultHost(vaultUrl)) {
-    throw new Error(
-      `emulator mode is refused for ${new URL(vaultUrl).host}: it is a real Azure Key Vault host, which needs ` +
+    // Non-retryable: inside an activity, retrying a configuration mistake only delays the rotation.
+    throw ApplicationFailure.create({
+      type: VaultFailureTypes.EmulatorModeRefused,
+      message:
+        `emulator mode is refused for ${new URL(vaultUrl).host}: it is a real Azure Key Vault host, which needs ` +
         `a real credential and the challenge resource check (turn emulator mode off)`,
-    );
+      nonRetryable: true,
+    });
   }
   return { credential: emulatorCredential, disableChallengeResourceVerification: true, emulator: true };
 }

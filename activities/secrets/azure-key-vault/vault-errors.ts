@@ -25,6 +25,8 @@ export const VaultFailureTypes = {
   VaultTagLimit: 'VaultTagLimit',
   /** The registry entry's pending secret name is its stable name (Key Vault names are case-insensitive). */
   SecretNamesCollide: 'SecretNamesCollide',
+  /** Emulator mode (a no-op credential) asked for a real Azure vault host: a configuration mistake. */
+  EmulatorModeRefused: 'EmulatorModeRefused',
 } as const;
 
 /** What was being done when the error happened, for the message. */
