@@ -13,8 +13,8 @@
 //     (PutSecretValue carries a ClientRequestToken, tag writes set fixed keys, a label move that already
 //     happened is recognised, see secret-io.ts moveLabel);
 //   - OPERATION_DEADLINE_MS = 40 s caps everything, leaving 20 s before the 60 s start-to-close timeout.
-import { ApplicationFailure } from '@temporalio/common';
-import { currentActivity } from '../../activity-context';
+import type { ApplicationFailure } from '@temporalio/common';
+import { startOperationClock } from '../operation-clock';
 import { awsFailure, AwsFailureTypes, type AwsContext } from './aws-errors';
 
 /** Connecting to the endpoint takes at most this. */
@@ -34,32 +34,15 @@ export interface AwsOperation {
   failure(err: unknown, ctx: AwsContext): ApplicationFailure | Error;
 }
 
-/** The current Temporal activity's cancellation signal; undefined outside an activity. */
-export function currentActivitySignal(): AbortSignal | undefined {
-  return currentActivity()?.cancellationSignal;
-}
+export { currentActivitySignal } from '../operation-clock';
 
 /** Starts the clock of one store operation. */
 export function startOperation(budget: { deadlineMs: number; cancellation?: AbortSignal }): AwsOperation {
-  const deadline = AbortSignal.timeout(budget.deadlineMs);
-  const cancellation = budget.cancellation;
-  const signal = cancellation ? AbortSignal.any([cancellation, deadline]) : deadline;
+  const clock = startOperationClock({ ...budget, unavailableType: AwsFailureTypes.Unavailable });
   return {
-    signal,
-    failure(err, ctx) {
-      if (!signal.aborted) return awsFailure(err, ctx);
-      // A cancelled activity reports its CancelledFailure (reason CANCELLED, TIMED_OUT, …) as it is.
-      if (cancellation?.aborted && cancellation.reason instanceof Error) return cancellation.reason;
-      return ApplicationFailure.create({
-        type: AwsFailureTypes.Unavailable,
-        message:
-          `stopped trying to ${ctx.operation} secret ${ctx.secretId} in ${ctx.store}: ` +
-          (cancellation?.aborted
-            ? 'the activity was cancelled'
-            : `the operation's ${Math.round(budget.deadlineMs / 1000)} s deadline passed`) +
-          '; the next attempt looks up what this one did before writing',
-        nonRetryable: false,
-      });
-    },
+    signal: clock.signal,
+    failure: (err, ctx) =>
+      clock.stopped({ operation: ctx.operation, target: `secret ${ctx.secretId}`, store: ctx.store }) ??
+      awsFailure(err, ctx),
   };
 }

@@ -23,10 +23,8 @@
 //     SETTLE.intervalMs = 1 s = 10 s;
 //   - waiting budget 15.5 s + 10 s = 25.5 s, well inside OPERATION_DEADLINE_MS = 40 s, which caps
 //     everything including slow requests, and leaves 20 s before the 60 s start-to-close timeout.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { SecretClientOptions } from '@azure/keyvault-secrets';
-import { currentActivity } from '../../activity-context';
-import { ApplicationFailure } from '@temporalio/common';
+import { startOperationClock } from '../operation-clock';
 import { vaultFailure, VaultFailureTypes, type VaultContext } from './vault-errors';
 
 /** No answer to one HTTP request within this: the request is aborted. */
@@ -87,10 +85,7 @@ export async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal):
   }
 }
 
-/** The current Temporal activity's cancellation signal; undefined outside an activity. */
-export function currentActivitySignal(): AbortSignal | undefined {
-  return currentActivity()?.cancellationSignal;
-}
+export { currentActivitySignal } from '../operation-clock';
 
 /** Starts the clock of one store operation. */
 export function startOperation(budget: {
@@ -98,36 +93,16 @@ export function startOperation(budget: {
   requestTimeoutMs: number;
   cancellation?: AbortSignal;
 }): VaultOperation {
-  const deadline = AbortSignal.timeout(budget.deadlineMs);
-  const cancellation = budget.cancellation;
-  const signal = cancellation ? AbortSignal.any([cancellation, deadline]) : deadline;
-
-  const stopped = (ctx: VaultContext): Error | undefined => {
-    if (!signal.aborted) return undefined;
-    // A cancelled activity reports its CancelledFailure (reason CANCELLED, TIMED_OUT, …) as it is.
-    if (cancellation?.aborted && cancellation.reason instanceof Error) return cancellation.reason;
-    return ApplicationFailure.create({
-      type: VaultFailureTypes.VaultUnavailable,
-      message:
-        `stopped trying to ${ctx.operation} secret ${ctx.secretName} in ${ctx.vaultUrl}: ` +
-        (cancellation?.aborted
-          ? 'the activity was cancelled'
-          : `the operation's ${Math.round(budget.deadlineMs / 1000)} s deadline passed`) +
-        '; the next attempt looks up what this one did before writing',
-      nonRetryable: false,
-    });
-  };
-
+  const clock = startOperationClock({ ...budget, unavailableType: VaultFailureTypes.VaultUnavailable });
+  const at = (ctx: VaultContext) => ({
+    operation: ctx.operation,
+    target: `secret ${ctx.secretName}`,
+    store: ctx.vaultUrl,
+  });
   return {
-    signal,
-    sdk: { abortSignal: signal, requestOptions: { timeout: budget.requestTimeoutMs } },
-    failure: (err, ctx) => stopped(ctx) ?? vaultFailure(err, ctx),
-    async sleep(ms, ctx) {
-      try {
-        await sleep(ms, undefined, { signal });
-      } catch {
-        throw stopped(ctx) ?? new Error('sleep interrupted');
-      }
-    },
+    signal: clock.signal,
+    sdk: { abortSignal: clock.signal, requestOptions: { timeout: budget.requestTimeoutMs } },
+    failure: (err, ctx) => clock.stopped(at(ctx)) ?? vaultFailure(err, ctx),
+    sleep: (ms, ctx) => clock.sleep(ms, at(ctx)),
   };
 }

@@ -12,9 +12,7 @@
 //     deletes and destroys are idempotent;
 //   - an operation makes at most ~8 requests per try and tries at most KV_WRITE_TRIES = 3 times when
 //     check-and-set loses; the 40 s deadline caps all of it.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ApplicationFailure } from '@temporalio/common';
-import { currentActivity } from '../../activity-context';
+import { startOperationClock } from '../operation-clock';
 import { KvFailureTypes, type KvContext } from './kv-errors';
 
 /** No answer to one HTTP request within this: the request is aborted. */
@@ -39,40 +37,15 @@ export interface KvOperation {
   sleep(ms: number, ctx: KvContext): Promise<void>;
 }
 
-/** The current Temporal activity's cancellation signal; undefined outside an activity. */
-export function currentActivitySignal(): AbortSignal | undefined {
-  return currentActivity()?.cancellationSignal;
-}
+export { currentActivitySignal } from '../operation-clock';
 
 /** Starts the clock of one store operation. */
 export function startKvOperation(budget: { deadlineMs: number; cancellation?: AbortSignal }): KvOperation {
-  const deadline = AbortSignal.timeout(budget.deadlineMs);
-  const cancellation = budget.cancellation;
-  const signal = cancellation ? AbortSignal.any([cancellation, deadline]) : deadline;
-  const stopped = (ctx: KvContext): Error | undefined => {
-    if (!signal.aborted) return undefined;
-    // A cancelled activity reports its CancelledFailure (reason CANCELLED, TIMED_OUT, …) as it is.
-    if (cancellation?.aborted && cancellation.reason instanceof Error) return cancellation.reason;
-    return ApplicationFailure.create({
-      type: KvFailureTypes.KvUnavailable,
-      message:
-        `stopped trying to ${ctx.operation} ${ctx.path} in ${ctx.store}: ` +
-        (cancellation?.aborted
-          ? 'the activity was cancelled'
-          : `the operation's ${Math.round(budget.deadlineMs / 1000)} s deadline passed`) +
-        '; the next attempt looks up what this one did before writing',
-      nonRetryable: false,
-    });
-  };
+  const clock = startOperationClock({ ...budget, unavailableType: KvFailureTypes.KvUnavailable });
+  const at = (ctx: KvContext) => ({ operation: ctx.operation, target: ctx.path, store: ctx.store });
   return {
-    signal,
-    stopped,
-    async sleep(ms, ctx) {
-      try {
-        await sleep(ms, undefined, { signal });
-      } catch {
-        throw stopped(ctx) ?? new Error('sleep interrupted');
-      }
-    },
+    signal: clock.signal,
+    stopped: (ctx) => clock.stopped(at(ctx)),
+    sleep: (ms, ctx) => clock.sleep(ms, at(ctx)),
   };
 }
