@@ -18,11 +18,10 @@ import {
   type SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
+import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { fingerprint } from '../../domain/fingerprint';
 import type { SecretStore } from '../../domain/ports';
-import type { SecretStoreLogger } from '../../activities/secrets/backend';
 import {
   ALLOW_HTTP_ENDPOINT_ENV,
   AWS_TAG_LIMITS,
@@ -44,44 +43,14 @@ import { startMoto, type RunningMoto } from '../../scripts/stores/moto';
 import type { RunningServer } from '../../scripts/local-stack';
 import { appReadCurrent, MOTO_ENV, MOTO_REGION, motoClient, motoUrl } from '../contract/aws-secrets-manager';
 import { HARNESS_STATE_ENV, type HarnessState } from '../harness/harness-state';
+import { leakWatch } from '../helpers/leak-watch';
 
 type AwsLocation = SecretLocationOf<'aws-secrets-manager'>;
 
-/** Every key value this file makes, and everything the store gave back, logged or threw. */
-const keys: string[] = [];
-const observed: string[] = [];
-const logLines: string[] = [];
-const logger: SecretStoreLogger = {
-  info: (fields, msg) => void logLines.push(JSON.stringify({ level: 'info', msg, ...fields })),
-  warn: (fields, msg) => void logLines.push(JSON.stringify({ level: 'warn', msg, ...fields })),
-};
-
-function newKey(purpose: string): string {
-  const key = `sk-aws-${purpose}-${randomBytes(18).toString('base64url')}`;
-  keys.push(key);
-  return key;
-}
+const { keys, observed, logLines, logger, newKey, seen, failure } = leakWatch('sk-aws');
 
 const rotation = () =>
   rotationIdFor('test', `cred-${randomBytes(3).toString('hex')}`, `CHG-${randomBytes(4).toString('hex')}`);
-
-/** Records a result for the final no-key-value check and returns it. */
-function seen<T>(result: T): T {
-  observed.push(JSON.stringify(result) ?? 'undefined');
-  return result;
-}
-
-/** The ApplicationFailure (or CancelledFailure) a call rejects with, recorded for the final check. */
-async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    observed.push(String(err), (err as Error).stack ?? '', JSON.stringify(err));
-    if (!(err instanceof ApplicationFailure)) throw err;
-    return err;
-  }
-  throw new Error('expected a failure');
-}
 
 /** Which of the test's values `v` is, so that a failed expectation never prints a key. */
 function which(v: string | undefined, named: Record<string, string>): string {

@@ -12,7 +12,6 @@ import path from 'node:path';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { fingerprint } from '../../domain/fingerprint';
-import type { SecretStoreLogger } from '../../activities/secrets/backend';
 import {
   connectHashicorpVault,
   createKvClient,
@@ -26,38 +25,11 @@ import { FailureTypes } from '../../domain/failure-types';
 import { secretLocationYaml, type SecretLocationOf } from '../../domain/secrets';
 import { storeLabel } from '../../domain/secret-refs';
 import { appReadKv, bao, baoOk, openBao } from '../contract/hashicorp-vault';
+import { leakWatch } from '../helpers/leak-watch';
 
 type Location = SecretLocationOf<'hashicorp-vault'>;
 
-const keys: string[] = [];
-const observed: string[] = [];
-const logLines: string[] = [];
-const logger: SecretStoreLogger = {
-  info: (fields, msg) => void logLines.push(JSON.stringify({ msg, ...fields })),
-  warn: (fields, msg) => void logLines.push(JSON.stringify({ msg, ...fields })),
-};
-
-function newKey(purpose: string): string {
-  const key = `sk-kv-${purpose}-${randomBytes(18).toString('base64url')}`;
-  keys.push(key);
-  return key;
-}
-
-function seen<T>(result: T): T {
-  observed.push(JSON.stringify(result) ?? 'undefined');
-  return result;
-}
-
-async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    observed.push(String(err), (err as Error).stack ?? '', JSON.stringify(err));
-    if (!(err instanceof ApplicationFailure)) throw err;
-    return err;
-  }
-  throw new Error('expected a failure');
-}
+const { keys, observed, logLines, logger, newKey, seen, failure } = leakWatch('sk-kv');
 
 const rotation = () => `test:kv-${randomBytes(3).toString('hex')}:CHG-${randomBytes(4).toString('hex')}`;
 

@@ -35,6 +35,7 @@ import {
 } from '../../scripts/local-stack';
 import { buildKeyVault, type KeyVaultOptions } from '../../simulator/key-vault';
 import { HARNESS_STATE_ENV, type HarnessState } from '../harness/harness-state';
+import { leakWatch } from '../helpers/leak-watch';
 
 // The harness always starts at least the reference Key Vault: no vault is a failure, never a skip.
 const unavailable = process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE;
@@ -51,29 +52,7 @@ const observed: string[] = [];
 const logLines: string[] = [];
 const logger = pino({ level: 'info' }, { write: (line: string) => void logLines.push(line) });
 
-function newKey(purpose: string): string {
-  const key = `rk-${purpose}-${randomBytes(18).toString('base64url')}`;
-  keys.push(key);
-  return key;
-}
-
-/** Records a result for the final no-key-value check and returns it. */
-function seen<T>(result: T): T {
-  observed.push(JSON.stringify(result) ?? 'undefined');
-  return result;
-}
-
-/** The ApplicationFailure a call rejects with, recorded (message, stack, serialized) for the final check. */
-async function failure(p: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await p;
-  } catch (err) {
-    observed.push(String(err), (err as Error).stack ?? '', JSON.stringify(err));
-    if (!(err instanceof ApplicationFailure)) throw err;
-    return err;
-  }
-  throw new Error('expected a failure');
-}
+const { newKey, seen, failure } = leakWatch('rk', keys, observed);
 
 /** Also stops servers this file starts when the jest process dies: global teardown reads this list. */
 function recordServer(server: RunningServer): void {
