@@ -1,6 +1,6 @@
 // `npm run demo:compose-seed`: the one-shot `demo-seed` service of docker-compose.yml's `demo` profile.
 // It does for the compose stack what scripts/demo.ts does for the local one: stores the reference
-// gateway's admin key in Key Vault (Lowkey Vault), creates a current key at the gateway and stores it
+// gateway's admin key in Key Vault (the compose demo's Lowkey Vault container), creates a current key at the gateway and stores it
 // as the demo credential's secret, and writes the credential registry the workers and the API read plus
 // a rotation policy to post. Idempotent: a second run keeps a current key the gateway still knows.
 // Prints fingerprints, never key values.

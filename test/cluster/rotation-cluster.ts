@@ -1,7 +1,7 @@
 // rekey on the real cluster (scripts/cluster-stack.ts, brought up by global-setup.ts), every part its
 // own OS process as in production: two workers (`tsx worker.ts`) and two APIs (`tsx api/server.ts`) on
 // one task queue with the settings of config/settings.ts, the reference gateway (`tsx simulator/main.ts`),
-// Key Vault (Lowkey Vault or the reference Key Vault, over TLS trusted through NODE_EXTRA_CA_CERTS), and
+// Key Vault (the reference Key Vault, over TLS trusted through NODE_EXTRA_CA_CERTS), and
 // a Prometheus of its own scraping the gateway every second as the credentials' telemetry. Apps that read
 // the stable secret and call the gateway give the hold windows their traffic (scripts/demo/app-traffic.ts).
 // Every process group it starts is recorded in processes.json, so that global-teardown.ts stops them

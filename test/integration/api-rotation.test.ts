@@ -15,8 +15,7 @@ import {
 } from '../helpers/rotation-stack';
 
 // A whole rotation through the API, on the real Temporal dev server, with the real worker and real
-// activities: the reference gateway, Key Vault (Lowkey Vault, or the reference Key Vault where its jar
-// is not served), a real Prometheus scraping the gateway as the telemetry, the filesystem evidence
+// activities: the reference gateway, Key Vault (the reference Key Vault), a real Prometheus scraping the gateway as the telemetry, the filesystem evidence
 // store. Two rotations run side by side: an automated LiteLLM key, whose app sends four times the
 // policy's min_requests per hold window so that the revoke gate opens on positive evidence, approved
 // through to COMPLETED; and a manual one handed over through the API and rolled back.

@@ -3,7 +3,7 @@ import { SecretClient, type SecretProperties } from '@azure/keyvault-secrets';
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
 import { applyNodeExtraCaCerts } from '../../scripts/local-stack';
 
-// Lowkey Vault and the reference Key Vault accept any bearer token; a no-op credential is for local
+// The reference Key Vault accepts any bearer token; a no-op credential is for local
 // emulators only.
 const emulatorCredential: TokenCredential = {
   getToken: (): Promise<AccessToken> =>

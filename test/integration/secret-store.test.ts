@@ -1,5 +1,5 @@
 // The Key Vault SecretStore against a real Key Vault emulator over verified TLS: the shared one global
-// setup starts (Lowkey Vault or the reference Key Vault), plus reference Key Vaults of this file's own
+// setup starts (the reference Key Vault), plus reference Key Vaults of this file's own
 // for purge protection, an outage, and drills (latency, asynchronous deletes, injected 429/503, Azure
 // Policy). Every key value is random, made at run time, and checked to appear in no result, log line or
 // error.

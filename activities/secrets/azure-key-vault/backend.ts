@@ -1,5 +1,5 @@
 // The `azure-key-vault` entry of SECRET_STORES: one SecretClient per vault URL (DefaultAzureCredential,
-// or emulator mode for Lowkey Vault and the reference Key Vault, refused for real Azure vault hosts), one
+// or emulator mode for a local emulator such as the reference Key Vault, refused for real Azure vault hosts), one
 // store per credential location, and the gateway admin keys read from the same vault.
 import type { SecretClient } from '@azure/keyvault-secrets';
 import type { SecretLocationOf } from '../../../domain/secrets';
@@ -21,7 +21,7 @@ const FLAGS: Record<string, boolean> = { true: true, '1': true, false: false, '0
 
 /** What the backend reads from the environment. */
 export interface AzureKeyVaultSettings {
-  /** Lowkey Vault or the reference Key Vault: a no-op credential, no challenge resource check. */
+  /** A local emulator (the reference Key Vault): a no-op credential, no challenge resource check. */
   emulator: boolean;
   /** Set when the setting came from the deprecated variable. */
   deprecatedVariable?: string;

@@ -1,5 +1,5 @@
 // How rekey authenticates to Key Vault: DefaultAzureCredential (managed identity, workload identity,
-// Azure CLI, …) in every real environment. Emulator mode (Lowkey Vault, the reference Key Vault) swaps in
+// Azure CLI, …) in every real environment. Emulator mode (a local emulator: the reference Key Vault, or Lowkey Vault in the compose demo) swaps in
 // a credential that hands out a dummy token and turns off the SDK's check that the challenge's resource
 // matches the vault's domain — and is refused for any real Azure vault host.
 import type { AccessToken, TokenCredential } from '@azure/core-auth';
@@ -70,7 +70,7 @@ export function keyVaultCredential(vaultUrl: string, opts: { emulator: boolean }
 
 /** Options of createSecretClient. */
 export interface SecretClientFactoryOptions {
-  /** Lowkey Vault or the reference Key Vault: no-op credential, no challenge resource check. */
+  /** A local emulator (the reference Key Vault): no-op credential, no challenge resource check. */
   emulator?: boolean;
   /** Overrides the credential keyVaultCredential would choose (emulator mode still refuses Azure hosts). */
   credential?: TokenCredential;
