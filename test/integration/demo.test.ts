@@ -175,7 +175,7 @@ describe.each(BACKENDS)('make demo BACKEND=$backend', ({ backend, kind }) => {
     const { bundle } = evidenceOf(run);
     expect(bundle).toMatchObject({
       rotationId: expect.stringMatching(/^demo:router-key:/),
-      secretVersions: { backend: kind, source: 'secret-store-history' },
+      bundle: { secretVersions: { backend: kind, source: 'secret-store-history' } },
     });
     expect(JSON.stringify(bundle)).toContain('"completed"');
     expect(run.stdout).toMatch(
@@ -226,7 +226,7 @@ describe.each(BACKENDS)('make demo BACKEND=$backend', ({ backend, kind }) => {
     const { bundle } = evidenceOf(run);
     expect(bundle).toMatchObject({
       rotationId: expect.stringMatching(/^demo:router-key:/),
-      secretVersions: { backend: kind },
+      bundle: { secretVersions: { backend: kind } },
     });
     expect(JSON.stringify(bundle)).toContain('"rolled_back"');
     expect(run.stdout).toMatch(/evidence verified: schema v\d+, .*; hash chain of 1 link\(s\) sound/);
