@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { SecretBackendKind } from '../../domain/secrets';
+import { fingerprint } from '../../domain/fingerprint';
 import type { RotationStatus } from '../../workflows/messages';
 import {
   startRotationStack,
@@ -88,7 +89,12 @@ describe.each(BACKENDS)('a rotation with the secret in %s', (backend) => {
     stack.secrets.add(value!);
     expect(app.stats(newFp!)!.answers).toEqual({ '200': expect.any(Number) });
 
-    const evidence = await stack.call('GET', rotationUrl(c, '/evidence'), 'dave');
+    // The workflow enters COMPLETED, then archives the bundle and closes: poll for it.
+    let evidence = await stack.call('GET', rotationUrl(c, '/evidence'), 'dave');
+    for (let i = 0; i < 60 && evidence.statusCode === 404; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      evidence = await stack.call('GET', rotationUrl(c, '/evidence'), 'dave');
+    }
     expect(evidence.statusCode).toBe(200);
     const bundle = evidence.json<{
       bundle: {
@@ -130,11 +136,40 @@ describe.each(BACKENDS)('a rotation with the secret in %s', (backend) => {
     });
     // Accepted: the workflow rolls back on its own time.
     expect(res.statusCode).toBe(202);
+    // The store serves the old key again; the replacement key stays enabled (apps that reloaded may
+    // still use it) and the rollback waits for its revocation.
+    const kept = await stack.untilStatus(
+      stack.idOf(c),
+      (s) => s.pendingGate?.gate === 'replacement-key-revocation',
+      'waiting for the kept replacement key’s revocation',
+      { timeoutMs: 2 * 60_000, intervalMs: 1000 },
+    );
+    expect(kept.versions.restored).toMatchObject({ fingerprint: oldFp, enabled: true });
+    expect(fingerprint((await stack.readSecret(c))!)).toBe(oldFp);
+    await app.untilKey(oldFp!, 30_000);
+    expect(app.stats(oldFp!)!.answers).toEqual({ '200': expect.any(Number) });
+    // Once telemetry shows the kept key drained (the check window after the app's last use), bob has
+    // it revoked; asked earlier, rekey refuses on record.
+    let revoked: RotationStatus | undefined;
+    for (let i = 0; i < 12 && !revoked; i++) {
+      const ask = await stack.call('POST', rotationUrl(c, '/replacement-key-revocations'), 'bob', {
+        reason: 'the app is back on the old key',
+      });
+      expect(ask.statusCode).toBe(202);
+      const after = await stack.untilStatus(
+        stack.idOf(c),
+        (s) =>
+          s.keptReplacementKey?.revokedAt !== undefined ||
+          s.timeline.filter((t) => t.event === 'replacement-key-revocation-refused').length > i,
+        'the kept key revoked or the revocation refused',
+        { timeoutMs: 60_000, intervalMs: 1000 },
+      );
+      if (after.keptReplacementKey?.revokedAt) revoked = after;
+      else await new Promise((r) => setTimeout(r, 10_000));
+    }
+    expect(revoked?.keptReplacementKey).toMatchObject({ revokedBy: 'bob@example.com' });
     const back = await untilPhase(c, ['ROLLED_BACK']);
     expect(back.versions.restored).toMatchObject({ fingerprint: oldFp, enabled: true });
-    await app.untilKey(oldFp!, 30_000);
-    expect(await stack.readSecret(c)).not.toBeUndefined();
-    expect(app.stats(oldFp!)!.answers).toEqual({ '200': expect.any(Number) });
   });
 });
 
