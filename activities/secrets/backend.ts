@@ -10,6 +10,9 @@ export interface SecretStoreLogger {
   warn(fields: Record<string, unknown>, msg: string): void;
 }
 
+/** The logger of a store given none: stores log only ids, stages and fingerprints, here nowhere. */
+export const SILENT_LOGGER: SecretStoreLogger = { info: () => undefined, warn: () => undefined };
+
 /** What every backend gets from the worker (or the API's hand-off, or a test). */
 export interface SecretBackendContext {
   /** The process environment the backend reads its own settings from (token files, emulator flags). */

@@ -104,7 +104,7 @@ export interface RotationStack {
   app: FastifyInstance;
   gatewayBase: string;
   /** The secret store of each backend the stack's credentials use (the harness's servers). */
-  stores: Record<SecretBackendKind, Omit<LocalStore, 'server'>>;
+  stores: Partial<Record<SecretBackendKind, Omit<LocalStore, 'server'>>>;
   /** What an app reads of a credential's stable secret right now, from its backend. */
   readSecret(c: StackCredential): Promise<string | undefined>;
   taskQueue: string;
@@ -175,38 +175,31 @@ export function rotationStackUnavailableReason(): string | undefined {
   return process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE ?? 'the harness set no AZURE_KEYVAULT_URL';
 }
 
-/** The harness's server of each backend, as a store apps and the stack write and read through. */
-function harnessStores(): Record<SecretBackendKind, Omit<LocalStore, 'server'>> {
+/**
+ * The harness's server of a backend, as a store apps and the stack write and read through. Called only
+ * for the backends a stack's credentials use: a stack of Key Vault credentials needs no OpenBao or moto.
+ */
+function harnessStore(kind: SecretBackendKind): Omit<LocalStore, 'server'> {
   const need = (name: string, why: string | undefined) => {
     const v = process.env[name];
     if (!v) throw new Error(`the harness set no ${name}${why ? `: ${why}` : ''}`);
     return v;
   };
-  // Connected on first use: a stack of Key Vault credentials needs no OpenBao or moto.
-  const lazy = <T extends object>(make: () => T): T => {
-    let made: T | undefined;
-    return new Proxy({} as T, {
-      get: (_t, prop) => (made ??= make())[prop as keyof T],
-    });
-  };
-  return {
-    'azure-key-vault': lazy(() =>
-      connectLocalStore('azure-key-vault', {
+  switch (kind) {
+    case 'azure-key-vault':
+      return connectLocalStore(kind, {
         url: need('AZURE_KEYVAULT_URL', process.env.REKEY_TEST_KEYVAULT_UNAVAILABLE),
-      }),
-    ),
-    'hashicorp-vault': lazy(() =>
-      connectLocalStore('hashicorp-vault', {
+      });
+    case 'hashicorp-vault':
+      return connectLocalStore(kind, {
         url: need(OPENBAO_ENV.address, process.env[OPENBAO_ENV.unavailable]),
         token: need(OPENBAO_ENV.token, process.env[OPENBAO_ENV.unavailable]),
-      }),
-    ),
-    'aws-secrets-manager': lazy(() =>
-      connectLocalStore('aws-secrets-manager', {
+      });
+    case 'aws-secrets-manager':
+      return connectLocalStore(kind, {
         url: need('REKEY_TEST_MOTO_URL', process.env.REKEY_TEST_MOTO_UNAVAILABLE),
-      }),
-    ),
-  };
+      });
+  }
 }
 
 /** Starts the stack for the given credentials; each one's current key is a fresh gateway key in the vault. */
@@ -216,9 +209,11 @@ export async function startRotationStack(
 ): Promise<RotationStack> {
   const missing = rotationStackUnavailableReason();
   if (missing) throw new Error(`no Key Vault for the rotation stack: ${missing}`);
-  const stores = harnessStores();
-  const storeOf = (c: StackCredential) => stores[c.backend ?? 'azure-key-vault'];
   const backends = [...new Set(credentials.map((c) => c.backend ?? 'azure-key-vault'))];
+  const stores = Object.fromEntries(backends.map((b) => [b, harnessStore(b)])) as Partial<
+    Record<SecretBackendKind, Omit<LocalStore, 'server'>>
+  >;
+  const storeOf = (c: StackCredential) => stores[c.backend ?? 'azure-key-vault']!;
   const settings = loadSettings();
   const run = randomBytes(3).toString('hex');
   const token = () => `rk_${randomBytes(16).toString('hex')}`;
@@ -292,7 +287,7 @@ export async function startRotationStack(
 
     // The admin key sits beside each credential's secret, in every store in use.
     const adminSecret = `rekey-stack-admin-${run}`;
-    for (const b of backends) await stores[b].put(adminSecret, masterKey);
+    for (const b of backends) await stores[b]!.put(adminSecret, masterKey);
     for (const c of credentials) await storeOf(c).put(c.name, await newGatewayKey());
     const registry = parseRegistry(
       stringify({
@@ -321,7 +316,7 @@ export async function startRotationStack(
       { ...settings, REKEY_EVIDENCE_DIR: evidenceDir, ...opts.workerSettings },
       {
         registry,
-        env: { ...EMULATOR_ENV, ...Object.assign({}, ...backends.map((b) => stores[b].env)) },
+        env: { ...EMULATOR_ENV, ...Object.assign({}, ...backends.map((b) => stores[b]!.env)) },
       },
     );
     const nativeConnection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });

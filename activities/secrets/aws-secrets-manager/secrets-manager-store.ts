@@ -14,7 +14,7 @@ import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SecretLocationOf } from '../../../domain/secrets';
 import { storeLabel } from '../../../domain/secret-refs';
 import type { SecretStore } from '../../../domain/ports';
-import type { SecretStoreLogger } from '../backend';
+import { SILENT_LOGGER, type SecretStoreLogger } from '../backend';
 import { currentActivitySignal, OPERATION_DEADLINE_MS } from './operation-budget';
 import { discardPending } from './operations/discard';
 import { history } from './operations/history';
@@ -36,8 +36,6 @@ export interface SecretsManagerStoreOptions {
   cancellationSignal?: () => AbortSignal | undefined;
 }
 
-const silent: SecretStoreLogger = { info: () => undefined, warn: () => undefined };
-
 /** A SecretStore over one Secrets Manager secret: AWSCURRENT is what apps read, AWSPENDING the replacement. */
 export function createSecretsManagerStore(opts: SecretsManagerStoreOptions): SecretStore {
   const s = secretsManagerSession(opts);
@@ -58,7 +56,7 @@ export function createSecretsManagerStore(opts: SecretsManagerStoreOptions): Sec
 export function secretsManagerSession(opts: SecretsManagerStoreOptions): SecretsManagerSession {
   const secretId = opts.location.secretId;
   const store = storeLabel(opts.location);
-  const log = opts.logger ?? silent;
+  const log = opts.logger ?? SILENT_LOGGER;
   return {
     secretId,
     store,

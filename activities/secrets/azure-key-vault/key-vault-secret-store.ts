@@ -11,7 +11,7 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import { ApplicationFailure } from '@temporalio/common';
 import { storeLabel } from '../../../domain/secret-refs';
 import type { SecretStore } from '../../../domain/ports';
-import type { SecretStoreLogger } from '../backend';
+import { SILENT_LOGGER, type SecretStoreLogger } from '../backend';
 import { currentActivitySignal, OPERATION_DEADLINE_MS, REQUEST_TIMEOUT_MS, SETTLE } from './operation-budget';
 import { discardPending } from './operations/discard';
 import { history } from './operations/history';
@@ -41,8 +41,6 @@ export interface KeyVaultSecretStoreOptions {
   /** The calling activity's cancellation; defaults to Temporal's activity Context, none outside one. */
   cancellationSignal?: () => AbortSignal | undefined;
 }
-
-const silent: SecretStoreLogger = { info: () => undefined, warn: () => undefined };
 
 /** A SecretStore over one credential's stable and pending secrets in one vault. */
 export function createKeyVaultSecretStore(opts: KeyVaultSecretStoreOptions): SecretStore {
@@ -86,7 +84,7 @@ export function keyVaultSession(opts: KeyVaultSecretStoreOptions): KeyVaultSessi
     store,
     stable,
     pending,
-    log: opts.logger ?? silent,
+    log: opts.logger ?? SILENT_LOGGER,
     settle: opts.settle ?? SETTLE,
     budget: {
       deadlineMs: opts.budget?.deadlineMs ?? OPERATION_DEADLINE_MS,

@@ -4,7 +4,12 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes } from '../../../domain/failure-types';
 import { storeLabel } from '../../../domain/secret-refs';
-import type { SecretBackend, SecretBackendContext, SecretBackendSession } from '../backend';
+import {
+  SILENT_LOGGER,
+  type SecretBackend,
+  type SecretBackendContext,
+  type SecretBackendSession,
+} from '../backend';
 import { createKvClient, type KvClient } from './kv-client';
 import {
   currentActivitySignal,
@@ -23,7 +28,6 @@ export interface HashicorpVaultSessionOptions {
 }
 
 const KV_PATH = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
-const silent = { info: () => undefined, warn: () => undefined };
 
 /** A session over every KV v2 location the worker's credentials name. */
 export function connectHashicorpVault(
@@ -69,7 +73,7 @@ export function connectHashicorpVault(
         location,
         store: storeLabel(location),
         client: clientFor(location),
-        log: ctx.logger ?? silent,
+        log: ctx.logger ?? SILENT_LOGGER,
       });
       const cancellation = currentActivitySignal();
       const op = startKvOperation({ deadlineMs, ...(cancellation ? { cancellation } : {}) });

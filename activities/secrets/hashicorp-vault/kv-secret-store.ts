@@ -11,7 +11,7 @@ import { type SecretVersionRecord } from '../../../domain/secrets';
 import { storeLabel } from '../../../domain/secret-refs';
 import { fingerprint } from '../../../domain/fingerprint';
 import type { SecretStore } from '../../../domain/ports';
-import type { SecretStoreLogger } from '../backend';
+import { SILENT_LOGGER, type SecretStoreLogger } from '../backend';
 import type { KvClient } from './kv-client';
 import { KvFailureTypes } from './kv-errors';
 import {
@@ -37,8 +37,6 @@ export interface KvSecretStoreOptions {
   cancellationSignal?: () => AbortSignal | undefined;
 }
 
-const silent: SecretStoreLogger = { info: () => undefined, warn: () => undefined };
-
 /** A SecretStore over one credential's stable and pending paths on one KV v2 mount. */
 export function createKvSecretStore(opts: KvSecretStoreOptions): SecretStore {
   const { location } = opts;
@@ -51,7 +49,7 @@ export function createKvSecretStore(opts: KvSecretStoreOptions): SecretStore {
       message: `the pending path ${pending} is the stable path in ${store}: staging would overwrite what apps read; register a distinct pending_path (e.g. ${stable}-pending)`,
       nonRetryable: true,
     });
-  const core = createKvStoreCore({ location, store, client: opts.client, log: opts.logger ?? silent });
+  const core = createKvStoreCore({ location, store, client: opts.client, log: opts.logger ?? SILENT_LOGGER });
   const deadlineMs = opts.deadlineMs ?? KV_OPERATION_DEADLINE_MS;
   const cancellationSignal = opts.cancellationSignal ?? currentActivitySignal;
 
