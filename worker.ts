@@ -28,6 +28,7 @@ import {
 } from './activities/telemetry';
 import { ConfigError, loadSettings, type Settings } from './config';
 import { loadRegistry, toCredentialRef, type CredentialEntry } from './config/registry';
+import { webhookAllowlistOf } from './config/settings';
 
 /** Options for one rotation worker; exactly one of workflowsPath (default) or a prebuilt bundle. */
 export interface RotationWorkerOptions {
@@ -163,6 +164,7 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
     },
     evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
     notifier: createWebhookNotifier({
+      allowlist: webhookAllowlistOf(settings),
       ...(settings.REKEY_WEBHOOK_SIGNING_SECRET
         ? { signingSecret: settings.REKEY_WEBHOOK_SIGNING_SECRET }
         : {}),

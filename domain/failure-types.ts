@@ -35,6 +35,8 @@ export const FailureTypes = {
   AttributionUnsupported: 'AttributionUnsupported',
   RolloutHookRejected: 'RolloutHookRejected',
   WebhookUnsigned: 'WebhookUnsigned',
+  /** The ticket's webhook is not an allowlisted target, resolves to a refused address, or redirects. */
+  WebhookTargetRefused: 'WebhookTargetRefused',
   EvidenceBundleInvalid: 'EvidenceBundleInvalid',
 
   // How a rotation that did not complete ends (OUTCOME_FAILURE_TYPES). A secret store also throws

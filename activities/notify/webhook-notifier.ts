@@ -2,14 +2,25 @@
 // with HMAC-SHA256 over `timestamp.body` (header X-Rekey-Signature: sha256=<hex>) so the receiver can
 // check it came from rekey and is fresh. One POST per attempt: retries belong to the activity's retry
 // policy, and the workflow never lets a failure here block the rotation.
+//
+// The worker is the boundary against server-side request forgery: the API checks the URL at start, but
+// the allowlist may have changed since, and only here is the name resolved. Each send checks the URL
+// against the allowlist, resolves the host once, checks every address, and connects only to those it checked.
 import { FailureTypes } from '../../domain/failure-types';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Notifier } from '../../domain/ports';
+import { checkWebhookUrl, NO_WEBHOOK_TARGETS, type WebhookAllowlist } from '../../domain/webhook-targets';
+import { postPinned } from './pinned-post';
+import { resolveChecked, systemResolve, targetRefused, type Resolve } from './safe-lookup';
 
 export interface WebhookNotifierOptions {
   /** Shared secret for the signature; without it nothing is sent to a webhook (the event is logged). */
   signingSecret?: string;
+  /** Where webhooks may go (REKEY_WEBHOOK_ALLOWED_HOSTS, REKEY_WEBHOOK_PRIVATE_HOSTS); default none. */
+  allowlist?: WebhookAllowlist;
+  /** How a host name is resolved; default the system resolver (dns.lookup). */
+  resolve?: Resolve;
   timeoutMs?: number;
   log?: (message: string, fields: Record<string, unknown>) => void;
   now?: () => number;
@@ -20,7 +31,7 @@ export function webhookSignature(secret: string, timestamp: string, body: string
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.${body}`, 'utf8').digest('hex')}`;
 }
 
-/** A notifier that POSTs JSON events to the rotation's webhook URL, when the ticket gave one. */
+/** A notifier that POSTs JSON events to the rotation's webhook URL, when the ticket gave an allowed one. */
 export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifier {
   const log = opts.log ?? (() => undefined);
   return {
@@ -28,6 +39,8 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
       const { webhookUrl, deliveryId, ...payload } = event;
       log('rotation event', { ...payload, webhook: Boolean(webhookUrl) });
       if (!webhookUrl) return;
+      const checked = checkWebhookUrl(webhookUrl, opts.allowlist ?? NO_WEBHOOK_TARGETS);
+      if ('refusal' in checked) throw targetRefused(checked.refusal);
       // An unsigned event could be forged by anyone who can reach the receiver: send signed or not at all.
       if (!opts.signingSecret) {
         throw ApplicationFailure.nonRetryable(
@@ -35,6 +48,8 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
           FailureTypes.WebhookUnsigned,
         );
       }
+      const target = checked.admitted;
+      const addresses = await resolveChecked(target, opts.resolve ?? systemResolve);
       const secret = opts.signingSecret;
       const body = JSON.stringify({
         ...payload,
@@ -42,23 +57,26 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
         sentAt: new Date((opts.now ?? Date.now)()).toISOString(),
       });
       const timestamp = String(Math.floor((opts.now ?? Date.now)() / 1000));
-      const res = await fetch(webhookUrl, {
-        method: 'POST',
+      const status = await postPinned({
+        target,
+        addresses,
         headers: {
           'content-type': 'application/json',
+          'user-agent': 'rekey-webhook',
           'x-rekey-timestamp': timestamp,
           'x-rekey-event': payload.event,
           ...(deliveryId ? { 'x-rekey-delivery': deliveryId } : {}),
           'x-rekey-signature': webhookSignature(secret, timestamp, body),
         },
         body,
-        // A redirect would carry the signed event somewhere the ticket did not name.
-        redirect: 'error',
-        signal: AbortSignal.timeout(opts.timeoutMs ?? 10_000),
+        timeoutMs: opts.timeoutMs ?? 10_000,
       });
-      // Drain the body so the connection is released.
-      await res.arrayBuffer().catch(() => undefined);
-      if (!res.ok) throw new Error(`webhook answered ${res.status} for ${payload.event}`);
+      // A redirect would carry the signed event somewhere the ticket did not name: never followed,
+      // and retrying would only be redirected again.
+      if (status >= 300 && status < 400) {
+        throw targetRefused(`webhook answered ${status} for ${payload.event}: redirects are not followed`);
+      }
+      if (status < 200 || status >= 300) throw new Error(`webhook answered ${status} for ${payload.event}`);
     },
   };
 }
