@@ -1,10 +1,35 @@
 // The API's own operational routes: health, readiness, metrics and the OpenAPI document.
+import type { Client } from '@temporalio/client';
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps';
 import { HttpProblem } from '../errors';
 import { refreshRotationGauges } from '../rotation-gauges';
+import { TEMPORAL_RETRY_AFTER_SECONDS } from '../temporal-errors';
+
+/** Bound on the readiness check: probes commonly time out after 1 s, and a late answer is a wrong one. */
+const READY_TIMEOUT_MS = 750;
+
+/**
+ * Whether Temporal answers within timeoutMs. The deadline ends the call; the timer bounds the answer
+ * whatever interceptors the client was built with (the SDK's default retries wait past a deadline).
+ */
+async function temporalAnswers(temporal: Client, timeoutMs: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+  const check = temporal
+    .withDeadline(Date.now() + timeoutMs, () => temporal.connection.workflowService.getSystemInfo({}))
+    .then(
+      () => true,
+      () => false,
+    );
+  try {
+    return await Promise.race([check, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** /healthz, /readyz, /metrics and /openapi.json, answered without a token. */
 export function operationsPlugin(deps: Pick<ApiDeps, 'temporal'>): FastifyPluginAsync {
@@ -29,15 +54,19 @@ export function operationsPlugin(deps: Pick<ApiDeps, 'temporal'>): FastifyPlugin
       {
         schema: {
           ...open,
-          summary: 'Readiness: Temporal is reachable',
+          summary: `Readiness: Temporal answers within ${READY_TIMEOUT_MS} ms (else 503)`,
           response: { 200: z.object({ status: z.literal('ready') }) },
         },
       },
       async () => {
-        try {
-          await deps.temporal.connection.workflowService.getSystemInfo({});
-        } catch {
-          throw new HttpProblem(503, 'Not ready', 'Temporal is not reachable');
+        if (!(await temporalAnswers(deps.temporal, READY_TIMEOUT_MS))) {
+          throw new HttpProblem(
+            503,
+            'Not ready',
+            `Temporal did not answer within ${READY_TIMEOUT_MS} ms`,
+            {},
+            { 'retry-after': String(TEMPORAL_RETRY_AFTER_SECONDS) },
+          );
         }
         return { status: 'ready' as const };
       },

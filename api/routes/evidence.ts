@@ -8,7 +8,7 @@ import { renderEvidenceMarkdown } from '../../domain/evidence/markdown';
 import type { ApiDeps } from '../deps';
 import { principalOf, requireRole } from '../auth';
 import { HttpProblem, NotFound } from '../errors';
-import { parseRotationId } from './rotation-id';
+import { parseRotationId, rotationIdParams } from './rotation-id';
 
 const evidenceResponse = z
   .object({
@@ -28,7 +28,7 @@ export function evidenceRoutes(deps: ApiDeps): FastifyPluginAsync {
       '/rotations/:id/evidence',
       {
         schema: {
-          params: z.object({ id: z.string().max(400) }),
+          params: rotationIdParams,
           description:
             'The evidence bundle of a finished rotation: JSON by default, Markdown with Accept: text/markdown.',
           response: { 200: evidenceResponse },
