@@ -9,13 +9,9 @@ import { rotationRoutes } from '../routes/rotations';
 export function v1Plugin(deps: ApiDeps): FastifyPluginAsync {
   return async (v1) => {
     v1.decorateRequest('principal', null);
-    v1.addHook('onRequest', (req, _reply, done) => {
-      try {
-        req.principal = deps.auth.authenticate(req.headers.authorization, req.ip);
-        done();
-      } catch (err) {
-        done(err as Error);
-      }
+    // req.ip is the peer address, or the client the trusted proxies name (buildApp's trustProxy).
+    v1.addHook('onRequest', async (req) => {
+      req.principal = await deps.auth.authenticate(req.headers.authorization, req.ip);
     });
     await v1.register(rotationRoutes(deps));
     await v1.register(actionRoutes(deps));
