@@ -284,6 +284,22 @@ step_moto() {
   log "using moto $MOTO_VERSION: .tools/bin/moto_server"
 }
 
+# API fuzzing (make fuzz-api): schemathesis from PyPI in the shared venv, linked as .tools/bin/st.
+step_schemathesis() {
+  # The package's metadata, not `st --version`: that imports all of schemathesis (most of a second).
+  if [ -x "$BIN/st" ] &&
+    [ "$("$TOOLS/venv/bin/python" -c 'import importlib.metadata as m; print(m.version("schemathesis"))' 2>/dev/null)" = "$SCHEMATHESIS_VERSION" ]; then
+    log "schemathesis $SCHEMATHESIS_VERSION already installed"
+    return
+  fi
+  step_venv
+  log "installing schemathesis (API fuzzing) from PyPI schemathesis==$SCHEMATHESIS_VERSION"
+  "$TOOLS/venv/bin/pip" install --quiet "schemathesis==$SCHEMATHESIS_VERSION" >&2 ||
+    die "could not install schemathesis==$SCHEMATHESIS_VERSION from PyPI (or put an st binary at .tools/bin/st)"
+  ln -sf "$TOOLS/venv/bin/st" "$BIN/st"
+  log "using $("$BIN/st" --version): .tools/bin/st"
+}
+
 main() {
   local only="${1:-all}"
   case "$only" in
@@ -295,6 +311,7 @@ main() {
       step_test_server
       step_openbao
       step_moto
+      step_schemathesis
       step_prometheus
       step_chromium
       step_reference_key_vault_tls
@@ -311,6 +328,14 @@ main() {
     temporal-server) step_temporal_server ;;
     openbao) step_openbao ;;
     moto) step_moto ;;
+    schemathesis) step_schemathesis ;;
+    # What make fuzz-api needs: the Node side, the Temporal CLI (dev server) and schemathesis.
+    fuzz-api)
+      step_node
+      step_npm_deps
+      step_temporal_cli
+      step_schemathesis
+      ;;
     postgresql) step_postgresql ;;
     reference-key-vault-tls) step_reference_key_vault_tls ;;
     # What make conformance-azure needs besides Go (scripts/azure-conformance.ts finds Go and builds).
@@ -319,7 +344,7 @@ main() {
       step_npm_deps
       step_reference_key_vault_tls
       ;;
-    *) die "usage: bootstrap.sh [all|node|cluster|temporal-server|postgresql|reference-key-vault-tls|conformance-azure|openbao|moto]" ;;
+    *) die "usage: bootstrap.sh [all|node|cluster|temporal-server|postgresql|reference-key-vault-tls|conformance-azure|openbao|moto|schemathesis|fuzz-api]" ;;
   esac
 }
 main "$@"
