@@ -4,25 +4,36 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Registry } from 'prom-client';
 import { createRekeyMetrics } from '../common/metrics';
+import { trustProxyOption } from './client-address';
 import type { ApiDeps } from './deps';
+import { MessageSigner } from './message-signing';
 import { loggerOption } from './logging';
 import { docsPlugin } from './plugins/docs';
-import { errorsPlugin } from './plugins/errors';
+import { clientErrorHandler, errorsPlugin, frameworkErrors } from './plugins/errors';
 import { httpMetricsPlugin } from './plugins/http-metrics';
 import { operationsPlugin } from './plugins/operations';
 import { requestIdOf, requestIdPlugin } from './plugins/request-id';
 import { swaggerPlugin } from './plugins/swagger';
 import { v1Plugin } from './plugins/v1';
 import { yamlBodyPlugin } from './plugins/yaml-body';
+import { MAX_PARAM_LENGTH } from './routes/rotation-id';
 
 export type { ApiDeps } from './deps';
 
 /** The API with every route; nothing listens until server.ts (or a test) asks. */
-export function buildApp(deps: ApiDeps): FastifyInstance {
+export function buildApp(given: ApiDeps): FastifyInstance {
+  const deps: ApiDeps = { ...given, signer: given.signer ?? MessageSigner.ephemeral() };
   const app = Fastify({
     logger: loggerOption(deps.logger),
     requestIdHeader: false,
     genReqId: requestIdOf,
+    // req.ip (the client the failed-authentication limits count) from X-Forwarded-For only via these.
+    trustProxy: trustProxyOption(deps.trustProxy),
+    // Every valid rotation id is addressable; a longer param is a 414, as problem+json.
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    // Errors answered before a route runs get problem+json bodies too (api/plugins/errors.ts).
+    frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -7,14 +7,32 @@ import type { EvidenceReader } from '../domain/ports';
 import type { CredentialRegistry, SecretStore } from '../domain/ports';
 import type { CredentialRef } from '../domain/activity-io';
 import type { RekeyMetrics } from '../common/metrics';
+import type { WebhookAllowlist } from '../domain/webhook-targets';
 import type { Authenticator, Principal } from './auth';
+import type { TrustProxySetting } from './client-address';
+import type { MessageSigner } from './message-signing';
 
 export interface ApiDeps {
   temporal: Client;
   registry: CredentialRegistry;
   auth: Authenticator;
+  /**
+   * Fastify's trustProxy (REKEY_API_TRUST_PROXY): which proxies may name the client address that
+   * req.ip and the failed-authentication limits use. Default false: the peer address.
+   */
+  trustProxy?: TrustProxySetting;
   taskQueue: string;
   temporalUiUrl: string;
+  /**
+   * Where change-ticket webhooks may go (REKEY_WEBHOOK_ALLOWED_HOSTS, REKEY_WEBHOOK_PRIVATE_HOSTS); a
+   * start naming another is refused with 422. Absent: none, so any ticket webhook is refused.
+   */
+  webhookTargets?: WebhookAllowlist;
+  /**
+   * Signs every message the API sends a rotation, and gives each rotation it starts the keys to trust
+   * (REKEY_MESSAGE_SIGNING_KEY_FILES). Absent: buildApp makes an ephemeral key, which only suits tests.
+   */
+  signer?: MessageSigner;
   /** The secret store of a credential, for the manual replacement-key hand-off. */
   secretStoreFor?: (credential: CredentialRef) => SecretStore;
   /** Where finished rotations' evidence bundles are read from. */

@@ -2,15 +2,19 @@
 // stops gracefully on SIGTERM/SIGINT — no new connections, in-flight requests finish (bounded), then
 // the Temporal connection closes. Tests call startServer with port 0 and close() it themselves.
 import { readFileSync } from 'node:fs';
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { createFilesystemEvidenceStore } from '../activities/evidence';
 import { createSecretStores } from '../activities/secrets';
 import { ConfigError, loadRegistry, loadSettings, type Settings } from '../config';
+import { webhookAllowlistOf } from '../config/settings';
 import { buildApp, type ApiDeps } from './app';
 import { Authenticator, tokenConfigSchema, type TokenConfig } from './auth';
+import { MessageSigner } from './message-signing';
+import { OidcVerifier } from './oidc';
+import { reportTemporalAtStart, temporalConnection } from './temporal-connection';
 
 /** What a caller (a test, the demo) may replace in the wiring startServer builds from settings. */
 export interface ServerOverrides extends Partial<ApiDeps> {
@@ -55,22 +59,83 @@ export function loadTokens(path: string): TokenConfig {
   return parsed.data;
 }
 
+/** The static tokens of REKEY_API_TOKENS_FILE, and JWTs from the OpenID provider when one is set. */
+export function authenticatorFor(settings: Settings): Authenticator {
+  const issuer = settings.REKEY_OIDC_ISSUER;
+  if (issuer && !settings.REKEY_OIDC_AUDIENCE) {
+    throw new ConfigError('REKEY_OIDC_AUDIENCE: required when REKEY_OIDC_ISSUER is set');
+  }
+  if (issuer && !settings.REKEY_OIDC_ROLE_MAP) {
+    throw new ConfigError('REKEY_OIDC_ROLE_MAP: required when REKEY_OIDC_ISSUER is set');
+  }
+  const oidc = issuer
+    ? new OidcVerifier({
+        issuer,
+        audience: settings.REKEY_OIDC_AUDIENCE!,
+        ...(settings.REKEY_OIDC_JWKS_URI ? { jwksUri: settings.REKEY_OIDC_JWKS_URI } : {}),
+        principalClaim: settings.REKEY_OIDC_PRINCIPAL_CLAIM,
+        rolesClaim: settings.REKEY_OIDC_ROLES_CLAIM,
+        roleMap: settings.REKEY_OIDC_ROLE_MAP!,
+        clockSkewSeconds: settings.REKEY_OIDC_CLOCK_SKEW_SECONDS,
+        algorithms: settings.REKEY_OIDC_ALGORITHMS,
+      })
+    : undefined;
+  return new Authenticator(loadTokens(settings.REKEY_API_TOKENS_FILE), {
+    ...(oidc ? { oidc } : {}),
+    maxFailures: settings.REKEY_API_AUTH_MAX_FAILURES,
+    windowMs: settings.REKEY_API_AUTH_WINDOW_SECONDS * 1000,
+  });
+}
+
+/**
+ * The message signer of REKEY_MESSAGE_SIGNING_KEY_FILES; unset, an ephemeral key, with a warning: the
+ * rotations this process starts then trust a key that dies with it.
+ */
+export function signerFor(settings: Settings, warn: (message: string) => void): MessageSigner {
+  const opts = { allowUnsigned: settings.REKEY_ALLOW_UNSIGNED_SIGNALS };
+  const files = (settings.REKEY_MESSAGE_SIGNING_KEY_FILES ?? '')
+    .split(',')
+    .map((f) => f.trim())
+    .filter(Boolean);
+  if (files.length === 0) {
+    warn(
+      'REKEY_MESSAGE_SIGNING_KEY_FILES is not set: messages are signed with an ephemeral key, so rotations started now can be approved or rolled back only through this API process; set it in production',
+    );
+    return MessageSigner.ephemeral(opts);
+  }
+  try {
+    return MessageSigner.fromFiles(files, opts);
+  } catch (err) {
+    throw new ConfigError(`REKEY_MESSAGE_SIGNING_KEY_FILES: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
+
 /** Builds the API from settings, connects Temporal and listens; returns the app and its graceful stop. */
 export async function startServer(
   settings: Settings,
   overrides: ServerOverrides = {},
 ): Promise<RunningServer> {
   const { beforeListen, shutdownTimeoutMs, ...deps } = overrides;
+  // Lazy, with bounded calls: the API starts while Temporal is down and answers 503 until it is back.
   const connection = deps.temporal
     ? undefined
-    : await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
+    : temporalConnection(settings.TEMPORAL_ADDRESS, {
+        callTimeoutMs: settings.REKEY_TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
+      });
   try {
     const app = buildApp({
       temporal: deps.temporal ?? new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
       registry: deps.registry ?? loadRegistry(settings.REKEY_CREDENTIALS_FILE),
-      auth: deps.auth ?? new Authenticator(loadTokens(settings.REKEY_API_TOKENS_FILE)),
+      auth: deps.auth ?? authenticatorFor(settings),
+      signer:
+        deps.signer ??
+        signerFor(settings, (message) =>
+          pino({ level: settings.REKEY_LOG_LEVEL, base: { service: 'rekey-api' } }).warn(message),
+        ),
+      trustProxy: settings.REKEY_API_TRUST_PROXY,
       taskQueue: settings.REKEY_TASK_QUEUE,
       temporalUiUrl: settings.TEMPORAL_UI_URL,
+      webhookTargets: webhookAllowlistOf(settings),
       secretStoreFor: createSecretStores({
         env: process.env,
         logger: pino({
@@ -84,6 +149,7 @@ export async function startServer(
     });
     await beforeListen?.(app);
     const url = await app.listen({ host: settings.REKEY_API_HOST, port: settings.REKEY_API_PORT });
+    if (connection) void reportTemporalAtStart(connection, app.log);
     const timeoutMs = shutdownTimeoutMs ?? settings.REKEY_API_SHUTDOWN_SECONDS * 1000;
 
     let closing: Promise<void> | undefined;

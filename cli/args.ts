@@ -49,7 +49,7 @@ export type CommandName = Command['name'];
 
 /** What a command line asks for: run a command, or print help or the version. */
 export type Invocation =
-  | { kind: 'run'; command: Command; api: string; json: boolean }
+  | { kind: 'run'; command: Command; api: string; json: boolean; printSignal: boolean }
   | { kind: 'help'; command?: CommandName }
   | { kind: 'version' };
 
@@ -83,6 +83,23 @@ const GLOBAL_OPTIONS = {
   json: { type: 'boolean', help: "print the API's JSON answer (errors: the problem+json, on stderr)" },
   help: { type: 'boolean', short: 'h', help: 'show help' },
   version: { type: 'boolean', help: 'print the version' },
+} as const satisfies Record<string, OptionSpec>;
+
+/** The commands that send a rotation a message, and so may print it as a signed signal instead. */
+export const MESSAGE_COMMANDS: readonly CommandName[] = [
+  'approve',
+  'reject',
+  'rollback',
+  'abort',
+  'extend-hold',
+  'confirm-revocation',
+  'revoke-replacement-key',
+];
+const PRINT_SIGNAL_OPTION = {
+  'print-signal': {
+    type: 'boolean',
+    help: 'send nothing: print a signed `temporal workflow signal` command for this message (valid 15 minutes)',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 const ID = '<id>';
@@ -303,7 +320,11 @@ export function parseCommandLine(
   try {
     parsed = parseArgs({
       args: rest,
-      options: { ...GLOBAL_OPTIONS, ...spec.options },
+      options: {
+        ...GLOBAL_OPTIONS,
+        ...spec.options,
+        ...(MESSAGE_COMMANDS.includes(name) ? PRINT_SIGNAL_OPTION : {}),
+      },
       strict: true,
       allowPositionals: true,
     });
@@ -313,7 +334,13 @@ export function parseCommandLine(
   if (parsed.values.version === true) return { kind: 'version' };
   const command = spec.build(parsed.values, parsed.positionals);
   const api = optional(parsed.values, 'api') ?? (env.REKEY_API_URL || DEFAULT_API_URL);
-  return { kind: 'run', command, api: apiUrl(api, name), json: parsed.values.json === true };
+  return {
+    kind: 'run',
+    command,
+    api: apiUrl(api, name),
+    json: parsed.values.json === true,
+    printSignal: parsed.values['print-signal'] === true,
+  };
 }
 
 /** Where the command name is: the first argument that is neither a global option nor its value. */

@@ -91,6 +91,17 @@ export interface Ack {
   phase: Phase;
 }
 
+/** A signed signal input (POST /v1/rotations/:id/signal-inputs). */
+export interface SignalInput {
+  id: string;
+  workflowId: string;
+  namespace: string;
+  signal: string;
+  input: Record<string, unknown>;
+  expiresAt: string;
+  command: string;
+}
+
 export interface HandOffResult {
   id: string;
   version: string;
@@ -226,6 +237,11 @@ export function createApiClient(opts: ApiClientOptions) {
     /** POST /v1/rotations/:id/replacement-key-revocations: revoke the key a rollback kept, once drained. */
     async revokeReplacementKey(id: string, body: { reason: string }) {
       return (await json<Ack>('POST', rotation(id, '/replacement-key-revocations'), body)).body;
+    },
+
+    /** POST /v1/rotations/:id/signal-inputs: a signed input for `temporal workflow signal`. */
+    async signalInput(id: string, body: { message: string; args: Record<string, unknown> }) {
+      return (await json<SignalInput>('POST', rotation(id, '/signal-inputs'), body)).body;
     },
 
     /** PUT /v1/rotations/:id/replacement-key: the key goes to the API only, which stores it in the vault. */

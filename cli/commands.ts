@@ -21,6 +21,8 @@ export interface CommandContext {
   io: CliIo;
   json: boolean;
   apiUrl: string;
+  /** Print the message as a signed `temporal workflow signal` command instead of sending it. */
+  printSignal?: boolean;
 }
 
 /** The operator pressed Ctrl-C at a prompt. */
@@ -36,6 +38,12 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<voi
   const { client, io, json } = ctx;
   const out = (text: string) => io.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
   const print = (body: unknown, human: () => string) => out(json ? JSON.stringify(body, null, 2) : human());
+
+  const message = ctx.printSignal ? signalMessageOf(cmd) : undefined;
+  if (message) {
+    const res = await client.signalInput(message.id, { message: message.name, args: message.args });
+    return void print(res, () => `${res.command}\n# signed for ${res.signal}; counts until ${res.expiresAt}`);
+  }
 
   switch (cmd.name) {
     case 'start': {
@@ -167,5 +175,36 @@ async function promptHidden(io: CliIo): Promise<string> {
   } finally {
     rl.close();
     io.stderr.write('\n');
+  }
+}
+
+/** A message command as the signal it sends and its arguments (what the API signs), or undefined. */
+export function signalMessageOf(
+  cmd: Command,
+): { id: string; name: string; args: Record<string, unknown> } | undefined {
+  const args = (fields: Record<string, unknown>) =>
+    Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined));
+  switch (cmd.name) {
+    case 'approve': {
+      const { name: _n, id, ...rest } = cmd;
+      return { id, name: 'approve', args: args(rest) };
+    }
+    case 'reject':
+      return { id: cmd.id, name: 'reject', args: { gate: cmd.gate, reason: cmd.reason } };
+    case 'rollback':
+    case 'abort':
+      return { id: cmd.id, name: cmd.name, args: { reason: cmd.reason } };
+    case 'revoke-replacement-key':
+      return { id: cmd.id, name: 'revokeReplacementKey', args: { reason: cmd.reason } };
+    case 'extend-hold':
+      return {
+        id: cmd.id,
+        name: 'extendHold',
+        args: args({ minutes: cmd.minutes, reason: cmd.reason, exceptions: cmd.exceptions }),
+      };
+    case 'confirm-revocation':
+      return { id: cmd.id, name: 'revocationConfirmed', args: args({ comment: cmd.comment }) };
+    default:
+      return undefined;
   }
 }

@@ -55,7 +55,13 @@ export async function main(argv: readonly string[], io: CliIo, version: string):
     userAgent: `rekey-cli/${version}`,
   });
   try {
-    await runCommand(inv.command, { client, io, json: inv.json, apiUrl: inv.api });
+    await runCommand(inv.command, {
+      client,
+      io,
+      json: inv.json,
+      apiUrl: inv.api,
+      printSignal: inv.printSignal,
+    });
     return EXIT.ok;
   } catch (err) {
     return failure(err, io, inv.json, inv.command.name);

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { authSettings } from './auth-settings';
+import { parseWebhookTargets, webhookAllowlist, type WebhookAllowlist } from '../domain/webhook-targets';
 
 /** Thrown when an environment variable has a value rekey cannot use; its message is one line. */
 export class ConfigError extends Error {
@@ -7,6 +9,19 @@ export class ConfigError extends Error {
 
 const port = z.coerce.number().int().min(1).max(65535);
 const hostPort = z.string().regex(/^[^\s:]+:\d{1,5}$/, 'expected host:port');
+
+/** A webhook allowlist setting, checked at load so a bad entry is named before anything starts. */
+const webhookHosts = (allowPrivate: boolean) =>
+  z
+    .string()
+    .optional()
+    .superRefine((value, ctx) => {
+      try {
+        parseWebhookTargets(value, allowPrivate);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    });
 
 /** Every setting rekey reads from the environment, with its variable name, default and meaning. */
 export const settingsSchema = z.object({
@@ -23,6 +38,12 @@ export const settingsSchema = z.object({
     .min(16)
     .optional()
     .describe('HMAC-SHA256 secret that signs ticket webhook bodies (X-Rekey-Signature)'),
+  REKEY_WEBHOOK_ALLOWED_HOSTS: webhookHosts(false).describe(
+    'hosts ticket webhooks may go to, comma-separated [http://]host[:port] or *.domain; unset: none',
+  ),
+  REKEY_WEBHOOK_PRIVATE_HOSTS: webhookHosts(true).describe(
+    'webhook hosts, same syntax, that may resolve to private, loopback or link-local addresses',
+  ),
   REKEY_API_HOST: z.string().min(1).default('127.0.0.1').describe('address the API listens on'),
   REKEY_API_PORT: z.coerce
     .number()
@@ -44,6 +65,29 @@ export const settingsSchema = z.object({
     .max(300)
     .default(10)
     .describe('how long a stopping API lets in-flight requests finish before closing their connections'),
+  REKEY_MESSAGE_SIGNING_KEY_FILES: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'Ed25519 private keys (PKCS#8 PEM; `openssl genpkey -algorithm ed25519`) that sign every message the API sends a rotation, comma-separated files, the current key first; unset: an ephemeral key (rotations it starts can be messaged only by this API process)',
+    ),
+  REKEY_ALLOW_UNSIGNED_SIGNALS: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .describe(
+      "true: rotations started now also count unsigned signals (`temporal workflow signal` without --print-signal): Temporal's own authorization is then the boundary",
+    ),
+  ...authSettings,
+  REKEY_TEMPORAL_CALL_TIMEOUT_SECONDS: z.coerce
+    .number()
+    .min(0.1)
+    .max(60)
+    .default(1.5)
+    .describe(
+      "the API's deadline for a Temporal call that waits on the server alone (retries included): past it, 503",
+    ),
   REKEY_WORKER_METRICS_HOST: z
     .string()
     .min(1)
@@ -77,4 +121,14 @@ export function loadSettings(env: NodeJS.ProcessEnv = process.env): Settings {
   throw new ConfigError(
     `${variable}: ${issue?.message ?? 'invalid'}${got === undefined ? '' : ` (got ${JSON.stringify(got)})`}`,
   );
+}
+
+/** The ticket webhook allowlist the two settings describe (empty when neither is set). */
+export function webhookAllowlistOf(
+  settings: Pick<Settings, 'REKEY_WEBHOOK_ALLOWED_HOSTS' | 'REKEY_WEBHOOK_PRIVATE_HOSTS'>,
+): WebhookAllowlist {
+  return webhookAllowlist({
+    ...(settings.REKEY_WEBHOOK_ALLOWED_HOSTS ? { allowed: settings.REKEY_WEBHOOK_ALLOWED_HOSTS } : {}),
+    ...(settings.REKEY_WEBHOOK_PRIVATE_HOSTS ? { private: settings.REKEY_WEBHOOK_PRIVATE_HOSTS } : {}),
+  });
 }

@@ -5,18 +5,47 @@
 import { z } from 'zod';
 import { gateSchema, phaseSchema, refusalKindSchema, roleSchema, type MessageName } from './rotation';
 import { fingerprintSchema } from './secrets';
+import { PROOF_CHANNELS, type MessageProof } from './message-proof';
 
-/** Free text a person writes into a message: trimmed, never empty, bounded. */
-const text = (what: string, max = 2000) => z.string().trim().min(1).max(max).describe(what);
+/**
+ * Free text a person writes into a message: bounded, not blank, trimmed. "Not blank" is a pattern (the
+ * whitespace spelled out: Python's and JavaScript's \s differ), so the OpenAPI document states it too.
+ */
+const NOT_BLANK = /[^\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]/;
+const text = (what: string, max = 2000) =>
+  z.string().max(max).regex(NOT_BLANK, 'must not be blank').trim().describe(what);
+
+const hex = (bytes: number) => z.string().regex(new RegExp(`^[0-9a-f]{${bytes * 2}}$`));
+
+/** The API's signature over a message (domain/message-proof.ts): who sent it, proven, not claimed. */
+export const messageProofSchema = z
+  .strictObject({
+    v: z.literal(1),
+    alg: z.literal('ed25519'),
+    issuedAt: z.iso.datetime({ offset: true }),
+    expiresAt: z.iso.datetime({ offset: true }),
+    nonce: hex(16),
+    authn: z.discriminatedUnion('method', [
+      z.strictObject({ method: z.literal('static-token'), tokenId: z.string().min(1) }),
+      z.strictObject({ method: z.literal('oidc'), issuer: z.string().min(1), subject: z.string().min(1) }),
+    ]),
+    via: z.enum(PROOF_CHANNELS),
+    signatures: z
+      .array(z.strictObject({ keyId: z.string().min(1), sig: hex(64) }))
+      .min(1)
+      .max(8),
+  })
+  .describe('the rekey API’s Ed25519 signature binding principal, rotation, message and arguments');
 
 /** The authenticated principal behind a message; the API fills it from the bearer token, never the body. */
 export const actorSchema = z.strictObject({
   principal: z.string().trim().min(1).describe('the authenticated principal'),
   roles: z.array(roleSchema).describe('the principal’s roles'),
+  proof: messageProofSchema.optional(),
 });
-export type Actor = z.infer<typeof actorSchema>;
+export type Actor = Omit<z.infer<typeof actorSchema>, 'proof'> & { proof?: MessageProof };
 /** The fields of a message the API fills itself, for `.omit`. */
-export const ACTOR_FIELDS = { principal: true, roles: true } as const;
+export const ACTOR_FIELDS = { principal: true, roles: true, proof: true } as const;
 
 /** A consumer that cannot move to the new key yet, accepted on record (the seed's exception list). */
 export const exceptionInputSchema = z
@@ -34,15 +63,14 @@ export const exceptionInputSchema = z
   .describe('an accepted exception: owner, expiry and compensating control');
 export type ExceptionInput = z.infer<typeof exceptionInputSchema>;
 
-/** Consumers accepted as exceptions, each once. */
+/** Consumers accepted as exceptions; a consumer listed twice is recorded once, as its last entry says. */
 export const exceptionListSchema = z
   .array(exceptionInputSchema)
   .min(1)
   .max(100)
-  .refine((list) => new Set(list.map((e) => e.consumer)).size === list.length, {
-    message: 'each consumer may be listed once',
-  })
-  .describe('consumers still on the old key that are accepted as exceptions, each with owner and expiry');
+  .describe(
+    'consumers still on the old key that are accepted as exceptions, each with owner and expiry; a consumer listed twice counts once, as its last entry says',
+  );
 
 const gate = gateSchema.describe('which gate this decision is for');
 const reason = text('why, for the record and the evidence');

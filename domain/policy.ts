@@ -2,6 +2,7 @@
 // key `rotation:`), and its normalisation into the workflow's input. Shared by the API and the workflow;
 // the workflow imports only the types, so zod stays out of the workflow bundle.
 import { z } from 'zod';
+import type { MessageTrust } from './message-proof';
 import { IDENTIFIER } from './credentials';
 import { MODES, ROLES, ROUTES } from './vocabulary';
 import type { Role, Route } from './rotation';
@@ -15,10 +16,18 @@ export const MAX_HOLD_CHECKS = 50_000;
 
 /** Route families a canary can exercise (the seed's `allowed_routes`), roles, modes: domain/vocabulary.ts. */
 export { IDENTIFIER } from './credentials';
+/** Longest name (environment, credential, ticket): each is one part of a rotation id. */
+export const IDENTIFIER_MAX_LENGTH = 120;
+/** Longest rotation id, `environment:credential:ticket`: every route that takes an id accepts it. */
+export const ROTATION_ID_MAX_LENGTH = 3 * IDENTIFIER_MAX_LENGTH + 2;
 export { MODES, ROLES, ROUTES } from './vocabulary';
 export type { Role, Route } from './rotation';
 
-const identifier = z.string().min(1).max(120).regex(IDENTIFIER, 'letters, digits, ".", "_" and "-" only');
+const identifier = z
+  .string()
+  .min(1)
+  .max(IDENTIFIER_MAX_LENGTH)
+  .regex(IDENTIFIER, 'letters, digits, ".", "_" and "-" only');
 
 const minutes = (what: string, min: number, max: number, fallback: number) =>
   z
@@ -107,7 +116,12 @@ export const rotationPolicySchema = z
         .strictObject({
           id: identifier.describe('ticket id; the idempotency key of the start'),
           url: z.url().optional().describe('link to the ticket'),
-          webhook_url: z.url().optional().describe('where phase changes are POSTed'),
+          webhook_url: z
+            .url({ protocol: /^https?$/, error: 'webhook_url must be an https (or http) URL' })
+            .optional()
+            .describe(
+              'where phase changes are POSTed; its host must be in the deployment’s webhook allowlist',
+            ),
           rollback_owner: z.string().min(1).max(200).optional().describe('who owns a rollback'),
         })
         .optional(),
@@ -251,6 +265,11 @@ export interface RotationInput {
    * CONTINUE_AS_NEW_AFTER_EVENTS in workflows/continuation.ts). Tests and benchmarks lower it.
    */
   continueAsNewAfterEvents?: number;
+  /**
+   * Not from the policy: the public keys whose signatures prove who sent a message (the API's), and
+   * whether unsigned signals count. Absent only in rotations started before rekey signed messages.
+   */
+  messageTrust?: MessageTrust;
 }
 
 // Ids join identifiers with ':', which an identifier cannot contain, so no two pairs collide.

@@ -32,6 +32,7 @@ import {
   verdictSchema,
 } from './rotation';
 import { fingerprintSchema, secretVersionRefSchema } from './secrets';
+import { PROOF_CHANNELS } from './message-proof';
 
 const timestamp = z.iso.datetime({ offset: true });
 const count = z.number().int().min(0);
@@ -43,6 +44,10 @@ export const timelineEntrySchema = z.object({
   event: z.string().describe('kebab-case event name, e.g. gate-opened'),
   detail: z.string().optional(),
   by: z.string().optional().describe('the principal behind it, for human actions'),
+  proof: z
+    .string()
+    .optional()
+    .describe('how the message behind it was proven: the API signature and how the principal logged in'),
 });
 export type TimelineEntry = z.infer<typeof timelineEntrySchema>;
 
@@ -145,6 +150,24 @@ export const riskAcceptanceSchema = z.object({
 });
 export type RiskAcceptance = z.infer<typeof riskAcceptanceSchema>;
 
+const authnSchema = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('static-token'), tokenId: z.string() }),
+  z.object({ method: z.literal('oidc'), issuer: z.string(), subject: z.string() }),
+]);
+
+/** How a message was proven (domain/message-proof.ts ProofRecord). */
+export const proofRecordSchema = z.discriminatedUnion('method', [
+  z.object({
+    method: z.literal('signature'),
+    keyId: z.string().describe('the rekey API signing key that signed it'),
+    via: z.enum(PROOF_CHANNELS).describe('sent by the API (api) or printed for a Temporal signal (signal)'),
+    authn: authnSchema.describe('how the API authenticated the principal'),
+    issuedAt: timestamp,
+    nonce: z.string(),
+  }),
+  z.object({ method: z.literal('unsigned-allowed'), note: z.string() }),
+]);
+
 /** A gate decision. */
 export const approvalRecordSchema = z.object({
   gate: gateSchema,
@@ -153,6 +176,9 @@ export const approvalRecordSchema = z.object({
   at: timestamp,
   comment: z.string().optional(),
   breakGlassReason: z.string().optional(),
+  proof: proofRecordSchema
+    .optional()
+    .describe('how the decision was proven; absent in rotations started before rekey signed messages'),
 });
 export type ApprovalRecord = z.infer<typeof approvalRecordSchema>;
 

@@ -10,6 +10,7 @@
 // Key values never reach the output: the demo searches its own output, every log and the evidence for
 // the keys it made, and fails if one is there. Everything stops at the end (or on failure and Ctrl-C)
 // unless `--keep`; `tsx scripts/demo.ts down` (make demo-down) stops a kept demo.
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -414,6 +415,11 @@ async function run(opts: Options): Promise<number> {
       }),
     );
     writeFileSync(p.tokens, tokensYaml(tokens));
+    // The API's message-signing key: every message it sends a rotation carries its signature.
+    const signingKey = path.join(p.config, 'message-signing-key.pem');
+    const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    writeFileSync(signingKey, pem, { mode: 0o600 });
+    secrets.add(pem.split('\n')[1]!);
     const apiPort = await freePort();
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const settings: Record<string, string> = {
@@ -425,6 +431,7 @@ async function run(opts: Options): Promise<number> {
       REKEY_API_HOST: '127.0.0.1',
       REKEY_API_PORT: String(apiPort),
       REKEY_API_TOKENS_FILE: p.tokens,
+      REKEY_MESSAGE_SIGNING_KEY_FILES: signingKey,
       REKEY_WORKER_METRICS_PORT: String(await freePort()),
       REKEY_TEMPORAL_METRICS_PORT: String(await freePort()),
       REKEY_CREDENTIALS_FILE: p.registry,

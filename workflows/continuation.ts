@@ -64,6 +64,8 @@ export interface RotationCarry {
   hold?: { lastCheckMs: number };
   /** A rollback that waits for its kept replacement key: how it ends. */
   ending?: { outcome: Outcome; end: Extract<Phase, 'ROLLED_BACK' | 'ABORTED'> };
+  /** Nonces of accepted message proofs, with their expiry (ms): a proof counts once across runs. */
+  usedProofs?: Array<[string, number]>;
 }
 
 /** What `workflowInfo()` says of the run's history. */

@@ -32,6 +32,7 @@ import type {
 import type { RotationInput, Role } from '../domain/policy';
 import { KEY_LIKE } from '../domain/key-shape';
 import { malformedHandOff, malformedMessage, unknownGate, type TextScreen } from '../domain/message-checks';
+import { describeProof, verifyProof, type ProofRecord, type ProofVerdict } from '../domain/message-proof';
 import { secretLocationOf, secretPaths } from '../domain/secret-refs';
 import { EMERGENCY_ACCEPTED_RISK } from '../domain/risk';
 import {
@@ -215,6 +216,7 @@ class Rotation {
   private decisions = new Map<Gate, 'APPROVED' | 'REJECTED'>();
   private staged?: ReplacementKeyStagedArgs;
   private revocationConfirmed?: RevocationConfirmedArgs;
+  private revocationConfirmedProof?: ProofRecord;
   private extensionMs = 0;
   private extensionsRequested = 0;
   /** Compensations owed, in the order they were pushed; a rollback runs them in reverse. */
@@ -238,6 +240,8 @@ class Rotation {
   private cancelled = false;
   /** When the current phase was entered (workflow time), for the worker's phase-duration metric. */
   private phaseSince = Date.now();
+  /** Nonces of the message proofs this rotation accepted, with their expiry: a proof counts once. */
+  private readonly usedProofs = new Map<string, number>();
   /** Where a continued run picks up, and the locals of that wait. */
   private readonly resume?: RotationCarry;
 
@@ -294,6 +298,7 @@ class Rotation {
     this.revertedBecause = c.revertedBecause;
     this.cancelled = c.cancelled;
     this.phaseSince = c.phaseSince;
+    for (const [nonce, expiresAtMs] of c.usedProofs ?? []) this.usedProofs.set(nonce, expiresAtMs);
   }
 
   async run(): Promise<RotationStatus> {
@@ -953,7 +958,12 @@ class Rotation {
       resumeAt: 'revocation-confirmation',
     });
     this.closeGate();
-    this.log('revocation-confirmed', this.revocationConfirmed!.comment, this.revocationConfirmed!.principal);
+    this.log(
+      'revocation-confirmed',
+      this.revocationConfirmed!.comment,
+      this.revocationConfirmed!.principal,
+      this.revocationConfirmedProof,
+    );
   }
 
   /** VERIFYING_REVOCATION: the negative test; a failure undoes the revocation. */
@@ -1340,6 +1350,7 @@ class Rotation {
       ...(this.revertedBecause ? { revertedBecause: this.revertedBecause } : {}),
       cancelled: this.cancelled,
       phaseSince: this.phaseSince,
+      ...(this.usedProofs.size > 0 ? { usedProofs: [...this.usedProofs] } : {}),
       ...extra,
     };
     const info = workflowInfo();
@@ -1373,31 +1384,31 @@ class Rotation {
       approveUpdate,
       approveSignal,
       (a) => this.refuseApprove(a),
-      (a) => this.applyDecision(a, 'APPROVED'),
+      (a, proof) => this.applyDecision(a, 'APPROVED', proof),
     );
     this.both(
       rejectUpdate,
       rejectSignal,
       (a) => this.refuseReject(a),
-      (a) => this.applyDecision(a, 'REJECTED'),
+      (a, proof) => this.applyDecision(a, 'REJECTED', proof),
     );
     this.both(
       rollbackUpdate,
       rollbackSignal,
       (a) => this.refuseRollback(a),
-      (a) => this.applyInterrupt('rollback', a),
+      (a, proof) => this.applyInterrupt('rollback', a, proof),
     );
     this.both(
       abortUpdate,
       abortSignal,
       (a) => this.refuseAbort(a),
-      (a) => this.applyInterrupt('abort', a),
+      (a, proof) => this.applyInterrupt('abort', a, proof),
     );
     this.both(
       extendHoldUpdate,
       extendHoldSignal,
       (a) => this.refuseExtend(a),
-      (a) => this.applyExtend(a),
+      (a, proof) => this.applyExtend(a, proof),
     );
     this.both(
       replacementKeyStagedUpdate,
@@ -1411,37 +1422,44 @@ class Rotation {
       revocationConfirmedUpdate,
       revocationConfirmedSignal,
       (a) => this.refuseConfirmation(a),
-      (a) => {
+      (a, proof) => {
         this.revocationConfirmed = a;
+        this.revocationConfirmedProof = proof;
       },
     );
     this.both(
       revokeReplacementKeyUpdate,
       revokeReplacementKeySignal,
       (a) => this.refuseReplacementRevocation(a),
-      (a) => {
+      (a, proof) => {
         this.replacementRevocation = a;
-        this.log('replacement-key-revocation-requested', a.reason, a.principal);
+        this.log('replacement-key-revocation-requested', a.reason, a.principal, proof);
       },
     );
   }
 
-  /** One handler behind an update and its same-named signal; a refused signal is logged, not applied. */
+  /**
+   * One handler behind an update and its same-named signal; a refused signal is logged, not applied.
+   * Every message is judged in the same order: its shape, whether the rotation still takes messages,
+   * the proof of who sent it, then what it asks for (roles, phase, four-eyes).
+   */
   private both<A extends Actor>(
     update: UpdateDefinition<MessageAck, [A]>,
     signal: SignalDefinition<[A]>,
     refuse: (args: A) => Refusal | undefined,
-    apply: (args: A) => void,
+    apply: (args: A, proof: ProofRecord | undefined) => void,
   ): void {
+    const name = signal.name;
     setHandler(
       update,
       (args: A): MessageAck => {
-        apply(args);
+        // The validator passed (it is not run again on replay): the same verdict, now taken.
+        apply(args, this.takeProof(this.proofVerdict(name, args)));
         return { accepted: true, phase: this.s.phase };
       },
       {
         validator: (args: A) => {
-          const refusal = this.refuseMalformed(args) ?? refuse(args);
+          const refusal = this.refuseMalformed(args) ?? this.refuseUnproven(name, args) ?? refuse(args);
           if (refusal) {
             throw ApplicationFailure.create({
               type: refusalFailureType(refusal.kind),
@@ -1456,17 +1474,61 @@ class Rotation {
       // A signal cannot be rejected; a handler that threw would fail the workflow task on every
       // replay, so anything unexpected is recorded as a refusal instead.
       let refusal: string | undefined;
+      let unproven = false;
       try {
-        refusal = (this.refuseMalformed(args) ?? refuse(args))?.message;
-        if (!refusal) apply(args);
+        refusal = this.refuseMalformed(args)?.message;
+        if (!refusal) {
+          const verdict = this.proofVerdict(name, args);
+          if (verdict && !verdict.ok) {
+            refusal = verdict.refusal;
+            unproven = true;
+          } else {
+            refusal = refuse(args)?.message;
+            if (!refusal) apply(args, this.takeProof(verdict));
+          }
+        }
       } catch (err) {
-        refusal = `malformed ${signal.name}: ${err instanceof Error ? err.message : String(err)}`;
+        refusal = `malformed ${name}: ${err instanceof Error ? err.message : String(err)}`;
       }
       if (refusal) {
-        const by = typeof args?.principal === 'string' ? args.principal : undefined;
-        this.log(`${signal.name}-refused`, refusal, by);
+        // An unproven message's principal is only a claim: the refusal names it, `by` does not.
+        const by = !unproven && typeof args?.principal === 'string' ? args.principal : undefined;
+        this.log(`${name}-refused`, refusal, by);
       }
     });
+  }
+
+  /**
+   * Whether a message's proof holds, or undefined for a rotation started without message trust (before
+   * rekey signed messages): those take messages as they always did, so their histories replay alike.
+   */
+  private proofVerdict(message: string, args: Actor): ProofVerdict | undefined {
+    const trust = this.input.messageTrust;
+    if (!trust) return undefined;
+    return verifyProof({
+      trust,
+      rotationId: this.input.rotationId,
+      message,
+      args: args,
+      nowMs: Date.now(),
+      nonceUsed: (nonce) => this.usedProofs.has(nonce),
+    });
+  }
+
+  private refuseUnproven(message: string, args: Actor): Refusal | undefined {
+    const verdict = this.proofVerdict(message, args);
+    return verdict && !verdict.ok ? notAllowed(verdict.refusal) : undefined;
+  }
+
+  /** Spends an accepted proof's nonce (forgetting expired ones) and returns how the message was proven. */
+  private takeProof(verdict: ProofVerdict | undefined): ProofRecord | undefined {
+    if (!verdict?.ok) return undefined;
+    const now = Date.now();
+    for (const [nonce, expiresAtMs] of this.usedProofs) {
+      if (expiresAtMs < now) this.usedProofs.delete(nonce);
+    }
+    if (verdict.nonce) this.usedProofs.set(verdict.nonce, verdict.expiresAtMs ?? now);
+    return verdict.record;
   }
 
   private refuseMalformed(args: unknown): Refusal | undefined {
@@ -1597,7 +1659,11 @@ class Rotation {
     return undefined;
   }
 
-  private applyDecision(a: ApproveArgs | RejectArgs, decision: 'APPROVED' | 'REJECTED'): void {
+  private applyDecision(
+    a: ApproveArgs | RejectArgs,
+    decision: 'APPROVED' | 'REJECTED',
+    proof: ProofRecord | undefined,
+  ): void {
     this.decisions.set(a.gate, decision);
     const comment = 'comment' in a ? a.comment : 'reason' in a ? a.reason : undefined;
     this.s.approvals.push({
@@ -1607,8 +1673,9 @@ class Rotation {
       at: iso(Date.now()),
       ...(comment ? { comment } : {}),
       ...('breakGlassReason' in a && a.breakGlassReason ? { breakGlassReason: a.breakGlassReason } : {}),
+      ...(proof ? { proof } : {}),
     });
-    this.log(`${a.gate}-${decision.toLowerCase()}`, comment, a.principal);
+    this.log(`${a.gate}-${decision.toLowerCase()}`, comment, a.principal, proof);
     if (decision !== 'APPROVED' || !('gate' in a)) return;
     const approve = a as ApproveArgs;
     if (approve.exceptions) this.recordExceptions(approve.exceptions, a.principal);
@@ -1649,15 +1716,19 @@ class Rotation {
     }
   }
 
-  private applyInterrupt(kind: 'rollback' | 'abort', a: RollbackArgs | AbortArgs): void {
+  private applyInterrupt(
+    kind: 'rollback' | 'abort',
+    a: RollbackArgs | AbortArgs,
+    proof: ProofRecord | undefined,
+  ): void {
     this.interrupt = new Interrupted(kind, `${kind} requested by ${a.principal}: ${a.reason}`);
-    this.log(`${kind}-requested`, a.reason, a.principal);
+    this.log(`${kind}-requested`, a.reason, a.principal, proof);
   }
 
-  private applyExtend(a: ExtendHoldArgs): void {
+  private applyExtend(a: ExtendHoldArgs, proof: ProofRecord | undefined): void {
     this.extensionMs += a.minutes * 60_000;
     this.extensionsRequested += 1;
-    this.log('hold-extended', `${a.minutes} min: ${a.reason}`, a.principal);
+    this.log('hold-extended', `${a.minutes} min: ${a.reason}`, a.principal, proof);
     if (a.exceptions) this.recordExceptions(a.exceptions, a.principal);
   }
 
@@ -1734,13 +1805,14 @@ class Rotation {
     setCurrentDetails(lines.join('\n\n'));
   }
 
-  private log(event: string, detail?: string, by?: string): void {
+  private log(event: string, detail?: string, by?: string, proof?: ProofRecord): void {
     const entry = {
       at: iso(Date.now()),
       phase: this.s.phase,
       event,
       ...(detail ? { detail } : {}),
       ...(by ? { by } : {}),
+      ...(proof ? { proof: describeProof(proof) } : {}),
     };
     // Bounded however long the rotation waits: reminders and refused messages are dropped first.
     const omitted = this.s.timelineOmitted ?? {};

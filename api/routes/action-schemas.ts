@@ -15,14 +15,20 @@ import {
   type RevokeReplacementKeyArgs,
   type RollbackArgs,
 } from '../../domain/messages';
+import { rotationIdParams } from './rotation-id';
 
-export const idParams = z.object({
-  id: z.string().max(400).describe('rotation id: environment:credential:ticket'),
-});
+/** The `:id` param, bounded by the id rule like every route's (a longer one could only be a 414). */
+export const idParams = rotationIdParams;
 export const ackSchema = z.object({
   id: z.string(),
   accepted: z.literal(true),
   phase: z.string().describe('the phase when the workflow accepted the message'),
+});
+
+/** A rejection, for the OpenAPI document: it names why in `field`, and carries no approval's fields. */
+const rejection = (field: 'reason' | 'comment') => ({
+  required: ['decision', field],
+  properties: { decision: { const: 'reject' }, riskReason: false, exceptions: false },
 });
 
 // One body decides a gate either way: the approve message's fields, the decision, and the reject
@@ -48,6 +54,12 @@ export const approvalBody = z
   .refine((b) => b.decision === 'approve' || b.exceptions === undefined, {
     message: 'exceptions go with an approval, not a rejection',
     path: ['exceptions'],
+  })
+  // The refinements again, for the OpenAPI document, which cannot see a refine: without them a rejection
+  // that carries riskReason would read as valid there, and its 400 as the API breaking its own contract.
+  // Kept flat (no `not`): deeply nested schemas crash schemathesis's generator now and then.
+  .meta({
+    anyOf: [{ properties: { decision: { const: 'approve' } } }, rejection('reason'), rejection('comment')],
   });
 
 /** Roll back, abort, and revoke the kept replacement key: each message is a reason and the actor. */
@@ -74,4 +86,39 @@ export const replacementKeyBody = z.strictObject({
     .max(1024)
     .regex(/^\S+$/, 'the key must not contain whitespace')
     .describe('the replacement key; written to the pending secret, never stored or echoed elsewhere'),
+});
+
+const ttlMinutes = z
+  .number()
+  .int()
+  .min(1)
+  .max(60)
+  .optional()
+  .describe('how long the signed input counts, in minutes (default 15)');
+const signalInput = <M extends string, S extends z.ZodType>(message: M, args: S) =>
+  z.strictObject({ message: z.literal(message), args, ttlMinutes });
+
+/** A message to sign for `temporal workflow signal`: its name and its arguments minus the actor. */
+export const signalInputBody = z
+  .discriminatedUnion('message', [
+    signalInput('approve', approveArgsSchema.omit(ACTOR_FIELDS)),
+    signalInput('reject', rejectArgsSchema.omit(ACTOR_FIELDS)),
+    signalInput('rollback', reasonBody),
+    signalInput('abort', reasonBody),
+    signalInput('extendHold', extensionBody),
+    signalInput('revocationConfirmed', confirmationBody),
+    signalInput('revokeReplacementKey', reasonBody),
+  ])
+  .describe('the message to sign: the signal name and its arguments, as the action routes take them');
+
+export const signalInputSchema = z.object({
+  id: z.string(),
+  workflowId: z.string(),
+  namespace: z.string(),
+  signal: z.string().describe('the signal name'),
+  input: z
+    .record(z.string(), z.unknown())
+    .describe('the signal input: the arguments, the principal and roles, and the API’s proof'),
+  expiresAt: z.string().describe('the input counts until then'),
+  command: z.string().describe('the `temporal workflow signal` command line that sends it'),
 });

@@ -2,10 +2,17 @@
 // abort, extend the hold, hand over a manual replacement key, confirm a manual revocation, revoke the
 // replacement key a rollback kept. Each is a Temporal update: the workflow's validator is the single
 // judge, and its refusal kind maps to the status (NotAllowed → 403, NotOpen → 409, Invalid → 400). The
-// principal comes from the token, never the body; the bodies are in action-schemas.ts.
+// principal comes from the token, never the body; the bodies are in action-schemas.ts. Every message
+// carries the API's signature over it (api/message-signing.ts), without which the workflow counts
+// nothing; /signal-inputs prints a signed input for on-call who send it with `temporal workflow signal`.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  WorkflowUpdateRPCTimeoutOrCancelledError,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
 import { workflowIdFor } from '../../domain/policy';
@@ -26,7 +33,8 @@ import {
 } from '../../workflows/messages';
 import { ChangeTicketKey, RotationOutcomeKey } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
-import { principalOf, requireRole } from '../auth';
+import { principalOf, requireRole, type Principal } from '../auth';
+import { SIGNAL_PROOF_TTL_MS, type MessageSigner } from '../message-signing';
 import { Conflict, HttpProblem, NotAllowed, NotFound, Unprocessable } from '../errors';
 import { storeProblem } from '../store-problem';
 import { fingerprint } from '../../domain/fingerprint';
@@ -38,6 +46,8 @@ import {
   idParams,
   reasonBody,
   replacementKeyBody,
+  signalInputBody,
+  signalInputSchema,
 } from './action-schemas';
 import { parseRotationId } from './rotation-id';
 
@@ -52,12 +62,16 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
   return async (plain) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
 
+    const signer: MessageSigner = deps.signer!;
+
     /** The caller, who must hold a role that may act at all; the workflow judges the rest. */
-    const actor = (req: FastifyRequest): Actor => {
+    const actor = (req: FastifyRequest): Principal => {
       const who = principalOf(req);
       requireRole(who, 'requester', 'approver', 'operator');
       return who;
     };
+    /** The message fields the API fills: who, from the token (how they logged in goes in the proof). */
+    const asActor = (who: Principal): Actor => ({ principal: who.principal, roles: who.roles });
 
     /** The running workflow of this rotation; 404 when unknown, 409 when it has finished. */
     async function running(id: string) {
@@ -77,18 +91,21 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
       return { handle, environment, credential, ticket };
     }
 
-    /** Sends an update and turns a refusal into the matching problem. */
-    async function send<A>(
+    /** Signs a message for a rotation and sends it as an update; a refusal becomes the matching problem. */
+    async function send<A extends Actor>(
+      rotationId: string,
+      who: Principal,
       handle: WorkflowHandle,
       update: UpdateDefinition<MessageAck, [A]>,
       args: A,
       updateId: string,
     ): Promise<MessageAck> {
+      const signed = signer.sign({ rotationId, message: update.name, args, principal: who, via: 'api' });
       try {
         // The update id comes from the request id: a client that retries with the same X-Request-Id
         // gets the first attempt's outcome instead of a second message.
         return await deps.temporal.withAbortSignal(AbortSignal.timeout(UPDATE_TIMEOUT_MS), () =>
-          handle.executeUpdate(update, { args: [args], updateId }),
+          handle.executeUpdate(update, { args: [signed], updateId }),
         );
       } catch (err) {
         if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
@@ -130,13 +147,16 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
         const who = actor(req);
         const { handle } = await running(req.params.id);
         const b = req.body;
+        const id = req.params.id;
         const result =
           b.decision === 'approve'
             ? await send(
+                id,
+                who,
                 handle,
                 approveUpdate,
                 {
-                  ...who,
+                  ...asActor(who),
                   gate: b.gate,
                   ...(b.comment ? { comment: b.comment } : {}),
                   ...(b.breakGlassReason ? { breakGlassReason: b.breakGlassReason } : {}),
@@ -146,9 +166,11 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
                 `approve:${req.id}`,
               )
             : await send(
+                id,
+                who,
                 handle,
                 rejectUpdate,
-                { ...who, gate: b.gate, reason: (b.reason ?? b.comment)! },
+                { ...asActor(who), gate: b.gate, reason: (b.reason ?? b.comment)! },
                 `reject:${req.id}`,
               );
         return ack(req.params.id, result);
@@ -170,9 +192,11 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
           const who = actor(req);
           const { handle } = await running(req.params.id);
           const result = await send(
+            req.params.id,
+            who,
             handle,
             update,
-            { ...who, ...toArgs(req.body as z.infer<B>) },
+            { ...asActor(who), ...toArgs(req.body as z.infer<B>) },
             `${name}:${req.id}`,
           );
           return reply.code(202).send(ack(req.params.id, result));
@@ -220,6 +244,51 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
       (b) => ({ reason: b.reason }),
       'Operator or approver, after a rollback that kept the replacement key enabled: revoke that key ' +
         'once its traffic has drained (the workflow checks the drain). Refused (409) when no key was kept.',
+    );
+
+    app.post(
+      '/rotations/:id/signal-inputs',
+      {
+        schema: {
+          params: idParams,
+          body: signalInputBody,
+          response: { 200: signalInputSchema },
+          description:
+            'A signed input for `temporal workflow signal`: on-call who act through Temporal (CLI or UI) ' +
+            'instead of this API send it as is. The signature binds the caller, this rotation, the ' +
+            'message and its arguments, and expires (default 15 minutes, at most 60); the workflow ' +
+            'refuses unsigned signals. Nothing is sent: the workflow judges the message when it arrives.',
+        },
+      },
+      async (req) => {
+        const who = actor(req);
+        const { handle } = await running(req.params.id);
+        const { message, args, ttlMinutes } = req.body;
+        const input = signer.sign({
+          rotationId: req.params.id,
+          message,
+          args: { ...asActor(who), ...args },
+          principal: who,
+          via: 'signal',
+          ttlMs: ttlMinutes ? ttlMinutes * 60_000 : SIGNAL_PROOF_TTL_MS,
+        });
+        const json = JSON.stringify(input);
+        return {
+          id: req.params.id,
+          workflowId: handle.workflowId,
+          namespace: deps.temporal.options.namespace,
+          signal: message,
+          input,
+          expiresAt: input.proof.expiresAt,
+          command: [
+            'temporal workflow signal',
+            `--namespace ${shellQuote(deps.temporal.options.namespace)}`,
+            `--workflow-id ${shellQuote(handle.workflowId)}`,
+            `--name ${message}`,
+            `--input ${shellQuote(json)}`,
+          ].join(' '),
+        };
+      },
     );
 
     app.put(
@@ -282,9 +351,11 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
               throw storeProblem(err);
             });
           const result = await send(
+            req.params.id,
+            who,
             handle,
             replacementKeyStagedUpdate,
-            { ...who, version: written.version, fingerprint: written.fingerprint },
+            { ...asActor(who), version: written.version, fingerprint: written.fingerprint },
             `hand-off:${req.id}`,
           ).catch((err: unknown) => {
             // The key is in the vault but the rotation will not use it (promote takes only the version
@@ -328,6 +399,15 @@ function keyedSerial() {
   };
 }
 
+/** The API's own wait bound ran out (the SDK reports an update's as WorkflowUpdateRPCTimeoutOrCancelledError). */
 function isAbort(err: unknown): boolean {
-  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+  return (
+    err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
+    (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'))
+  );
+}
+
+/** A word for a POSIX shell: single-quoted, with embedded single quotes closed, escaped and reopened. */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
 }

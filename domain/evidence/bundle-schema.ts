@@ -62,6 +62,22 @@ const approvalSchema = z.strictObject({
     .string()
     .nullable()
     .describe('emergency mode: why the requester approved their own rotation'),
+  proof: z
+    .strictObject({
+      method: z
+        .enum(['signature', 'unsigned-allowed'])
+        .describe('signed by the rekey API, or unsigned and allowed by the deployment'),
+      summary: z.string().describe('one line: the key, the channel and how the principal logged in'),
+      keyId: z.string().nullable().describe('the rekey API signing key'),
+      via: z.enum(['api', 'signal']).nullable().describe('sent by the API, or printed for a Temporal signal'),
+      authn: z.enum(['static-token', 'oidc']).nullable().describe('how the API authenticated the principal'),
+      issuer: z.string().nullable().describe('OIDC issuer'),
+      subject: z.string().nullable().describe('OIDC subject'),
+      tokenId: z.string().nullable().describe('static token entry (a hash prefix, never the token)'),
+    })
+    .nullable()
+    .optional()
+    .describe('how the decision was proven; null in rotations started before rekey signed messages'),
 });
 
 const riskAcceptanceSchema = z.strictObject({
@@ -429,6 +445,7 @@ const timelineEntrySchema = z.strictObject({
   event: z.string(),
   detail: z.string().nullable(),
   by: z.string().nullable(),
+  proof: z.string().nullable().optional().describe('how the message behind it was proven'),
 });
 
 const outcomeSchema = z.strictObject({

@@ -92,8 +92,16 @@ export function renderEvidenceMarkdown(
     '',
     '### Approvals',
     table(
-      ['gate', 'decision', 'by', 'at', 'comment', 'break-glass reason'],
-      t.approvals.map((a) => [a.gate, a.decision, a.principal, a.at, a.comment, a.breakGlassReason]),
+      ['gate', 'decision', 'by', 'at', 'comment', 'break-glass reason', 'proven by'],
+      t.approvals.map((a) => [
+        a.gate,
+        a.decision,
+        a.principal,
+        a.at,
+        a.comment,
+        a.breakGlassReason,
+        a.proof?.summary ?? 'not recorded (rotation started before signed messages)',
+      ]),
     ),
     '',
     '### Risk accepted without positive evidence',

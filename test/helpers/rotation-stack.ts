@@ -23,6 +23,7 @@ import { fingerprint } from '../../domain/fingerprint';
 import { buildApp } from '../../api/app';
 import { Authenticator, tokenHash } from '../../api/auth';
 import { loadSettings, type Settings } from '../../config';
+import { webhookAllowlistOf } from '../../config/settings';
 import { parseRegistry } from '../../config/registry';
 import { freePort, startPrometheus } from '../../scripts/local-stack';
 import { connectLocalStore, type LocalStore } from '../../scripts/stores/local-store';
@@ -52,7 +53,10 @@ export type Who = 'alice' | 'bob' | 'carol' | 'dave';
 export const STACK_CONSUMER = 'customer-chat-api';
 
 export interface RotationStackOptions {
-  /** Settings for the worker's activities on top of the harness's, e.g. REKEY_WEBHOOK_SIGNING_SECRET. */
+  /**
+   * Settings for the worker's activities on top of the harness's, e.g. REKEY_WEBHOOK_SIGNING_SECRET;
+   * the API's webhook allowlist comes from them too.
+   */
   workerSettings?: Partial<Settings>;
   /** Listen on a local port, for the CLI; the stack's `apiUrl` is then set. */
   listen?: boolean;
@@ -353,6 +357,8 @@ export async function startRotationStack(
       ]),
       taskQueue,
       temporalUiUrl: settings.TEMPORAL_UI_URL,
+      // The API checks ticket webhooks against the same allowlist the worker enforces.
+      webhookTargets: webhookAllowlistOf({ ...settings, ...opts.workerSettings }),
       secretStoreFor: (c) => deps.secretStoreFor(c),
       evidence: createFilesystemEvidenceStore(evidenceDir),
       logger: { level: 'info', stream: apiLog },

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import path from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { webhookSignature } from '../../activities/notify';
 import { finalStatusOf } from '../../api/final-status';
 import type { RotationStatus } from '../../workflows/messages';
 import { runRekey } from '../helpers/cli';
+import { runCommand, TOOLS } from '../../scripts/local-stack';
 import {
   rotationStackUnavailableReason,
   startRotationStack,
@@ -61,6 +63,14 @@ async function cli(args: string[], who: Who) {
   return run;
 }
 const rotationUrl = (id: string, suffix = '') => `/v1/rotations/${encodeURIComponent(id)}${suffix}`;
+/** The Temporal CLI against the harness's server, as someone with write access to the namespace. */
+const temporalCli = (args: string[]) =>
+  runCommand(path.join(TOOLS, 'bin', 'temporal'), [...args, '--address', process.env.TEMPORAL_ADDRESS!]);
+/** A command line as a shell runs it (the Temporal CLI found on PATH, as on an operator's machine). */
+const shell = (line: string) =>
+  runCommand('bash', ['-c', line], {
+    env: { ...process.env, PATH: `${path.join(TOOLS, 'bin')}${path.delimiter}${process.env.PATH ?? ''}` },
+  });
 
 /** Every status read answers 200 with a status; a rotation may take minutes to reach a phase. */
 function untilPhase(id: string, phases: string[]): Promise<RotationStatus> {
@@ -110,7 +120,8 @@ describeVault('a rotation through the API with the real worker', () => {
   beforeAll(async () => {
     hooks = await startTicketWebhook();
     stack = await startRotationStack([automated, manual], {
-      workerSettings: { REKEY_WEBHOOK_SIGNING_SECRET: webhookSecret },
+      // The ticket's receiver listens on loopback: allowlisted as a private host, as a local one would be.
+      workerSettings: { REKEY_WEBHOOK_SIGNING_SECRET: webhookSecret, REKEY_WEBHOOK_PRIVATE_HOSTS: hooks.url },
       listen: true,
     });
     // The automated key's consumer, already busy on the old key when the rotation starts.
@@ -180,10 +191,70 @@ describeVault('a rotation through the API with the real worker', () => {
     expect(requester.statusCode).toBe(403);
     expect(requester.json<{ detail: string }>().detail).toMatch(/four-eyes/);
     expect((await approve('bob', 'flip')).statusCode).toBe(409);
-    // The approver uses the CLI, as on-call would.
-    const ok = await cli(['approve', id, '--gate', 'revoke', '--comment', 'drain is clean', '--json'], 'bob');
-    expect(ok).toMatchObject({ code: 0, stderr: '' });
-    expect(JSON.parse(ok.stdout)).toMatchObject({ id, accepted: true, phase: 'AWAITING_REVOKE_APPROVAL' });
+
+    // Anyone with write access to the namespace can send a signal naming bob: refused, and recorded.
+    const wf = (await call('GET', rotationUrl(id), 'dave')).json<{ workflowId: string }>().workflowId;
+    const forged = await temporalCli([
+      'workflow',
+      'signal',
+      '--workflow-id',
+      wf,
+      '--name',
+      'approve',
+      '--input',
+      JSON.stringify({ principal: 'bob@example.com', roles: ['approver'], gate: 'revoke' }),
+    ]);
+    expect(forged.code).toBe(0);
+    const refusedForgery = await stack.untilStatus(
+      id,
+      (s) =>
+        s.timeline.some(
+          (t) => t.event === 'approve-refused' && /unsigned approve refused/.test(t.detail ?? ''),
+        ),
+      'the forged approval refused',
+    );
+    expect(refusedForgery.phase).toBe('AWAITING_REVOKE_APPROVAL');
+    expect(refusedForgery.approvals).toEqual([]);
+
+    // On-call approves through Temporal: the CLI prints a signed signal, sent with the Temporal CLI.
+    const printed = await cli(
+      ['approve', id, '--gate', 'revoke', '--comment', 'drain is clean', '--print-signal', '--json'],
+      'bob',
+    );
+    expect(printed).toMatchObject({ code: 0, stderr: '' });
+    const signal = JSON.parse(printed.stdout) as { command: string; workflowId: string; input: object };
+    expect(signal).toMatchObject({
+      workflowId: wf,
+      signal: 'approve',
+      command: expect.stringContaining('--name approve'),
+    });
+    // The same proof sent to the other rotation is refused there: it is bound to this one.
+    const otherWf = (await call('GET', rotationUrl(idOf(manual)), 'dave')).json<{ workflowId: string }>()
+      .workflowId;
+    const replayed = await temporalCli([
+      'workflow',
+      'signal',
+      '--workflow-id',
+      otherWf,
+      '--name',
+      'approve',
+      '--input',
+      JSON.stringify(signal.input),
+    ]);
+    expect(replayed.code).toBe(0);
+    await stack.untilStatus(
+      idOf(manual),
+      (s) =>
+        s.timeline.some(
+          (t) =>
+            t.event === 'approve-refused' &&
+            /no signature by a key this rotation trusts/.test(t.detail ?? ''),
+        ),
+      "another rotation's proof refused",
+    );
+    // The printed command line, run as printed (plus the address of this test's server).
+    const sent = await shell(`${signal.command} --address ${process.env.TEMPORAL_ADDRESS}`);
+    expect(sent).toMatchObject({ code: 0 });
 
     const done = await untilPhase(id, ['COMPLETED']);
     expect(done.negativeTest).toMatchObject({ oldKeyRejected: true, newKeyAccepted: true });
@@ -213,7 +284,13 @@ describeVault('a rotation through the API with the real worker', () => {
         schemaVersion: 2,
         rotationId: id,
         changeTicket: {
-          approvals: [expect.objectContaining({ gate: 'revoke', principal: 'bob@example.com' })],
+          approvals: [
+            expect.objectContaining({
+              gate: 'revoke',
+              principal: 'bob@example.com',
+              proof: expect.objectContaining({ method: 'signature', via: 'signal', authn: 'static-token' }),
+            }),
+          ],
         },
         secretVersions: { source: 'secret-store-history' },
         negativeTest: { ran: true, oldKeyRejected: true, newKeyAccepted: true },

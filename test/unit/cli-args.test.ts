@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { DEFAULT_API_URL, parseCommandLine, UsageError, type Invocation } from '../../cli/args';
-import { policyContentType, readKey, type CliIo } from '../../cli/commands';
+import { policyContentType, readKey, signalMessageOf, type CliIo } from '../../cli/commands';
 import { main } from '../../cli/main';
 
 const parse = (line: string, env: Record<string, string> = {}) => parseCommandLine(line.split(' '), env);
@@ -281,5 +281,38 @@ describe('reading the replacement key', () => {
     await expect(readKey(path.join(dir, 'absent'), fakeIo().io)).rejects.toThrow(
       /cannot read the key file .*ENOENT/,
     );
+  });
+});
+
+describe('rekey --print-signal', () => {
+  it('is a flag of every message command, and of no other', () => {
+    const inv = parse('approve prod:k:CHG-1 --gate revoke --comment ok --print-signal');
+    expect(inv).toMatchObject({ kind: 'run', printSignal: true, command: { name: 'approve' } });
+    expect(parse('rollback prod:k:CHG-1 --reason x')).toMatchObject({ printSignal: false });
+    expect(usageError('status prod:k:CHG-1 --print-signal')).toMatch(/print-signal/);
+    expect(usageError('hand-off prod:k:CHG-1 --key-file k --print-signal')).toMatch(/print-signal/);
+  });
+
+  it('maps each message command to the signal it sends and its arguments', () => {
+    const of = (line: string) => signalMessageOf(command(line));
+    expect(of('approve prod:k:CHG-1 --gate revoke --comment ok')).toEqual({
+      id: 'prod:k:CHG-1',
+      name: 'approve',
+      args: { gate: 'revoke', comment: 'ok' },
+    });
+    expect(of('reject prod:k:CHG-1 --gate flip --reason no')).toMatchObject({
+      name: 'reject',
+      args: { gate: 'flip', reason: 'no' },
+    });
+    expect(of('extend-hold prod:k:CHG-1 --minutes 30 --reason watch')).toMatchObject({
+      name: 'extendHold',
+      args: { minutes: 30, reason: 'watch' },
+    });
+    expect(of('confirm-revocation prod:k:CHG-1')).toMatchObject({ name: 'revocationConfirmed', args: {} });
+    expect(of('revoke-replacement-key prod:k:CHG-1 --reason d')).toMatchObject({
+      name: 'revokeReplacementKey',
+    });
+    expect(of('abort prod:k:CHG-1 --reason d')).toMatchObject({ name: 'abort', args: { reason: 'd' } });
+    expect(of('status prod:k:CHG-1')).toBeUndefined();
   });
 });

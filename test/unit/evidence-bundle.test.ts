@@ -81,6 +81,17 @@ describe('the evidence bundle', () => {
           at: '2026-06-19T11:20:00.000Z',
           comment: 'worker owner accepts the outage risk',
           breakGlassReason: null,
+          proof: {
+            method: 'signature',
+            summary:
+              'signed by the rekey API (key 0123456789abcdef, via api) for OIDC https://idp.example.com subject bob',
+            keyId: '0123456789abcdef',
+            via: 'api',
+            authn: 'oidc',
+            issuer: 'https://idp.example.com',
+            subject: 'bob',
+            tokenId: null,
+          },
         },
       ],
       riskAcceptances: [expect.objectContaining({ gate: 'revoke', principal: 'bob@example.com' })],

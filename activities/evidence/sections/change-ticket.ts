@@ -1,6 +1,7 @@
 // Bundle section `changeTicket`: the ticket, who asked and approved, its window, scope and pre-checks.
 import type { RotationStatus } from '../../../domain/status';
 import type { EvidenceBundle } from '../../../domain/evidence/bundle-schema';
+import { describeProof, type ProofRecord } from '../../../domain/message-proof';
 import type { EvidenceContext } from './context';
 
 /** The change ticket as the rotation ran it; the input wins over the registry where both know a field. */
@@ -50,6 +51,7 @@ function approvalsOf(status: RotationStatus): EvidenceBundle['changeTicket']['ap
     at: a.at,
     comment: a.comment ?? null,
     breakGlassReason: a.breakGlassReason ?? null,
+    proof: a.proof ? proofOf(a.proof) : null,
   }));
   const confirmations = status.timeline
     .filter((t) => t.event === 'revocation-confirmed' && t.by)
@@ -60,6 +62,27 @@ function approvalsOf(status: RotationStatus): EvidenceBundle['changeTicket']['ap
       at: t.at,
       comment: t.detail ?? null,
       breakGlassReason: null,
+      proof: t.proof ? { ...UNSTRUCTURED, method: 'signature' as const, summary: t.proof } : null,
     }));
   return [...decisions, ...confirmations].sort((a, b) => a.at.localeCompare(b.at));
+}
+
+type BundleProof = NonNullable<EvidenceBundle['changeTicket']['approvals'][number]['proof']>;
+const UNSTRUCTURED = { keyId: null, via: null, authn: null, issuer: null, subject: null, tokenId: null };
+
+/** How a decision was proven, flat for the bundle. */
+function proofOf(p: ProofRecord): BundleProof {
+  if (p.method === 'unsigned-allowed') {
+    return { ...UNSTRUCTURED, method: p.method, summary: describeProof(p) };
+  }
+  return {
+    method: 'signature',
+    summary: describeProof(p),
+    keyId: p.keyId,
+    via: p.via,
+    authn: p.authn.method,
+    issuer: p.authn.method === 'oidc' ? p.authn.issuer : null,
+    subject: p.authn.method === 'oidc' ? p.authn.subject : null,
+    tokenId: p.authn.method === 'static-token' ? p.authn.tokenId : null,
+  };
 }

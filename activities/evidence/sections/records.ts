@@ -10,6 +10,7 @@ export function timelineOf(status: RotationStatus): EvidenceBundle['timeline'] {
     event: t.event,
     detail: t.detail ?? null,
     by: t.by ?? null,
+    proof: t.proof ?? null,
   }));
 }
 
