@@ -76,6 +76,7 @@ const ADMIN_KEY_TTL_MS = 5 * 60_000;
  */
 export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}): ActivityDeps {
   const registry = opts.registry ?? loadRegistry(settings.REKEY_CREDENTIALS_FILE);
+  const webhookTargets = webhookAllowlistOf(settings);
   const stores =
     opts.secretStores ??
     createSecretStores({ env: opts.env ?? process.env, ...(opts.logger ? { logger: opts.logger } : {}) });
@@ -163,8 +164,10 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
       attribution: (c, key, owner) => telemetryFor(c).attribution(c, key, owner),
     },
     evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
+    // One allowlist for every URL a policy names: ticket webhooks and the rollout hook.
+    webhookTargets,
     notifier: createWebhookNotifier({
-      allowlist: webhookAllowlistOf(settings),
+      allowlist: webhookTargets,
       ...(settings.REKEY_WEBHOOK_SIGNING_SECRET
         ? { signingSecret: settings.REKEY_WEBHOOK_SIGNING_SECRET }
         : {}),

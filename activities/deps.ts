@@ -10,6 +10,7 @@ import type {
   SecretStore,
   Telemetry,
 } from '../domain/ports';
+import type { WebhookAllowlist } from '../domain/webhook-targets';
 
 /** Everything createActivities needs; worker.ts builds it from config. */
 export interface ActivityDeps {
@@ -21,6 +22,11 @@ export interface ActivityDeps {
   telemetry: Telemetry;
   evidence: EvidenceStore;
   notifier: Notifier;
+  /**
+   * Where a policy's rollout hook may be POSTed (REKEY_WEBHOOK_ALLOWED_HOSTS, REKEY_WEBHOOK_PRIVATE_HOSTS,
+   * the ticket webhooks' allowlist); absent means none: every rollout hook is refused.
+   */
+  webhookTargets?: WebhookAllowlist;
   /** rekey's Prometheus metrics the activities count into; absent where nobody scrapes (workflow tests). */
   metrics?: RekeyMetrics;
   now?: () => number;

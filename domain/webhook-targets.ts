@@ -1,5 +1,5 @@
-// Where ticket webhooks may go. A policy names its change ticket's webhook URL, but the worker POSTs
-// from inside the platform network, so a free URL would be a server-side request forgery. A deployment
+// Where ticket webhooks and rollout hooks may go. A policy names its change ticket's webhook URL and its
+// cutover's rollout hook, but the worker POSTs from inside the platform network, so a free URL would be a server-side request forgery. A deployment
 // lists the receivers it trusts in settings; a ticket can pick one of those, and nothing else.
 //
 // Entry syntax (REKEY_WEBHOOK_ALLOWED_HOSTS, REKEY_WEBHOOK_PRIVATE_HOSTS; comma-separated):
@@ -33,7 +33,7 @@ export interface WebhookTarget {
   allowPrivate: boolean;
 }
 
-/** The receivers ticket webhooks may go to; empty means none (ticket webhooks are refused). */
+/** The receivers ticket webhooks and rollout hooks may go to; empty means none (all are refused). */
 export interface WebhookAllowlist {
   targets: readonly WebhookTarget[];
 }
@@ -138,7 +138,7 @@ export function checkWebhookUrl(
   const targets = allowlist?.targets ?? [];
   if (targets.length === 0) {
     return {
-      refusal: `webhook host ${host} is refused: ${WEBHOOK_ALLOWED_HOSTS_SETTING} is not set, so ticket webhooks go nowhere`,
+      refusal: `webhook host ${host} is refused: ${WEBHOOK_ALLOWED_HOSTS_SETTING} is not set, so no webhook or rollout hook is sent`,
     };
   }
   const sameHost = targets.filter((t) => (t.subdomains ? host.endsWith(`.${t.host}`) : host === t.host));
@@ -164,15 +164,24 @@ export function checkWebhookUrl(
   return { admitted: { url, host: address, port, allowPrivate } };
 }
 
-/** Why the API refuses a policy's change-ticket webhook, naming the host and the setting; undefined when allowed. */
+/**
+ * Why the API refuses a policy's outbound URLs (the change ticket's webhook, the cutover's rollout hook),
+ * each refusal naming its field, the host and the setting; undefined when every URL is allowed.
+ */
 export function webhookRefusal(
   policy: RotationPolicy,
   allowlist: WebhookAllowlist | undefined,
 ): string | undefined {
-  const url = policy.rotation.change_ticket?.webhook_url;
-  if (!url) return undefined;
-  const checked = checkWebhookUrl(url, allowlist);
-  return 'refusal' in checked ? `rotation.change_ticket.webhook_url: ${checked.refusal}` : undefined;
+  const urls: [field: string, url: string | undefined][] = [
+    ['rotation.change_ticket.webhook_url', policy.rotation.change_ticket?.webhook_url],
+    ['rotation.cutover.rollout_hook_url', policy.rotation.cutover.rollout_hook_url],
+  ];
+  const refusals = urls.flatMap(([field, url]) => {
+    if (!url) return [];
+    const checked = checkWebhookUrl(url, allowlist);
+    return 'refusal' in checked ? [`${field}: ${checked.refusal}`] : [];
+  });
+  return refusals.length > 0 ? refusals.join('; ') : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -8,10 +8,15 @@ import type {
   RollbackResult,
   SecretVersionRef,
 } from '../../domain/activity-io';
+import { admitTarget, postGuarded } from '../notify/guarded-post';
 import { nonRetryable, type AreaDeps } from './area-deps';
 
+/** A rollout hook the allowlist, an address check or a redirect refuses: retrying cannot fix it. */
+const hookRefused = (message: string) =>
+  nonRetryable(FailureTypes.RolloutHookRejected, `rollout hook refused: ${message}`);
+
 /** The activities that move the stable secret forward (promote, retire) or back (rollback, discard). */
-export function secretFlipActivities(deps: Pick<AreaDeps, 'secretStoreFor'>) {
+export function secretFlipActivities(deps: Pick<AreaDeps, 'secretStoreFor' | 'webhookTargets'>) {
   return {
     /** FLIPPING: the pending value becomes the newest version of the stable path. */
     async promote(input: {
@@ -23,18 +28,25 @@ export function secretFlipActivities(deps: Pick<AreaDeps, 'secretStoreFor'>) {
       return deps.secretStoreFor(input.credential).promote(input.rotationId, input.expected);
     },
 
-    /** FLIPPING: tells the deploy system to roll the new secret version out (optional). */
+    /**
+     * FLIPPING: tells the deploy system to roll the new secret version out (optional). The URL comes
+     * from the policy, so it goes the ticket webhooks' way (guarded-post.ts): allowlisted host, checked
+     * and pinned addresses, no redirect. Checked on every call: the allowlist may have changed since start.
+     */
     async callRolloutHook(input: { rotationId: string; url: string; version: string }): Promise<number> {
-      const res = await fetch(input.url, {
-        method: 'POST',
+      const target = admitTarget(input.url, deps.webhookTargets, hookRefused);
+      const status = await postGuarded({
+        target,
         headers: { 'content-type': 'application/json', 'idempotency-key': `${input.rotationId}:rollout` },
         body: JSON.stringify({ rotationId: input.rotationId, secretVersion: input.version }),
-        signal: AbortSignal.timeout(10_000),
+        timeoutMs: 10_000,
+        refuse: hookRefused,
+        redirected: (answered) => `answered ${answered}`,
       });
-      if (res.status >= 500 || res.status === 429) throw new Error(`rollout hook answered ${res.status}`);
-      if (res.status >= 400)
-        throw nonRetryable(FailureTypes.RolloutHookRejected, `rollout hook answered ${res.status}`);
-      return res.status;
+      if (status >= 500 || status === 429) throw new Error(`rollout hook answered ${status}`);
+      if (status >= 400)
+        throw nonRetryable(FailureTypes.RolloutHookRejected, `rollout hook answered ${status}`);
+      return status;
     },
 
     /** VERIFYING_REVOCATION: disables the previous secret version after the negative test. */

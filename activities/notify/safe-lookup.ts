@@ -35,6 +35,8 @@ export const targetRefused = (message: string) =>
 export async function resolveChecked(
   target: Pick<AdmittedTarget, 'host' | 'allowPrivate'>,
   resolve: Resolve = systemResolve,
+  /** What a refused address throws; default WebhookTargetRefused (a rollout hook has its own type). */
+  refuse: (message: string) => Error = targetRefused,
 ): Promise<ResolvedAddress[]> {
   const family = isIP(target.host);
   const addresses = family ? [{ address: target.host, family }] : await resolveOrThrow(target.host, resolve);
@@ -43,7 +45,7 @@ export async function resolveChecked(
     const refused = addressRefusal(a.address, target.allowPrivate);
     if (refused) {
       const privateWouldDo = !target.allowPrivate && !addressRefusal(a.address, true);
-      throw targetRefused(
+      throw refuse(
         `webhook host ${target.host} resolves to ${refused}${privateWouldDo ? `; only an entry of ${WEBHOOK_PRIVATE_HOSTS_SETTING} may reach it` : ''}`,
       );
     }

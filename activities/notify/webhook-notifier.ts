@@ -10,9 +10,9 @@ import { FailureTypes } from '../../domain/failure-types';
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Notifier } from '../../domain/ports';
-import { checkWebhookUrl, NO_WEBHOOK_TARGETS, type WebhookAllowlist } from '../../domain/webhook-targets';
-import { postPinned } from './pinned-post';
-import { resolveChecked, systemResolve, targetRefused, type Resolve } from './safe-lookup';
+import type { WebhookAllowlist } from '../../domain/webhook-targets';
+import { admitTarget, postGuarded } from './guarded-post';
+import type { Resolve } from './safe-lookup';
 
 export interface WebhookNotifierOptions {
   /** Shared secret for the signature; without it nothing is sent to a webhook (the event is logged). */
@@ -39,8 +39,7 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
       const { webhookUrl, deliveryId, ...payload } = event;
       log('rotation event', { ...payload, webhook: Boolean(webhookUrl) });
       if (!webhookUrl) return;
-      const checked = checkWebhookUrl(webhookUrl, opts.allowlist ?? NO_WEBHOOK_TARGETS);
-      if ('refusal' in checked) throw targetRefused(checked.refusal);
+      const target = admitTarget(webhookUrl, opts.allowlist);
       // An unsigned event could be forged by anyone who can reach the receiver: send signed or not at all.
       if (!opts.signingSecret) {
         throw ApplicationFailure.nonRetryable(
@@ -48,8 +47,6 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
           FailureTypes.WebhookUnsigned,
         );
       }
-      const target = checked.admitted;
-      const addresses = await resolveChecked(target, opts.resolve ?? systemResolve);
       const secret = opts.signingSecret;
       const body = JSON.stringify({
         ...payload,
@@ -57,9 +54,10 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
         sentAt: new Date((opts.now ?? Date.now)()).toISOString(),
       });
       const timestamp = String(Math.floor((opts.now ?? Date.now)() / 1000));
-      const status = await postPinned({
+      // A redirect would carry the signed event somewhere the ticket did not name: refused, not followed.
+      const status = await postGuarded({
         target,
-        addresses,
+        resolve: opts.resolve,
         headers: {
           'content-type': 'application/json',
           'user-agent': 'rekey-webhook',
@@ -70,12 +68,8 @@ export function createWebhookNotifier(opts: WebhookNotifierOptions = {}): Notifi
         },
         body,
         timeoutMs: opts.timeoutMs ?? 10_000,
+        redirected: (answered) => `webhook answered ${answered} for ${payload.event}`,
       });
-      // A redirect would carry the signed event somewhere the ticket did not name: never followed,
-      // and retrying would only be redirected again.
-      if (status >= 300 && status < 400) {
-        throw targetRefused(`webhook answered ${status} for ${payload.event}: redirects are not followed`);
-      }
       if (status < 200 || status >= 300) throw new Error(`webhook answered ${status} for ${payload.event}`);
     },
   };

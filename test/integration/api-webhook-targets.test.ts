@@ -12,7 +12,8 @@ import { workflowIdFor } from '../../domain/policy';
 import { webhookAllowlist } from '../../domain/webhook-targets';
 
 // POST /v1/rotations against the real Temporal dev server the harness started: a change ticket's
-// webhook outside the allowlist is refused before anything starts. No worker polls the task queue.
+// webhook or a rollout hook outside the allowlist is refused before anything starts. No worker polls
+// the task queue.
 const seed = parse(readFileSync(path.join(__dirname, '..', 'fixtures', 'seed-policy.yaml'), 'utf8')) as {
   rotation: Record<string, unknown>;
 };
@@ -117,6 +118,29 @@ describe('POST /v1/rotations with a change-ticket webhook', () => {
       expect(res.statusCode).toBe(422);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     }
+    expect(await started()).toBe(false);
+  });
+
+  it('answers 422 naming rotation.cutover.rollout_hook_url for a rollout hook outside the allowlist', async () => {
+    const app = await api({ allowed: 'hooks.example.com' });
+    const withHook = (rollout_hook_url: string) =>
+      stringify({
+        rotation: {
+          ...seed.rotation,
+          credential,
+          change_ticket: { id: `CHG-${run}`, webhook_url: 'https://hooks.example.com/rekey' },
+          cutover: { ...(seed.rotation.cutover as object), rollout_hook_url },
+        },
+      });
+    const res = await start(app, withHook('http://169.254.169.254/latest/meta-data/'));
+    expect(res.statusCode).toBe(422);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.json()).toMatchObject({
+      status: 422,
+      detail: expect.stringMatching(
+        /^rotation\.cutover\.rollout_hook_url: webhook host 169\.254\.169\.254 is not in REKEY_WEBHOOK_ALLOWED_HOSTS/,
+      ),
+    });
     expect(await started()).toBe(false);
   });
 

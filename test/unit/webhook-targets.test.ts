@@ -253,6 +253,31 @@ describe('the API start check', () => {
     );
   });
 
+  it('refuses a rollout hook outside the allowlist too, naming its field', () => {
+    const withHook = (rollout_hook_url: string, webhook_url?: string): RotationPolicy =>
+      rotationPolicySchema.parse({
+        rotation: {
+          ...seed.rotation,
+          change_ticket: { id: 'CHG-1', ...(webhook_url ? { webhook_url } : {}) },
+          cutover: { ...(seed.rotation.cutover as object), rollout_hook_url },
+        },
+      });
+    expect(webhookRefusal(withHook('https://hooks.example.com/rollout'), allowlist)).toBeUndefined();
+    expect(webhookRefusal(withHook('http://169.254.169.254/latest/meta-data/'), allowlist)).toBe(
+      'rotation.cutover.rollout_hook_url: webhook host 169.254.169.254 is not in REKEY_WEBHOOK_ALLOWED_HOSTS (nor REKEY_WEBHOOK_PRIVATE_HOSTS)',
+    );
+    expect(webhookRefusal(withHook('https://hooks.example.com/rollout'), undefined)).toMatch(
+      /^rotation\.cutover\.rollout_hook_url: webhook host hooks\.example\.com is refused: REKEY_WEBHOOK_ALLOWED_HOSTS is not set/,
+    );
+    // Both fields refused: both named, so one correction fixes the policy.
+    expect(
+      webhookRefusal(withHook('https://deploy.internal/', 'https://internal.corp/admin'), allowlist),
+    ).toBe(
+      'rotation.change_ticket.webhook_url: webhook host internal.corp is not in REKEY_WEBHOOK_ALLOWED_HOSTS (nor REKEY_WEBHOOK_PRIVATE_HOSTS); ' +
+        'rotation.cutover.rollout_hook_url: webhook host deploy.internal is not in REKEY_WEBHOOK_ALLOWED_HOSTS (nor REKEY_WEBHOOK_PRIVATE_HOSTS)',
+    );
+  });
+
   it('leaves only http and https URLs to the policy schema', () => {
     expect(() => policyWith('ftp://hooks.example.com/')).toThrow(/https \(or http\) URL/);
     expect(() => policyWith('gopher://127.0.0.1:6379/_FLUSHALL')).toThrow(/https \(or http\) URL/);
