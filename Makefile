@@ -4,7 +4,7 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 TSX := $(CURDIR)/node_modules/.bin/tsx
 
 .PHONY: bootstrap up down status check test test-unit test-workflows test-integration demo demo-down clean \
-	bootstrap-cluster cluster-up cluster-down cluster-status test-cluster conformance-azure
+	bootstrap-cluster cluster-up cluster-down cluster-status test-cluster conformance-azure fuzz-api
 
 ## bootstrap: install Node 24, npm dependencies, Temporal CLI + test server, the reference Key Vault's
 ##   TLS certificate (idempotent)
@@ -40,6 +40,12 @@ test-integration: bootstrap
 conformance-azure:
 	@bash scripts/bootstrap.sh conformance-azure
 	@$(TSX) scripts/azure-conformance.ts
+
+## fuzz-api: schemathesis (every check, a fixed seed, 1,000+ requests) against /openapi.json of a real API
+##   on a Temporal dev server of its own (scripts/fuzz-api.ts; files in .run/fuzz-api/)
+fuzz-api:
+	@bash scripts/bootstrap.sh fuzz-api
+	@$(TSX) scripts/fuzz-api.ts
 
 ## cluster-up / cluster-down / cluster-status: a real Temporal cluster in the background — Temporal Server
 ##   on PostgreSQL with SQL visibility, namespace and search attributes (scripts/cluster.ts; .run/cluster/)
