@@ -23,6 +23,14 @@ export const WAITING_METHODS: ReadonlySet<string> = new Set([
   'GetWorkflowExecutionHistory',
 ]);
 
+/**
+ * Calls that write a workflow's first event, which a loaded server persists slowly: they get
+ * WRITE_DEADLINE_FACTOR times the deadline. The start route describes the workflow first, so a server
+ * that does not answer at all still fails that request within the plain deadline.
+ */
+export const WRITE_METHODS: ReadonlySet<string> = new Set(['StartWorkflowExecution']);
+const WRITE_DEADLINE_FACTOR = 5;
+
 /** Longest wait between two attempts to reconnect to Temporal. */
 const MAX_RECONNECT_BACKOFF_MS = 5_000;
 
@@ -48,7 +56,8 @@ export function boundedCallInterceptor({
     const now = Date.now();
     const method = options.method_definition.path.split('/').pop() ?? '';
     const given = options.deadline === undefined ? Infinity : Number(options.deadline);
-    const deadline = given === Infinity && !WAITING_METHODS.has(method) ? now + callTimeoutMs : given;
+    const timeout = WRITE_METHODS.has(method) ? callTimeoutMs * WRITE_DEADLINE_FACTOR : callTimeoutMs;
+    const deadline = given === Infinity && !WAITING_METHODS.has(method) ? now + timeout : given;
     const retryUntil = Math.min(deadline, now + retryBudgetMs);
     // The decider computes the delay it judges by; the retry interceptor asks for it right after.
     let delay = 0;

@@ -1,7 +1,7 @@
 // /v1/rotations: start (idempotent by change ticket), list (Temporal visibility), status.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
+import type { WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 import {
   IDENTIFIER as identifier,
@@ -10,6 +10,7 @@ import {
   toRotationInput,
   workflowIdFor,
 } from '../../domain/policy';
+import { webhookRefusal } from '../../domain/webhook-targets';
 import { statusQuery } from '../../workflows/messages';
 import {
   ChangeTicketKey,
@@ -19,12 +20,12 @@ import {
   RotationPhaseKey,
   RotationRequestedByKey,
 } from '../../workflows/search-attributes';
-import { rotationStartOptions } from '../../workflows/start-options';
 import type { ApiDeps } from '../deps';
 import { finalStatusOf } from '../final-status';
-import { principalOf, requireRole } from '../auth';
-import { Conflict, InputError, NotFound, Unprocessable } from '../errors';
-import { parseRotationId } from './rotation-id';
+import { principalOf, requireRole, type Principal } from '../auth';
+import { InputError, NotFound, Unprocessable } from '../errors';
+import { parseRotationId, rotationIdParams } from './rotation-id';
+import { startRotationOnce } from './rotation-start';
 
 const STATUS_QUERY_TIMEOUT_MS = 5_000;
 const quote = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
@@ -127,54 +128,24 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
             'a change ticket is required: rotation.change_ticket.id or the X-Change-Ticket header',
           );
         const { credential, environment } = policy.rotation;
-        if (!deps.registry.lookup(credential, environment)) {
-          throw Unprocessable(`credential ${credential} is not registered for ${environment}`, {
-            registered: deps.registry.names(),
-          });
-        }
-        const input = toRotationInput(policy, principal.principal, ticket);
+        requireRegistered(principal, credential, environment);
+        const webhookRefused = webhookRefusal(policy, deps.webhookTargets);
+        if (webhookRefused) throw Unprocessable(webhookRefused);
+        // The rotation counts a message only with a signature by one of this API's keys.
+        const input = {
+          ...toRotationInput(policy, principal.principal, ticket),
+          messageTrust: deps.signer!.trust(),
+        };
         const workflowId = workflowIdFor(environment, credential);
-        const ids = { id: input.rotationId, workflowId };
-
-        const running = await describeRunning(workflowId);
-        if (running) {
-          const runningTicket = running.typedSearchAttributes.get(ChangeTicketKey);
-          if (runningTicket === ticket)
-            return reply
-              .code(200)
-              .send({ ...ids, runId: running.runId, ...urls(input.rotationId, workflowId, running.runId) });
-          throw Conflict(
-            `another rotation of ${credential} (${environment}) is running: ${rotationIdFor(credential, environment, runningTicket ?? '?')}`,
-            {
-              running: rotationIdFor(credential, environment, runningTicket ?? '?'),
-            },
-          );
-        }
-        const earlier = await runs(
-          `WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)} AND ExecutionStatus != 'ContinuedAsNew'`,
-          1,
-        );
-        if (earlier[0]) {
-          throw Conflict(
-            `change ticket ${ticket} already ran (${earlier[0].typedSearchAttributes.get(RotationOutcomeKey) ?? earlier[0].status.name}); open a new ticket to rotate again`,
-          );
-        }
-        const handle = await deps.temporal.workflow.start(
-          'rotation',
-          rotationStartOptions(input, deps.taskQueue),
-        );
-        // USE_EXISTING joins a run another request started a moment ago: it must be this ticket's.
-        const started = await handle.describe();
-        const startedTicket = started.typedSearchAttributes.get(ChangeTicketKey);
-        if (startedTicket !== ticket) {
-          throw Conflict(
-            `another rotation of ${credential} (${environment}) started first: ${rotationIdFor(credential, environment, startedTicket ?? '?')}`,
-          );
-        }
-        app.metrics.rotationsStarted.inc({ environment, mode: input.mode });
-        return reply
-          .code(201)
-          .send({ ...ids, runId: started.runId, ...urls(input.rotationId, workflowId, started.runId) });
+        const answer = await startRotationOnce(deps.temporal, input, deps.taskQueue);
+        // Only the request whose start created the run counts it; joiners answer 200 with its run id.
+        if (answer.created) app.metrics.rotationsStarted.inc({ environment, mode: input.mode });
+        return reply.code(answer.created ? 201 : 200).send({
+          id: input.rotationId,
+          workflowId,
+          runId: answer.runId,
+          ...urls(input.rotationId, workflowId, answer.runId),
+        });
       },
     );
 
@@ -212,7 +183,7 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
       '/rotations/:id',
       {
         schema: {
-          params: z.object({ id: z.string().max(400) }),
+          params: rotationIdParams,
           response: {
             200: summarySchema.extend({
               statusUrl: z.string(),
@@ -257,14 +228,17 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
       },
     );
 
-    async function describeRunning(workflowId: string) {
-      try {
-        const d = await deps.temporal.workflow.getHandle(workflowId).describe();
-        return d.status.name === 'RUNNING' ? d : undefined;
-      } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return undefined;
-        throw err;
-      }
+    /** 422 for a credential the registry lacks; only an operator is shown the registered names. */
+    function requireRegistered(principal: Principal, credential: string, environment: string) {
+      if (deps.registry.lookup(credential, environment)) return;
+      // The registry is the list of what a stolen requester token could target: an operator, who runs
+      // the platform, sees it; requesters learn only that this name is not registered.
+      const operator = principal.roles.includes('operator');
+      throw Unprocessable(
+        `credential ${credential} is not registered for ${environment}` +
+          (operator ? '' : '; an operator can list the registered credentials'),
+        operator ? { registered: deps.registry.names() } : {},
+      );
     }
   };
 }
