@@ -6,7 +6,7 @@
 // the stable secret and call the gateway give the hold windows their traffic (scripts/demo/app-traffic.ts).
 // Every process group it starts is recorded in processes.json, so that global-teardown.ts stops them
 // also when a test fails, and global-setup.ts reaps those of a killed run.
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SecretClient } from '@azure/keyvault-secrets';
@@ -263,6 +263,15 @@ export async function startRotationCluster(credentials: string[]): Promise<Rotat
       ),
     );
 
+    // One message-signing key for both APIs, as every replica of a deployment shares it: a rotation one
+    // API started is approved through the other.
+    const signingKeyFile = path.join(dir, 'message-signing-key.pem');
+    writeFileSync(
+      signingKeyFile,
+      generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+      { mode: 0o600 },
+    );
+
     // The settings both workers and both APIs get (config/settings.ts), as a deployment would set them.
     const settings: NodeJS.ProcessEnv = {
       ...baseEnv,
@@ -273,6 +282,7 @@ export async function startRotationCluster(credentials: string[]): Promise<Rotat
       NODE_EXTRA_CA_CERTS: caBundle,
       REKEY_CREDENTIALS_FILE: registryFile,
       REKEY_API_TOKENS_FILE: tokensFile,
+      REKEY_MESSAGE_SIGNING_KEY_FILES: signingKeyFile,
       REKEY_EVIDENCE_DIR: path.join(dir, 'evidence'),
       REKEY_API_HOST: '127.0.0.1',
       REKEY_API_SHUTDOWN_SECONDS: '5',
