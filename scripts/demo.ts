@@ -415,8 +415,10 @@ async function run(opts: Options): Promise<number> {
       }),
     );
     writeFileSync(p.tokens, tokensYaml(tokens));
-    // The API's message-signing key: every message it sends a rotation carries its signature.
-    const signingKey = path.join(p.config, 'message-signing-key.pem');
+    // The API's message-signing key: every message it sends a rotation carries its signature. Kept
+    // apart from config/ (which the leak check reads): it must appear nowhere else.
+    mkdirSync(path.join(opts.dir, 'keys'), { recursive: true, mode: 0o700 });
+    const signingKey = path.join(opts.dir, 'keys', 'message-signing-key.pem');
     const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
     writeFileSync(signingKey, pem, { mode: 0o600 });
     secrets.add(pem.split('\n')[1]!);
@@ -767,7 +769,8 @@ async function run(opts: Options): Promise<number> {
       // Its config and TSDB (WAL, head chunks): series labels carry key hashes, never key values.
       ...filesToScan(opts.dir, p.prometheus, (n) => !n.endsWith('.log')),
     ];
-    const keyCount = secrets.size - 2;
+    // Less the two API tokens and the message-signing key.
+    const keyCount = secrets.size - 3;
     // The secret store's own access token (OpenBao's dev root token) must appear nowhere either.
     const storeToken = secretStore.env.VAULT_TOKEN;
     const leaks = findLeaks(new Set([...secrets, ...(storeToken ? [storeToken] : [])]), targets);
@@ -776,7 +779,7 @@ async function run(opts: Options): Promise<number> {
       return 1;
     }
     say(
-      `  leak check   ${keyCount} key values and 2 API tokens${storeToken ? ' and the store token' : ''} searched in the demo output, ${targets.length - 1} files (logs, Temporal database, Prometheus TSDB, evidence, config): none found`,
+      `  leak check   ${keyCount} key values, 2 API tokens, the message-signing key${storeToken ? ' and the store token' : ''} searched in the demo output, ${targets.length - 1} files (logs, Temporal database, Prometheus TSDB, evidence, config): none found`,
     );
     outcome = 0;
   } catch (err) {

@@ -181,7 +181,9 @@ describe.each(BACKENDS)('make demo BACKEND=$backend', ({ backend, kind }) => {
     expect(run.stdout).toMatch(
       /evidence verified: schema v\d+, seed rows change ticket, secret version history, gateway logs, negative test, exception list, post-change review; hash chain of 1 link\(s\) sound/,
     );
-    expect(run.stdout).toMatch(/leak check\s+4 key values and 2 API tokens.* searched .*: none found/);
+    expect(run.stdout).toMatch(
+      /leak check\s+4 key values, 2 API tokens, the message-signing key.* searched .*: none found/,
+    );
     expect(existsSync(path.join(run.dir, 'state.json'))).toBe(false);
   });
 
