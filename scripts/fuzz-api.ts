@@ -8,7 +8,11 @@
 // failure, on a warning that means the fuzzer's own token was refused, or on fewer than 1,000 requests.
 //   --max-examples N   test cases per operation in the fuzzing and stateful phases (default 80)
 //   --seed N           the run's random seed (default 14): the same seed, the same requests
-//   --workers N        schemathesis workers (default 2)
+//   --workers N        schemathesis workers (default 1). More than one runs hypothesis in threads, and
+//                      CPython 3.11 (the venv's Python here) shares the ast module's recursion counter between threads
+//                      (python/cpython#106905): hypothesis, parsing a lambda's source to describe it,
+//                      then fails at random with SystemError "AST constructor recursion depth
+//                      mismatch", which schemathesis reports as an error of the API operation.
 // Files: .run/fuzz-api/ (schemathesis.log, api.log, temporal.log, report/ with JUnit XML and NDJSON).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -189,7 +193,7 @@ async function main(): Promise<number> {
     options: {
       'max-examples': { type: 'string', default: '80' },
       seed: { type: 'string', default: '14' },
-      workers: { type: 'string', default: '2' },
+      workers: { type: 'string', default: '1' },
     },
   });
   const st = path.join(TOOLS, 'bin', 'st');
