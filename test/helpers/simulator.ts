@@ -1,7 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { buildSimulator, type Simulator } from '../../simulator/app';
 
-/** A reference gateway on a free loopback port, with fresh admin keys and a clock tests can move. */
+/**
+ * A reference gateway on a free loopback port, with fresh admin keys and a clock that follows real time
+ * and that tests can move forward (`gw.clock.now += ms`). A clock frozen at start stamped every spend-log
+ * row with the simulator's start time, so a window opened a second before the traffic missed all of it
+ * whenever set-up took longer than that (CI at stop 23).
+ */
 export interface RunningSimulator {
   sim: Simulator;
   base: string;
@@ -22,7 +27,15 @@ export interface RunningSimulator {
 export async function startSimulator(opts: { revocationDelayMs?: number } = {}): Promise<RunningSimulator> {
   const masterKey = `sk-master-${randomBytes(8).toString('hex')}`;
   const provisioningKey = `sk-or-prov-${randomBytes(8).toString('hex')}`;
-  const clock = { now: Date.now() };
+  let offset = 0;
+  const clock = {
+    get now() {
+      return Date.now() + offset;
+    },
+    set now(value: number) {
+      offset = value - Date.now();
+    },
+  };
   const sim = buildSimulator({ masterKey, provisioningKey, now: () => clock.now, ...opts });
   const base = await sim.app.listen({ port: 0, host: '127.0.0.1' });
   const admin: RunningSimulator['admin'] = async (method, path, body, key = masterKey) => {
