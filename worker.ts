@@ -24,6 +24,8 @@ import {
   createLiteLlmSpendLogTelemetry,
   createOpenRouterUsageTelemetry,
   createPrometheusTelemetry,
+  createAppReportStore,
+  createAppReportsTelemetry,
   withUnobservable,
 } from './activities/telemetry';
 import { ConfigError, loadSettings, type Settings } from './config';
@@ -123,6 +125,10 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
       baseUrl: entry.gateway.admin_base_url ?? entry.gateway.base_url,
       adminKey: key.resolve,
       adminKeyRejected: key.forget,
+      ...(entry.gateway.portkey_workspace_id
+        ? { portkeyWorkspaceId: entry.gateway.portkey_workspace_id }
+        : {}),
+      ...(entry.gateway.openai_project_id ? { openaiProjectId: entry.gateway.openai_project_id } : {}),
     };
   });
 
@@ -131,15 +137,33 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
       ? undefined
       : ADMIN_ADAPTERS[entry.gateway.admin_adapter](adminOptions(toCredentialRef(entry))),
   );
+  // The reports the API stores for apps of manual gateways (one directory, shared with the API).
+  const appReports = createAppReportStore(settings.REKEY_APP_REPORTS_DIR);
   const telemetryFor = memo((entry): Telemetry => {
     const t = entry.telemetry;
     switch (t.adapter) {
-      case 'prometheus':
-        return createPrometheusTelemetry({ url: t.url, ...(t.queries ? { queries: t.queries } : {}) });
+      case 'prometheus': {
+        const tokenSecret = t.bearer_token_secret;
+        return createPrometheusTelemetry({
+          url: t.url,
+          canaryUser: entry.gateway.canary.user,
+          ...(t.queries ? { queries: t.queries } : {}),
+          // Resolved from the credential's store when a query needs it (the adapter keeps it briefly).
+          ...(tokenSecret
+            ? { bearerToken: () => stores.readValue(toCredentialRef(entry).secret, tokenSecret) }
+            : {}),
+        });
+      }
       case 'litellm-spend-logs':
-        return createLiteLlmSpendLogTelemetry(adminOptions(toCredentialRef(entry)));
+        return createLiteLlmSpendLogTelemetry({
+          ...adminOptions(toCredentialRef(entry)),
+          canaryUser: entry.gateway.canary.user,
+          lagSeconds: t.lag_seconds,
+        });
       case 'openrouter-usage':
         return createOpenRouterUsageTelemetry(adminOptions(toCredentialRef(entry)));
+      case 'app-reports':
+        return createAppReportsTelemetry({ store: appReports });
     }
   });
   const probeFor = memo((entry) =>
@@ -147,6 +171,7 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
       chatModel: entry.gateway.canary.chat_model,
       embeddingModel: entry.gateway.canary.embedding_model,
       timeoutMs: entry.gateway.canary.timeout_seconds * 1000,
+      canaryUser: entry.gateway.canary.user,
       statusCheck: entry.gateway.status_check,
     }),
   );
@@ -164,6 +189,7 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
       attribution: (c, key, owner) => telemetryFor(c).attribution(c, key, owner),
     },
     evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
+    telemetryCatchUpMs: settings.REKEY_TELEMETRY_CATCH_UP_SECONDS * 1000,
     // One allowlist for every URL a policy names: ticket webhooks and the rollout hook.
     webhookTargets,
     notifier: createWebhookNotifier({

@@ -27,6 +27,11 @@ export interface ActivityDeps {
    * the ticket webhooks' allowlist); absent means none: every rollout hook is refused.
    */
   webhookTargets?: WebhookAllowlist;
+  /**
+   * How long the hold observation re-reads a window whose telemetry has not caught up yet (default
+   * 30 s, at most 40 s: the activity's start-to-close is 1 minute); 0 answers at once.
+   */
+  telemetryCatchUpMs?: number;
   /** rekey's Prometheus metrics the activities count into; absent where nobody scrapes (workflow tests). */
   metrics?: RekeyMetrics;
   now?: () => number;

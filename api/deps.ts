@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { DestinationStream, LoggerOptions } from 'pino';
 import type { Registry } from 'prom-client';
 import type { EvidenceReader } from '../domain/ports';
+import type { AppReportStore } from '../domain/usage-reports';
 import type { CredentialRegistry, SecretStore } from '../domain/ports';
 import type { CredentialRef } from '../domain/activity-io';
 import type { RekeyMetrics } from '../common/metrics';
@@ -37,6 +38,8 @@ export interface ApiDeps {
   secretStoreFor?: (credential: CredentialRef) => SecretStore;
   /** Where finished rotations' evidence bundles are read from. */
   evidence?: EvidenceReader;
+  /** Where apps' usage reports are stored (REKEY_APP_REPORTS_DIR); absent: reports are answered 503. */
+  appReports?: AppReportStore;
   /** pino options (`stream`: where the log goes, default stdout), or false for no request log. */
   logger?: boolean | (LoggerOptions & { stream?: DestinationStream });
   /** Prometheus registry that /metrics exposes; rekey's metrics are added to it. Default: a fresh one. */

@@ -7,6 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { createFilesystemEvidenceStore } from '../activities/evidence';
+import { createAppReportStore } from '../activities/telemetry/app-reports';
 import { createSecretStores } from '../activities/secrets';
 import { ConfigError, loadRegistry, loadSettings, type Settings } from '../config';
 import { webhookAllowlistOf } from '../config/settings';
@@ -144,6 +145,7 @@ export async function startServer(
         }),
       }).secretStoreFor,
       evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
+      appReports: createAppReportStore(settings.REKEY_APP_REPORTS_DIR),
       logger: { level: settings.REKEY_LOG_LEVEL },
       ...deps,
     });

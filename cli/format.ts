@@ -2,6 +2,7 @@
 // unit tests call them directly; `--json` bypasses all of this and prints the API's own JSON.
 import type { CheckRecord, GateEvidence, PendingGate, RotationStatus, Verdict } from '../workflows/messages';
 import type { Ack, HandOffResult, Problem, RotationSummary, RotationView, StartResult } from './client';
+import { keyScopeBlock } from './key-scope-format';
 
 const NONE = '-';
 
@@ -84,6 +85,7 @@ export function formatStatus(v: RotationView): string {
   for (const g of [d?.gateEvidence?.flip, d?.gateEvidence?.revoke]) {
     if (g?.rows.length) out += `\n${gateTable(g)}`;
   }
+  out += keyScopeBlock(d?.keyScope, table);
   if (d?.checks.length) {
     out +=
       '\nchecks\n' +

@@ -29,7 +29,10 @@ const consumerSchema = z.strictObject({
 const gatewaySchema = z.strictObject({
   base_url: z.url().describe('OpenAI-compatible base URL apps call'),
   admin_adapter: adminAdapterKindSchema,
-  admin_base_url: z.url().optional().describe('admin API root (LiteLLM proxy root, OpenRouter /api/v1)'),
+  admin_base_url: z
+    .url()
+    .optional()
+    .describe('admin API root (LiteLLM proxy root, OpenRouter /api/v1, Portkey and OpenAI /v1)'),
   admin_key_secret: z
     .string()
     .min(1)
@@ -37,14 +40,48 @@ const gatewaySchema = z.strictObject({
     .describe(
       'the secret, in the same store as the credential, holding the admin key (name, KV path or secret id)',
     ),
+  portkey_workspace_id: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('portkey: the workspace (id or slug) rekey creates its service API keys in'),
+  openai_project_id: z
+    .string()
+    .regex(/^proj_[A-Za-z0-9]+$/, 'an OpenAI project id, e.g. proj_abc123')
+    .optional()
+    .describe('openai-admin: the project whose service-account keys rekey issues and deletes'),
   status_check: z.enum(['models', 'key']).default('models').describe('`key` where /models needs no key'),
+  replicas: z
+    .array(z.url())
+    .min(1)
+    .optional()
+    .describe(
+      'OpenAI base URL of each replica behind base_url: probes and the negative test run on every one',
+    ),
+  replicas_dns: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]+$/, 'a DNS name')
+    .optional()
+    .describe('a name whose A/AAAA records are the replicas; each address replaces the host of base_url'),
   canary: z
     .strictObject({
       chat_model: z.string().min(1).default('gpt-4o-mini'),
       embedding_model: z.string().min(1).default('text-embedding-3-small'),
       timeout_seconds: z.number().min(1).max(300).default(30),
+      user: z
+        .string()
+        .min(1)
+        .default('rekey-canary')
+        .describe(
+          "the end-user id on every canary call, so the gateway's routing and cooldowns can be configured around rekey's probes",
+        ),
     })
-    .default({ chat_model: 'gpt-4o-mini', embedding_model: 'text-embedding-3-small', timeout_seconds: 30 }),
+    .default({
+      chat_model: 'gpt-4o-mini',
+      embedding_model: 'text-embedding-3-small',
+      timeout_seconds: 30,
+      user: 'rekey-canary',
+    }),
 });
 
 const unobservable = z
@@ -59,11 +96,53 @@ const telemetrySchema = z.discriminatedUnion('adapter', [
     adapter: z.literal('prometheus'),
     url: z.url(),
     queries: z.record(z.string(), z.string()).optional().describe('PromQL template overrides'),
+    bearer_token_secret: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "the secret, in the same store as the credential, holding a bearer token for Prometheus' HTTP API (name, KV path or secret id); read by the worker, never in history",
+      ),
     unobservable,
   }),
-  z.strictObject({ adapter: z.literal('litellm-spend-logs'), unobservable }),
+  z.strictObject({
+    adapter: z.literal('litellm-spend-logs'),
+    lag_seconds: z
+      .number()
+      .min(0)
+      .max(600)
+      .default(5)
+      .describe(
+        'how far past a window’s end the spend log must hold a row before the window is judged (rows land in batches); until then the window is inconclusive',
+      ),
+    unobservable,
+  }),
   z.strictObject({ adapter: z.literal('openrouter-usage'), unobservable }),
+  // The apps push their own per-key counts (POST /v1/credentials/:environment/:name/usage-reports).
+  z.strictObject({ adapter: z.literal('app-reports'), unobservable }),
 ]);
+
+/** What each telemetry adapter reads, for the registry's messages. */
+const TELEMETRY_NEEDS: Record<string, string> = {
+  prometheus: 'prometheus needs only url (no admin key)',
+  'litellm-spend-logs': "litellm-spend-logs reads the gateway's admin API",
+  'openrouter-usage': "openrouter-usage reads the gateway's admin API",
+  'app-reports': 'app-reports needs no admin key (the apps report their own counts)',
+};
+
+/** Fields one admin adapter needs and the others must not carry (they would be silently ignored). */
+function adapterFieldIssues(g: z.output<typeof gatewaySchema>): { path: string[]; message: string }[] {
+  const issues: { path: string[]; message: string }[] = [];
+  const need = (field: 'portkey_workspace_id' | 'openai_project_id', adapter: string, what: string) => {
+    if (g.admin_adapter === adapter && !g[field])
+      issues.push({ path: ['gateway', field], message: `${adapter} needs ${field}: ${what}` });
+    if (g.admin_adapter !== adapter && g[field])
+      issues.push({ path: ['gateway', field], message: `only the ${adapter} admin adapter reads ${field}` });
+  };
+  need('portkey_workspace_id', 'portkey', 'the workspace its service API keys are created in');
+  need('openai_project_id', 'openai-admin', 'the project (proj_…) whose service-account keys rekey manages');
+  return issues;
+}
 
 /**
  * The pre-0.3 Azure-only fields (`vault_url`, `secret_name`, `pending_secret_name` at the top of an entry)
@@ -105,6 +184,13 @@ export const credentialEntrySchema = z.preprocess(
         .optional(),
     })
     .superRefine((c, ctx) => {
+      if (c.gateway.replicas && c.gateway.replicas_dns) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['gateway', 'replicas_dns'],
+          message: 'name the replicas either as a list (replicas) or by DNS (replicas_dns), not both',
+        });
+      }
       const automated = c.gateway.admin_adapter !== 'manual';
       if (automated && (!c.gateway.admin_base_url || !c.gateway.admin_key_secret)) {
         ctx.addIssue({
@@ -113,14 +199,15 @@ export const credentialEntrySchema = z.preprocess(
           message: `${c.gateway.admin_adapter} needs admin_base_url and admin_key_secret (the Key Vault secret with the admin key)`,
         });
       }
+      for (const issue of adapterFieldIssues(c.gateway)) ctx.addIssue({ code: 'custom', ...issue });
       // Gateway-usage telemetry reads the gateway's admin API, so it needs the admin key even when the
-      // keys themselves are rotated by hand.
-      const usage = c.telemetry.adapter !== 'prometheus';
+      // keys themselves are rotated by hand; Prometheus and app reports need none.
+      const usage = c.telemetry.adapter !== 'prometheus' && c.telemetry.adapter !== 'app-reports';
       if (usage && (!c.gateway.admin_base_url || !c.gateway.admin_key_secret)) {
         ctx.addIssue({
           code: 'custom',
           path: ['telemetry'],
-          message: `${c.telemetry.adapter} reads the gateway's admin API: set gateway.admin_base_url and gateway.admin_key_secret`,
+          message: `${TELEMETRY_NEEDS[c.telemetry.adapter]}: set gateway.admin_base_url and gateway.admin_key_secret (or use telemetry ${TELEMETRY_NEEDS.prometheus}, or ${TELEMETRY_NEEDS['app-reports']})`,
         });
       }
       // A pending location equal to the stable one would stage untested keys straight into production
@@ -159,6 +246,8 @@ export function toCredentialRef(c: CredentialEntry): CredentialRef {
     secret: c.secret,
     gatewayBaseUrl: c.gateway.base_url,
     adminAdapter: c.gateway.admin_adapter,
+    ...(c.gateway.replicas ? { gatewayReplicas: c.gateway.replicas } : {}),
+    ...(c.gateway.replicas_dns ? { gatewayReplicasDns: c.gateway.replicas_dns } : {}),
     consumers: c.consumers.map(({ app, environment, reload, owner, canary }) => ({
       app,
       environment,

@@ -103,6 +103,19 @@ export const settingsSchema = z.object({
     .default('config/credentials.yaml')
     .describe('credential registry'),
   REKEY_EVIDENCE_DIR: z.string().min(1).default('.run/evidence').describe('filesystem evidence store'),
+  REKEY_TELEMETRY_CATCH_UP_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .max(40)
+    .default(30)
+    .describe(
+      'how long a hold observation re-reads a window its telemetry has not caught up with (spend-log batches) before answering it inconclusive; at most 40 (the activity has 1 minute)',
+    ),
+  REKEY_APP_REPORTS_DIR: z
+    .string()
+    .min(1)
+    .default('.run/app-reports')
+    .describe('app-reported usage (JSONL per credential per day): the API writes it, the worker reads it'),
   REKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 

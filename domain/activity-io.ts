@@ -9,6 +9,7 @@ import type {
   WindowMetrics,
 } from './observations';
 import type { SecretVersionRef } from './secrets';
+import type { KeyScope, KeyScopeCheck } from './key-scope';
 
 export type { AdminAdapterKind, Consumer, CredentialRef } from './credentials';
 export { SIGNALS } from './vocabulary';
@@ -19,7 +20,9 @@ export type {
   ConsumerUsage,
   EvidenceRecord,
   NegativeTestResult,
+  OldKeyGrace,
   PreCheckResult,
+  ReplicaNegativeTest,
   SignalCapabilities,
   TelemetrySource,
   WindowMetrics,
@@ -34,15 +37,8 @@ export type {
 } from './secrets';
 
 /** What a gateway key may do; compared old vs new so a rotation never broadens access. */
-export interface KeyScope {
-  models: string[];
-  maxBudget?: number | null;
-  rpmLimit?: number | null;
-  tpmLimit?: number | null;
-  team?: string | null;
-  owner?: string | null;
-  metadata?: Record<string, string>;
-}
+/** Every field that limits or attributes a gateway key: domain/key-scope.ts. */
+export type { KeyScope } from './key-scope';
 
 /**
  * One hold or soak window as the telemetry saw it. A part that could not be read is absent and its
@@ -80,6 +76,8 @@ export interface IssuedKey {
   pending: SecretVersionRef;
   scope: KeyScope;
   reused: boolean;
+  /** Old scope, issued scope and their diff; absent from workers older than the scope check. */
+  scopeCheck?: KeyScopeCheck;
 }
 
 export interface CanaryReport {

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { secretLocationSchema } from './secrets';
 
 /** Which admin API the gateway has; `manual` means a human issues and revokes keys. */
-export const ADMIN_ADAPTER_KINDS = ['manual', 'litellm', 'openrouter'] as const;
+export const ADMIN_ADAPTER_KINDS = ['manual', 'litellm', 'openrouter', 'portkey', 'openai-admin'] as const;
 export const adminAdapterKindSchema = z.enum(ADMIN_ADAPTER_KINDS);
 export type AdminAdapterKind = z.infer<typeof adminAdapterKindSchema>;
 
@@ -45,5 +45,9 @@ export const credentialRefSchema = z.object({
   gatewayBaseUrl: z.url().describe('OpenAI-compatible base URL apps call'),
   adminAdapter: adminAdapterKindSchema,
   consumers: z.array(consumerSchema),
+  /** Replica base URLs behind a load balancer: probes and the negative test run on each (issue 15 item 3). */
+  gatewayReplicas: z.array(z.url()).min(1).optional(),
+  /** A name resolving (A/AAAA) to every replica; each address replaces the host of `gatewayBaseUrl`. */
+  gatewayReplicasDns: z.string().min(1).optional(),
 });
 export type CredentialRef = z.infer<typeof credentialRefSchema>;

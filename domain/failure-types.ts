@@ -26,6 +26,8 @@ export const FailureTypes = {
   OldKeyUnknownToGateway: 'OldKeyUnknownToGateway',
   NewKeyRejected: 'NewKeyRejected',
   ScopeBroadened: 'ScopeBroadened',
+  /** The replacement's scope differs from the old key's (a limit dropped or changed), or cannot live long enough. */
+  ScopeNotCopied: 'ScopeNotCopied',
   StagedKeyMismatch: 'StagedKeyMismatch',
   /** A completed rotation of the same ticket issued the key in use: a new ticket is needed. */
   RotationAlreadyCompleted: 'RotationAlreadyCompleted',

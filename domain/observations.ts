@@ -21,6 +21,12 @@ export const windowMetricsSchema = z.object({
   p95LatencyMs: z.number(),
   tokens: z.number(),
   spend: z.number(),
+  latencyResolutionMs: z
+    .number()
+    .optional()
+    .describe(
+      'width of the latency histogram bucket holding the p95: a rise smaller than this is not a regression; absent when the source measures latency directly',
+    ),
   complete: z
     .boolean()
     .optional()
@@ -45,6 +51,12 @@ export type SignalCapabilities = z.infer<typeof signalCapabilitiesSchema>;
 export const telemetrySourceSchema = z.object({
   name: z.string(),
   capabilities: signalCapabilitiesSchema,
+  seesProbes: z
+    .boolean()
+    .optional()
+    .describe(
+      "false when rekey's own probes are not in the source's counts (app-reported); absent means they are",
+    ),
 });
 export type TelemetrySource = z.infer<typeof telemetrySourceSchema>;
 
@@ -58,6 +70,11 @@ export const canaryRequestSchema = z.object({
   tokens: z.number().optional(),
   ok: z.boolean(),
   reason: canaryFailureSchema.optional().describe('why the request failed'),
+  attempted: z
+    .boolean()
+    .optional()
+    .describe('false when the canary stopped at an earlier failing route and never sent this one'),
+  replica: z.string().optional().describe('the replica base URL, where the gateway lists replicas'),
 });
 export type CanaryRequest = z.infer<typeof canaryRequestSchema>;
 
@@ -84,7 +101,18 @@ export const attributionReportSchema = z.object({
 });
 export type AttributionReport = z.infer<typeof attributionReportSchema>;
 
-/** The old key refused, the new one accepted, after revocation. */
+/** The negative test on one replica of a gateway that lists replicas. */
+export const replicaNegativeTestSchema = z.object({
+  replica: z.string().describe('the replica base URL'),
+  oldKeyStatus: z.number(),
+  oldKeyRejected: z.boolean(),
+  newKeyStatus: z.number(),
+  newKeyAccepted: z.boolean(),
+  attempts: z.number(),
+});
+export type ReplicaNegativeTest = z.infer<typeof replicaNegativeTestSchema>;
+
+/** The old key refused, the new one accepted, after revocation; on every replica where there are several. */
 export const negativeTestResultSchema = z.object({
   oldKeyStatus: z.number(),
   oldKeyRejected: z.boolean(),
@@ -92,7 +120,22 @@ export const negativeTestResultSchema = z.object({
   newKeyAccepted: z.boolean(),
   attempts: z.number().describe('old-key probes while revocation propagated'),
   at: z.iso.datetime({ offset: true }),
+  replicas: z
+    .array(replicaNegativeTestSchema)
+    .optional()
+    .describe('per replica; absent for a single base URL'),
 });
+
+/**
+ * Just before revoke, the old key must still answer 2xx everywhere: a gateway that cut it early (LiteLLM
+ * #27193) already cost apps still on it their service. A finding, not a blocker: the key is dead anyway.
+ */
+export const oldKeyGraceSchema = z.object({
+  passed: z.boolean().describe('the old key answered 2xx on every replica'),
+  at: z.iso.datetime({ offset: true }),
+  replicas: z.array(z.object({ replica: z.string(), status: z.number(), ok: z.boolean() })),
+});
+export type OldKeyGrace = z.infer<typeof oldKeyGraceSchema>;
 export type NegativeTestResult = z.infer<typeof negativeTestResultSchema>;
 
 /** Where the evidence bundle was stored, and its link in the hash chain. */

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { MessageTrust } from './message-proof';
 import { IDENTIFIER } from './credentials';
 import { MODES, ROLES, ROUTES } from './vocabulary';
+import { DEFAULT_MIN_LIFETIME_MINUTES, SCOPE_FIELDS, type KeyScopeRules } from './key-scope';
 import type { Role, Route } from './rotation';
 
 const MINUTE_MS = 60_000;
@@ -184,6 +185,22 @@ export const rotationPolicySchema = z
           revoke_new_key: z.boolean().default(true).describe('revoke the replacement key when rolling back'),
         })
         .default({ revoke_new_key: true }),
+      key_scope: z
+        .strictObject({
+          min_lifetime_minutes: minutes(
+            'replacement key lifetime',
+            0,
+            366 * 24 * 60,
+            DEFAULT_MIN_LIFETIME_MINUTES,
+          ),
+          allow_changed: z
+            .array(z.enum(SCOPE_FIELDS))
+            .max(SCOPE_FIELDS.length)
+            .default([])
+            .describe('scope fields the replacement may differ in (never broader: that is always refused)'),
+        })
+        .optional()
+        .describe('how strictly the replacement key must copy the old key’s scope'),
       evidence: z
         .strictObject({
           auth_error_check: z.enum(['required', 'optional']).default('required'),
@@ -260,6 +277,8 @@ export interface RotationInput {
   analysis: { failureLimit: number; inconclusiveLimit: number; consecutiveErrorLimit: number };
   revokeNewKeyOnRollback: boolean;
   evidence: RotationPolicy['rotation']['evidence'];
+  /** The policy's key_scope; absent when it has none (the issuing activity then uses the defaults). */
+  keyScope?: KeyScopeRules;
   /**
    * Not from the policy: a run continues as new past this many history events (default
    * CONTINUE_AS_NEW_AFTER_EVENTS in workflows/continuation.ts). Tests and benchmarks lower it.
@@ -335,5 +354,13 @@ export function toRotationInput(
     },
     revokeNewKeyOnRollback: r.rollback.revoke_new_key,
     evidence: r.evidence,
+    ...(r.key_scope
+      ? {
+          keyScope: {
+            minLifetimeMs: Math.round(r.key_scope.min_lifetime_minutes * MINUTE_MS),
+            allowChanged: r.key_scope.allow_changed,
+          },
+        }
+      : {}),
   };
 }

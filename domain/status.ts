@@ -2,9 +2,11 @@
 // read about a rotation. The workflow keeps it (so these are its types, via z.infer); the evidence bundle
 // is built from it. References, fingerprints and figures only, never key material.
 import { z } from 'zod';
+import { keyScopeCheckSchema } from './key-scope';
 import {
   attributionReportSchema,
   canaryRequestSchema,
+  oldKeyGraceSchema,
   consumerUsageSchema,
   evidenceRecordSchema,
   negativeTestResultSchema,
@@ -228,6 +230,8 @@ export const revocationSchema = z.object({
   disabledAt: timestamp.optional(),
   reEnabledAt: timestamp.optional(),
   deletedAt: timestamp.optional(),
+  /** The old key's answers on every replica just before revoke; not 2xx anywhere means it was cut early. */
+  oldKeyGrace: oldKeyGraceSchema.optional(),
 });
 
 /** After a rollback past the flip: the replacement key left enabled for consumers that reloaded. */
@@ -264,6 +268,9 @@ export const rotationStatusSchema = z.object({
   versions: versionsSchema,
   fingerprints: z.object({ old: fingerprintSchema.optional(), new: fingerprintSchema.optional() }),
   gatewayKeys: z.object({ old: z.string().optional(), new: z.string().optional() }),
+  keyScope: keyScopeCheckSchema
+    .optional()
+    .describe('the old key’s scope, the replacement’s as the gateway reported it, and their diff'),
   preChecks: z.array(preCheckResultSchema),
   canary: z.array(canaryRequestSchema),
   attribution: attributionReportSchema.optional(),

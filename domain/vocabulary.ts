@@ -88,6 +88,8 @@ export const BREACH_CHECKS = [
   'latency',
   'tokens',
   'spend',
+  // The old key refused on some replica before rekey revoked it (LiteLLM #27193): apps on it lost service.
+  'old-key-grace',
 ] as const;
 
 /** State of a gateway key as rekey last left or saw it. */
@@ -98,7 +100,8 @@ export const REVOCATION_METHODS = ['disable-then-delete', 'delete-only', 'manual
 export const VERSION_ROLES = ['old', 'pending', 'current', 'restored', 'retired'] as const;
 
 /** Roles a principal can hold; the API maps bearer tokens to them. */
-export const ROLES = ['requester', 'approver', 'operator', 'viewer'] as const;
+// reporter: an app pushing its own usage counts (app-reported telemetry); it can do nothing else.
+export const ROLES = ['requester', 'approver', 'operator', 'viewer', 'reporter'] as const;
 /** scheduled: the usual path; emergency: the key may be exposed, so some waits are shortened. */
 export const MODES = ['scheduled', 'emergency'] as const;
 /** Route families a canary can exercise, as named in the seed's `allowed_routes`. */
@@ -130,6 +133,8 @@ export const CANARY_FAILURES = [
   'malformed-stream',
   'schema-mismatch',
   'timeout',
+  // Not sent: the canary stops at its first failing route (see activities/gateway/openai-probe.ts).
+  'not-attempted',
 ] as const;
 /** verified: rekey found it true; failed: rekey found otherwise; unverified: rekey cannot look. */
 export const PRE_CHECK_RESULTS = ['verified', 'failed', 'unverified'] as const;

@@ -369,6 +369,13 @@ async function run(opts: Options): Promise<number> {
     const c = DEMO_CREDENTIAL;
     await secretStore.put(c.adminKeySecret, admin.masterKey);
     say(`  ${c.adminKeySecret}  the gateway's master key (value not shown)`);
+    // LiteLLM refuses a key whose team does not exist; the platform team creates teams, not rekey.
+    const team = await fetch(`${gatewayBase}/team/new`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin.masterKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ team_id: c.owner, team_alias: c.owner }),
+    });
+    if (!team.ok && team.status !== 400) throw new Error(`the gateway refused /team/new: ${team.status}`);
     const generated = await fetch(`${gatewayBase}/key/generate`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin.masterKey}`, 'content-type': 'application/json' },
@@ -694,10 +701,12 @@ async function run(opts: Options): Promise<number> {
       const revoked = final.keptReplacementKey;
       if (!revoked?.revokedAt || revoked.revokedBy !== 'bob@demo')
         throw new Error('the status does not record the kept replacement key as revoked by bob@demo');
-      // The gateway's own answer: the key is gone from its admin API, and a call with it is refused.
+      // The gateway's own answer: its admin API marks the key deleted (LiteLLM answers 200 with
+      // `status: "deleted"`, not 404), and a call with it is refused.
       const info = await fetch(`${gatewayBase}/key/info?key=${encodeURIComponent(newKeyId)}`, {
         headers: { authorization: `Bearer ${admin.masterKey}` },
       });
+      const infoStatus = ((await info.json()) as { info?: { status?: string } }).info?.status;
       const refusedWith = await until(
         `the gateway refusing the revoked replacement key ${newFp}`,
         async () => {
@@ -708,7 +717,7 @@ async function run(opts: Options): Promise<number> {
         500,
       );
       say(
-        `  [${clock()}] kept key revoked at ${revoked.revokedAt} by ${revoked.revokedBy}: the gateway's /key/info answers ${info.status} for ${newKeyId}, and a call with ${newFp} gets ${refusedWith}`,
+        `  [${clock()}] kept key revoked at ${revoked.revokedAt} by ${revoked.revokedBy}: the gateway's /key/info answers ${info.status} status ${infoStatus} for ${newKeyId}, and a call with ${newFp} gets ${refusedWith}`,
       );
     }
     for (const v of app.valuesSeen) secrets.add(v);

@@ -1,9 +1,32 @@
 // OpenAI-compatible inference routes with per-key auth, scope, faults, usage, spend and metrics.
 // Content is deterministic: the same request always gets the same answer.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { bearer, openAiError } from './errors';
+import { bearer, liteLlmError, openAiError } from './errors';
+import {
+  cooldownLeftS,
+  missingTeam,
+  recordUpstreamFailure,
+  sendKeyRefusal,
+  sendNoDeployments,
+  teamMissingMessage,
+} from './litellm-facts';
 import type { GatewayMetrics } from './metrics';
 import { MODELS, hashKey, type GatewayState, type VirtualKey } from './state';
+import { recordSpendRow } from './spend-log';
+
+const portkeyHeader = (h: string | string[] | undefined) => (typeof h === 'string' && h ? h : undefined);
+
+/** OpenAI's answer to a deleted or unknown key. */
+function sendOpenAiKeyRefusal(reply: FastifyReply, value: string) {
+  const shown = `${value.slice(0, 3)}*****${value.slice(-4)}`;
+  return openAiError(
+    reply,
+    401,
+    `Incorrect API key provided: ${shown}. You can find your API key at https://platform.openai.com/account/api-keys.`,
+    'invalid_request_error',
+    'invalid_api_key',
+  );
+}
 
 type JsonSchema = {
   type?: string | string[];
@@ -79,13 +102,16 @@ export function registerOpenAiRoutes(
     model: string,
   ): Promise<Admitted | undefined> {
     const requestId = state.nextRequestId(path);
-    reply.header('x-request-id', requestId);
-    const value = bearer(req.headers.authorization);
+    // LiteLLM's request id header (it sends no x-request-id of its own); spend-log rows carry the same id.
+    reply.header('x-litellm-call-id', requestId);
+    // Portkey clients send their key in x-portkey-api-key rather than as bearer.
+    const value = bearer(req.headers.authorization) ?? portkeyHeader(req.headers['x-portkey-api-key']);
     const user = (req.body as { user?: string } | undefined)?.user ?? '';
     const started = state.now();
     const count = (key: VirtualKey | undefined, status: number) => {
       const labels = {
-        end_user: user,
+        // LiteLLM labels a request without an end user with the literal "None".
+        end_user: user || 'None',
         hashed_api_key: key?.token ?? (value ? hashKey(value) : ''),
         api_key_alias: key?.keyAlias ?? '',
         team: key?.teamId ?? '',
@@ -101,20 +127,17 @@ export function registerOpenAiRoutes(
       );
       if (key && status >= 400) logSpend(key, requestId, path, model, user, 0, 0, 'failure', status, started);
     };
-    if (!value || state.refused(value)) {
+    const refusal = value ? state.refusal(value) : 'unknown';
+    if (refusal) {
       count(undefined, 401);
-      const shown = value ? `${value.slice(0, 3)}...${value.slice(-4)}` : '(none)';
-      await openAiError(
-        reply,
-        401,
-        `Incorrect API key provided: ${shown}.`,
-        'invalid_request_error',
-        'invalid_api_key',
-      );
+      const flavour = value ? state.keys.get(hashKey(value))?.flavour : undefined;
+      // A key OpenAI issued is refused the way OpenAI refuses it; the rest as LiteLLM does.
+      if (flavour === 'openai') await sendOpenAiKeyRefusal(reply, value!);
+      else await sendKeyRefusal(reply, refusal, value);
       return undefined;
     }
     // A revoked key still inside its propagation delay is found even when already deleted.
-    const key = state.keys.get(hashKey(value))!;
+    const key = state.keys.get(hashKey(value!))!;
     const faults = state.faults.get(key.token) ?? {};
     if (faults.latencyMs) await sleep(faults.latencyMs);
     const fail = async (status: number, message: string, type: string, code: string | null) => {
@@ -132,13 +155,23 @@ export function registerOpenAiRoutes(
         'route_access_denied',
       );
     }
+    // Only LiteLLM teams must exist: other gateways' owners (workspace, project, account) are not teams.
+    const team = key.flavour === 'litellm' ? missingTeam(state, key.teamId) : undefined;
+    if (team) {
+      count(key, 404);
+      await liteLlmError(reply, 404, teamMissingMessage(team), 'auth_error');
+      return undefined;
+    }
     if (kind !== 'models' && key.models.length > 0 && !key.models.includes(model)) {
-      return fail(
+      count(key, 403);
+      await liteLlmError(
+        reply,
         403,
         `key not allowed to access model. This key can only access models=${JSON.stringify(key.models)}. Tried to access ${model}`,
         'key_model_access_denied',
-        'model_access_denied',
+        'model',
       );
+      return undefined;
     }
     if (!MODELS[model])
       return fail(404, `The model \`${model}\` does not exist`, 'invalid_request_error', 'model_not_found');
@@ -149,6 +182,23 @@ export function registerOpenAiRoutes(
         'budget_exceeded',
         'budget_exceeded',
       );
+    }
+    // /v1/models is answered by the proxy itself; everything else goes through the router.
+    if (kind !== 'models' && cooldownLeftS(state) > 0) {
+      count(key, 429);
+      await sendNoDeployments(reply, state, model);
+      return undefined;
+    }
+    if (state.facts.upstreamMissingRoutes.includes(path)) {
+      recordUpstreamFailure(state, 404);
+      count(key, 404);
+      await liteLlmError(
+        reply,
+        404,
+        `litellm.NotFoundError: NotFoundError: OpenAIException - 404 page not found (${path})`,
+        'None',
+      );
+      return undefined;
     }
     if (state.failsNow(key.token)) return fail(500, 'injected upstream failure', 'server_error', null);
     return { key, started, user, requestId };
@@ -169,7 +219,7 @@ export function registerOpenAiRoutes(
     const total = promptTokens + completionTokens;
     const spend = ((MODELS[model]?.pricePer1k ?? 0) * total) / 1000;
     key.spend += spend;
-    state.spendLogs.push({
+    recordSpendRow(state, {
       request_id: requestId,
       call_type: path.replace('/v1/', ''),
       api_key: key.token,
@@ -180,7 +230,8 @@ export function registerOpenAiRoutes(
       startTime: new Date(started).toISOString(),
       endTime: new Date(state.now()).toISOString(),
       model,
-      user,
+      user: key.userId ?? '',
+      end_user: user,
       status,
       metadata: {
         user_api_key_alias: key.keyAlias,
@@ -194,8 +245,9 @@ export function registerOpenAiRoutes(
   /** Records a successful call's usage in metrics and the spend log. */
   function succeed(ctx: Admitted, path: string, model: string, prompt: number, completion: number) {
     const key = ctx.key;
+    key.lastActive = new Date(state.now()).toISOString();
     const labels = {
-      end_user: ctx.user,
+      end_user: ctx.user || 'None',
       hashed_api_key: key.token,
       api_key_alias: key.keyAlias ?? '',
       team: key.teamId ?? '',
@@ -295,7 +347,7 @@ export function registerOpenAiRoutes(
     raw.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
-      'x-request-id': String(reply.getHeader('x-request-id')),
+      'x-litellm-call-id': String(reply.getHeader('x-litellm-call-id')),
     });
     const chunk = (choices: unknown[], usage: unknown = null) =>
       raw.write(

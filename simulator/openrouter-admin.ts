@@ -3,9 +3,39 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { bearer, openRouterError } from './errors';
 import type { GatewayState, VirtualKey } from './state';
+import { openRouterFields, setOpenRouterFields, withoutDropped } from './key-scope-fields';
+
+interface ScopeBody {
+  limit_reset?: string | null;
+  include_byok_in_limit?: boolean;
+  expires_at?: string | null;
+}
+
+const LIMIT_RESETS = ['daily', 'weekly', 'monthly'];
+
+/** Why OpenRouter would refuse these fields, or undefined. */
+function invalidScope(body: ScopeBody, nowMs: number): string | undefined {
+  if (body.limit_reset != null && !LIMIT_RESETS.includes(body.limit_reset))
+    return 'limit_reset must be daily, weekly, monthly or null';
+  if (body.expires_at != null) {
+    if (!/(Z|[+-]00:00)$/.test(body.expires_at) || Number.isNaN(Date.parse(body.expires_at)))
+      return 'expires_at must be an ISO 8601 UTC timestamp';
+    if (Date.parse(body.expires_at) <= nowMs) return 'expires_at must be in the future';
+  }
+  return undefined;
+}
+
+function applyScope(key: VirtualKey, body: ScopeBody) {
+  const f = { ...openRouterFields(key) };
+  if (body.limit_reset !== undefined) f.limit_reset = body.limit_reset;
+  if (body.include_byok_in_limit !== undefined) f.include_byok_in_limit = body.include_byok_in_limit;
+  if (body.expires_at !== undefined) f.expires_at = body.expires_at;
+  setOpenRouterFields(key, f);
+}
 
 /** The key object OpenRouter returns (never the plaintext). */
 export function openRouterKey(k: VirtualKey) {
+  const f = openRouterFields(k);
   return {
     hash: k.token,
     name: k.keyAlias ?? '',
@@ -13,8 +43,9 @@ export function openRouterKey(k: VirtualKey) {
     disabled: k.blocked,
     limit: k.limit,
     limit_remaining: k.limit === null ? null : Math.max(0, k.limit - k.spend),
-    limit_reset: null,
-    include_byok_in_limit: false,
+    limit_reset: f.limit_reset,
+    include_byok_in_limit: f.include_byok_in_limit,
+    expires_at: f.expires_at,
     usage: k.spend,
     usage_daily: k.spend,
     usage_weekly: k.spend,
@@ -32,6 +63,8 @@ export function registerOpenRouterAdmin(
   app: FastifyInstance,
   state: GatewayState,
   provisioningKey: string,
+  /** The account keys are created in; their usage (the metrics' `team` label) rolls up to it. */
+  account?: string,
 ): void {
   const admin = async (req: FastifyRequest, reply: FastifyReply) => {
     if (bearer(req.headers.authorization) !== provisioningKey) {
@@ -58,9 +91,19 @@ export function registerOpenRouterAdmin(
 
   app.post('/api/v1/keys', async (req, reply) => {
     if (!(await admin(req, reply))) return reply;
-    const body = (req.body ?? {}) as { name?: string; limit?: number | null };
+    const body = withoutDropped(
+      state,
+      (req.body ?? {}) as { name?: string; limit?: number | null } & ScopeBody,
+    );
     if (!body.name) return openRouterError(reply, 400, 'name is required');
-    const key = state.createKey('openrouter', { keyAlias: body.name, limit: body.limit ?? null });
+    const invalid = invalidScope(body, state.now());
+    if (invalid) return openRouterError(reply, 400, invalid);
+    const key = state.createKey('openrouter', {
+      keyAlias: body.name,
+      limit: body.limit ?? null,
+      teamId: account ?? null,
+    });
+    applyScope(key, body);
     return reply.code(201).send({ data: openRouterKey(key), key: key.value });
   });
 
@@ -75,7 +118,10 @@ export function registerOpenRouterAdmin(
     if (!(await admin(req, reply))) return reply;
     const key = byHash((req.params as { hash: string }).hash);
     if (!key) return openRouterError(reply, 404, 'API key does not exist');
-    const body = (req.body ?? {}) as { name?: string; disabled?: boolean; limit?: number | null };
+    const body = (req.body ?? {}) as { name?: string; disabled?: boolean; limit?: number | null } & ScopeBody;
+    const invalid = invalidScope(body, state.now());
+    if (invalid) return openRouterError(reply, 400, invalid);
+    applyScope(key, body);
     if (body.name !== undefined) key.keyAlias = body.name;
     if (body.limit !== undefined) key.limit = body.limit;
     if (body.disabled !== undefined) state.setBlocked(key, body.disabled);

@@ -1,6 +1,7 @@
 // The reference gateway's state: virtual keys (LiteLLM- and OpenRouter-style), per-key faults, and the
 // spend log. Keys are stored and addressed by the SHA-256 hex of their value, as LiteLLM does.
 import { createHash, randomBytes } from 'node:crypto';
+import { LITELLM_FACTS, type LiteLlmFacts } from './litellm-facts';
 
 /** SHA-256 hex of a key value: LiteLLM's `token`, the `hashed_api_key` metric label, OpenRouter's `hash`. */
 export function hashKey(value: string): string {
@@ -10,7 +11,7 @@ export function hashKey(value: string): string {
 export interface VirtualKey {
   token: string;
   value: string;
-  flavour: 'litellm' | 'openrouter';
+  flavour: 'litellm' | 'openrouter' | 'portkey' | 'openai';
   keyAlias: string | null;
   models: string[];
   maxBudget: number | null;
@@ -23,6 +24,12 @@ export interface VirtualKey {
   /** When blocking/disabling/deleting took effect at the API; auth honours it after the propagation delay. */
   revokedAt: number | null;
   deleted: boolean;
+  /** Replaced by /key/regenerate: the old value answers until `revokedAt` (its grace period), then not. */
+  regenerated?: boolean;
+  /** LiteLLM's `rotation_count`: how often /key/regenerate replaced this key's value. */
+  rotationCount?: number;
+  /** LiteLLM's `last_active`: when the key last made a successful call. */
+  lastActive?: string | null;
   spend: number;
   limit: number | null;
   createdAt: string;
@@ -58,7 +65,9 @@ export interface SpendLogRow {
   startTime: string;
   endTime: string;
   model: string;
+  /** The key's user_id, `""` when it has none (LiteLLM); the caller's `user` goes to `end_user`. */
   user: string;
+  end_user: string;
   status: 'success' | 'failure';
   metadata: { user_api_key_alias: string | null; user_api_key_team_id: string | null; status_code: number };
 }
@@ -71,8 +80,27 @@ export const MODELS: Record<string, { pricePer1k: number; kind: 'chat' | 'embedd
   'text-embedding-3-small': { pricePer1k: 0.00002, kind: 'embedding' },
 };
 
+/** A LiteLLM team (`/team/new`); keys name it in `team_id`. */
+export interface Team {
+  team_id: string;
+  team_alias: string | null;
+  models: string[];
+  max_budget: number | null;
+  created_at: string;
+}
+
+/** Why the gateway refuses an inference call's key: unknown or deleted, or blocked. */
+export type KeyRefusal = 'unknown' | 'blocked';
+
 export class GatewayState {
   readonly keys = new Map<string, VirtualKey>();
+  readonly teams = new Map<string, Team>();
+  /** Until when the (only) deployment cools down after upstream failures; see litellm-facts.ts. */
+  cooldownUntil = 0;
+  /** Upstream failures inside the current minute, against `allowed_fails`. */
+  upstreamFails: number[] = [];
+  /** How this gateway departs from (or follows) a default LiteLLM 1.110 proxy. */
+  facts: LiteLlmFacts = { ...LITELLM_FACTS };
   readonly faults = new Map<string, Faults>();
   readonly spendLogs: SpendLogRow[] = [];
   private requestCount = 0;
@@ -109,6 +137,8 @@ export class GatewayState {
       blocked: init.blocked ?? false,
       revokedAt: init.blocked ? this.now() : null,
       deleted: false,
+      rotationCount: init.rotationCount ?? 0,
+      lastActive: null,
       spend: 0,
       limit: init.limit ?? null,
       createdAt: new Date(this.now()).toISOString(),
@@ -138,11 +168,17 @@ export class GatewayState {
 
   /** Whether inference calls with this key value are refused now (unknown, or revoked and propagated). */
   refused(value: string): boolean {
+    return this.refusal(value) !== undefined;
+  }
+
+  /** Why calls with this key value are refused now; undefined while it works (or its revocation propagates). */
+  refusal(value: string): KeyRefusal | undefined {
     const key = this.keys.get(hashKey(value));
-    if (!key) return true;
-    if (!key.blocked && !key.deleted) return false;
+    if (!key) return 'unknown';
+    if (!key.blocked && !key.deleted) return undefined;
     const delay = this.faults.get(key.token)?.revocationDelayMs ?? this.defaultRevocationDelayMs;
-    return key.revokedAt !== null && this.now() >= key.revokedAt + delay;
+    if (key.revokedAt === null || this.now() < key.revokedAt + delay) return undefined;
+    return key.deleted ? 'unknown' : 'blocked';
   }
 
   /** Deterministic request id. */

@@ -46,7 +46,11 @@ export const gatewayAdminOptions: ActivityOptions = {
     initialInterval: '2s',
     maximumInterval: '1 minute',
     maximumAttempts: 8,
-    nonRetryableErrorTypes: [...configurationErrors, FailureTypes.ScopeBroadened],
+    nonRetryableErrorTypes: [
+      ...configurationErrors,
+      FailureTypes.ScopeBroadened,
+      FailureTypes.ScopeNotCopied,
+    ],
   },
 };
 

@@ -68,8 +68,10 @@ export function judgeWindow(w: WindowInput): Judgement {
   }
   const errors = metrics.authErrors + metrics.rateLimited + metrics.serverErrors;
   // Probes answered 2xx (else the probe failed), so they only add requests; a lagging count can
-  // hold fewer requests than the probes sent, never fewer than its errors.
-  const appRequests = Math.max(metrics.requests - w.probeRequestsInWindow, errors, 0);
+  // hold fewer requests than the probes sent, never fewer than its errors. A source that never sees
+  // the probes (apps' own reports) counts app requests only: nothing to subtract.
+  const probes = w.observation.source.seesProbes === false ? 0 : w.probeRequestsInWindow;
+  const appRequests = Math.max(metrics.requests - probes, errors, 0);
   const figures: WindowMetrics = { ...metrics, requests: appRequests };
   const breaches = evaluateThresholds(w.baseline, figures, w.thresholds);
   if (probeFailed || breaches.length > 0) {

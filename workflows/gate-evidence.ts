@@ -4,6 +4,7 @@
 // only a human accepting the risk on record can approve it. Pure functions, unit-tested.
 import type { AttributionReport, CanaryReport, CanaryRequest, Signal } from '../domain/activity-io';
 import type { Route, RotationInput } from '../domain/policy';
+import type { KeyScopeCheck } from '../domain/key-scope';
 import type {
   AnalysisTally,
   CheckRecord,
@@ -22,6 +23,8 @@ export interface RevokeGateFacts {
   >;
   manualGateway: boolean;
   canary: CanaryRequest[];
+  /** The issued key's scope against the old key's; absent for manual gateways and older rotations. */
+  keyScope?: KeyScopeCheck;
   /** The active probe of the latest hold check. */
   lastProbe?: CanaryReport;
   attribution?: AttributionReport;
@@ -208,6 +211,16 @@ function usageAttribution(f: RevokeGateFacts, emergency: boolean): GateRow {
   return row('usageAttribution', state, evidence, !emergency || a?.verdict !== 'pass');
 }
 
+/** One evidence line per scope difference (failing ones marked), or one saying the scopes match. */
+function scopeEvidence(check: KeyScopeCheck | undefined): string[] {
+  if (!check) return [];
+  if (check.diff.length === 0)
+    return ['key scope: every field of the old key read back unchanged on the new key'];
+  return check.diff.map(
+    (d) => `${d.kind === 'broader' || d.kind === 'changed' ? '!' : ''}key scope ${d.kind}: ${d.detail}`,
+  );
+}
+
 function quotaAndBudget(f: RevokeGateFacts): GateRow {
   const quota = f.checks
     .flatMap((c) => c.breaches ?? [])
@@ -216,7 +229,10 @@ function quotaAndBudget(f: RevokeGateFacts): GateRow {
     f.manualGateway
       ? 'replacement key handed over by a human: rekey cannot read its limits; compare them in the gateway console'
       : "replacement key issued with the old key's scope (a broader scope is refused)",
+    ...scopeEvidence(f.keyScope),
   ];
+  // The issue step refuses a failing diff, so one here means a rotation recorded before that rule.
+  if (f.keyScope?.verdict === 'fail') return row('quotaAndBudget', 'red', evidence);
   if (quota.length > 0)
     return row('quotaAndBudget', 'red', [...evidence, ...quota.map((b) => `!${b.detail}`)]);
   if (f.attribution?.verdict === 'fail')
@@ -228,6 +244,9 @@ function quotaAndBudget(f: RevokeGateFacts): GateRow {
   if ((f.analysis?.passed ?? 0) === 0) missing.push('!no hold window passed');
   // A handed-over key's limits cannot be read: the approver compares them, as the row says.
   if (f.manualGateway) return row('quotaAndBudget', 'unknown', [...evidence, ...missing], missing.length > 0);
+  // Scopes that differ at all (narrower, or changed as the policy allows) are a human's call, not green.
+  if (f.keyScope && f.keyScope.diff.length > 0)
+    missing.push("!the replacement key's scope differs from the old key's");
   return row('quotaAndBudget', missing.length ? 'unknown' : 'green', [
     ...evidence,
     ...(missing.length ? missing : ['no 429, token or spend breach during the hold']),

@@ -17,6 +17,7 @@ import {
   CancellationScope,
   ContinueAsNew,
   makeContinueAsNewFunc,
+  patched,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
@@ -107,6 +108,7 @@ import {
   unobservable,
 } from './analysis';
 import { revokeGateEvidence } from './gate-evidence';
+import { scopeCheckFromFailure } from './key-scope-status';
 import {
   RESUME_POINTS,
   appendBounded,
@@ -466,13 +468,22 @@ class Rotation {
     // refused) must not leave it live. The key is found by the rotation's tag, not by an id we may lack.
     this.compensate('discard pending secret');
     this.compensate('revoke replacement gateway key');
-    const issued = await gatewayAdmin.issueReplacementKey({
-      rotationId: this.input.rotationId,
-      credential,
-      oldScope: this.preflight!.oldScope!,
-      ...(this.s.gatewayKeys.old ? { oldGatewayKeyId: this.s.gatewayKeys.old } : {}),
-    });
+    const issued = await gatewayAdmin
+      .issueReplacementKey({
+        rotationId: this.input.rotationId,
+        credential,
+        oldScope: this.preflight!.oldScope!,
+        ...(this.s.gatewayKeys.old ? { oldGatewayKeyId: this.s.gatewayKeys.old } : {}),
+        ...(this.input.keyScope ? { keyScope: this.input.keyScope } : {}),
+      })
+      .catch((err: unknown) => {
+        const refused = scopeCheckFromFailure(err);
+        if (refused) this.s.keyScope = refused;
+        throw err;
+      });
     this.s.gatewayKeys.new = issued.gatewayKeyId;
+    // Results recorded before the scope check have none; status then shows no comparison.
+    if (issued.scopeCheck) this.s.keyScope = issued.scopeCheck;
     this.s.versions.pending = issued.pending;
     this.s.fingerprints.new = issued.pending.fingerprint;
     this.log(
@@ -836,6 +847,7 @@ class Rotation {
       input: this.input,
       manualGateway: this.credential?.adminAdapter === 'manual',
       canary: this.s.canary,
+      ...(this.s.keyScope ? { keyScope: this.s.keyScope } : {}),
       ...(this.lastProbe ? { lastProbe: this.lastProbe } : {}),
       ...(this.s.attribution ? { attribution: this.s.attribution } : {}),
       ...(this.s.analysis ? { analysis: this.s.analysis } : {}),
@@ -922,6 +934,8 @@ class Rotation {
     if (failed)
       throw new Interrupted('rollback', `${failed} just before revoke; the old key was not touched`);
     this.revertedBecause = undefined;
+    // Rotations recorded before the grace check (0.1.0–0.3.0 histories) replay without it.
+    if (patched('old-key-grace-check')) await this.checkOldKeyGrace();
 
     if (manual) {
       await this.awaitRevocationConfirmation(false);
@@ -946,6 +960,36 @@ class Rotation {
       );
     }
     return true;
+  }
+
+  /**
+   * Just before revoke, the old key must still answer 2xx on every replica. A gateway that cut it early
+   * (LiteLLM #27193) does not stop the revoke (the key is dead already), but apps still on it lost
+   * service before rekey revoked anything: the check fails, the timeline and an alert say so.
+   */
+  private async checkOldKeyGrace(): Promise<void> {
+    let grace;
+    try {
+      grace = await negative.checkOldKeyGrace({ credential: this.credential!, old: this.s.versions.old! });
+    } catch (err) {
+      this.check('old-key grace', false, `not verified: ${this.describe(err)}`, { verdict: 'inconclusive' });
+      return;
+    }
+    this.s.revocation = { ...this.s.revocation!, oldKeyGrace: grace };
+    const cut = grace.replicas.filter((r) => !r.ok);
+    const detail = grace.replicas.map((r) => `${r.replica}:${r.status}`).join(' ');
+    const why = `the gateway refused the old key before rekey revoked it (${cut.map((r) => `${r.replica} ${r.status}`).join(', ')}): consumers still on it lost service early`;
+    // A breach, so the post-change review ("no hidden impact") lists it beside the hold's.
+    const breaches = cut.length
+      ? [{ check: 'old-key-grace' as const, observed: cut.length, limit: 0, detail: why }]
+      : [];
+    this.check('old-key grace', grace.passed, detail, {
+      verdict: grace.passed ? 'pass' : 'fail',
+      ...(breaches.length ? { breaches } : {}),
+    });
+    if (cut.length === 0) return;
+    this.log('old-key-cut-early', why);
+    this.notify('alert', why);
   }
 
   /** Manual gateways: a human revokes the old key at the gateway and confirms it. */

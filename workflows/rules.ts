@@ -95,7 +95,10 @@ export function evaluateThresholds(baseline: WindowMetrics, window: WindowMetric
   };
   // A fast gateway's p95 is a few ms, where timer noise alone doubles it: a rise must also be real time.
   // Policies started before the floor existed carry none, and keep the pure ratio (replay-safe).
-  if (window.p95LatencyMs - baseline.p95LatencyMs > (t.min_latency_increase_ms ?? 0)) {
+  // A p95 estimated from histogram buckets is only known to a bucket's width: a rise inside one is not
+  // a regression. Windows recorded before sources said so carry no resolution (replay-safe).
+  const resolution = Math.max(window.latencyResolutionMs ?? 0, baseline.latencyResolutionMs ?? 0);
+  if (window.p95LatencyMs - baseline.p95LatencyMs > Math.max(t.min_latency_increase_ms ?? 0, resolution)) {
     ratioBreach('latency', window.p95LatencyMs, baseline.p95LatencyMs, t.max_latency_ratio, 'p95 latency');
   }
   if (baseline.requests > 0) {

@@ -3,6 +3,8 @@
 import type { Route } from '../../domain/policy';
 import { FailureTypes } from '../../domain/failure-types';
 import { issueReplacementKey } from '../gateway/issue-key';
+import type { KeyScopeRules } from '../../domain/key-scope';
+import { canaryOnReplicas, replicaBaseUrls } from '../gateway/replicas';
 import type { TelemetryKey } from '../../domain/ports';
 import type {
   AttributionReport,
@@ -25,6 +27,8 @@ export function keyIssueAndCanaryActivities(
       credential: CredentialRef;
       oldScope: NonNullable<PreflightResult['oldScope']>;
       oldGatewayKeyId?: string;
+      /** The policy's key_scope; absent from workflows older than it (the defaults apply). */
+      keyScope?: KeyScopeRules;
     }): Promise<IssuedKey> {
       const admin = adminFor(deps, input.credential);
       const store = deps.secretStoreFor(input.credential);
@@ -35,12 +39,14 @@ export function keyIssueAndCanaryActivities(
         await store.readPending(input.rotationId),
         (value, keyId) => store.stagePending(input.rotationId, value, keyId),
         input.oldGatewayKeyId,
+        input.keyScope,
       );
       return {
         gatewayKeyId: result.keyId,
         pending: result.pending,
         scope: result.scope,
         reused: result.reused,
+        scopeCheck: result.scopeCheck,
       };
     },
 
@@ -71,9 +77,13 @@ export function keyIssueAndCanaryActivities(
       routes: Route[];
     }): Promise<CanaryReport> {
       const key = await deps.secretStoreFor(input.credential).resolve(input.version);
-      const report = await deps
-        .probeFor(input.credential)
-        .canary(input.credential.gatewayBaseUrl, key, input.routes);
+      // On every replica the registry lists: one replica serving the key badly fails the probe.
+      const report = await canaryOnReplicas(
+        deps.probeFor(input.credential),
+        await replicaBaseUrls(input.credential),
+        key,
+        input.routes,
+      );
       // Every attempt's requests are counted: a retried canary really sent them again.
       for (const r of report.requests) {
         deps.metrics?.canaryRequests.inc({ route: r.route, result: r.ok ? 'ok' : (r.reason ?? 'failed') });

@@ -2,6 +2,7 @@
 // and the ticket's pre-checks, before anything is written.
 import { FailureTypes } from '../../domain/failure-types';
 import type { PreflightResult } from '../../domain/activity-io';
+import { isLagging, untilCaughtUp } from '../telemetry/lag';
 import { clockOf, nonRetryable, type AreaDeps } from './area-deps';
 import { verifyPreChecks } from './pre-checks';
 
@@ -9,7 +10,16 @@ const BASELINE_WINDOW_MS = 60 * 60_000;
 
 /** The preflight activity. */
 export function preflightActivities(
-  deps: Pick<AreaDeps, 'registry' | 'secretStoreFor' | 'probeFor' | 'gatewayAdminFor' | 'telemetry' | 'now'>,
+  deps: Pick<
+    AreaDeps,
+    | 'registry'
+    | 'secretStoreFor'
+    | 'probeFor'
+    | 'gatewayAdminFor'
+    | 'telemetry'
+    | 'telemetryCatchUpMs'
+    | 'now'
+  >,
 ) {
   const now = clockOf(deps);
   return {
@@ -45,11 +55,21 @@ export function preflightActivities(
         ...(described ? { gatewayKeyId: described.keyId } : {}),
       };
       const t = now();
-      const baseline = await deps.telemetry.window(credential, key, t - BASELINE_WINDOW_MS, t);
-      const baselineByConsumer = await deps.telemetry
-        .usageByConsumer(credential, key, t - BASELINE_WINDOW_MS, t)
-        // Without a per-consumer baseline the volume rows at the revoke gate are unknown, not green.
-        .catch(() => undefined);
+      const readBaseline = async () => ({
+        baseline: await deps.telemetry.window(credential, key, t - BASELINE_WINDOW_MS, t),
+        byConsumer: await deps.telemetry
+          .usageByConsumer(credential, key, t - BASELINE_WINDOW_MS, t)
+          // Without a per-consumer baseline the volume rows at the revoke gate are unknown, not green.
+          .catch((err: unknown) => (isLagging(err) ? ('lagging' as const) : undefined)),
+      });
+      // The source may be seconds behind (scrape interval, spend-log batches): wait for it a while.
+      const read = await untilCaughtUp(
+        readBaseline,
+        (r) => r.baseline.complete === false || r.byConsumer === 'lagging',
+        deps.telemetryCatchUpMs,
+      );
+      const baseline = read.baseline;
+      const baselineByConsumer = read.byConsumer === 'lagging' ? undefined : read.byConsumer;
       const pendingBefore = await store.readPending(input.rotationId);
       const preChecks = await verifyPreChecks(input, credential, current, pendingBefore, admin);
       return {

@@ -1,11 +1,12 @@
 // REVOKING and VERIFYING_REVOCATION, and the gateway side of ROLLING_BACK: the old key is disabled
 // (where the gateway can), proved refused, then deleted; a rollback revokes the key this rotation issued.
 import { revokeKey } from '../gateway/admin-registry';
-import { runNegativeTest } from '../gateway/negative-test';
+import { negativeTestOnReplicas, oldKeyGraceOnReplicas, replicaBaseUrls } from '../gateway/replicas';
 import type {
   CredentialRef,
   KeyActionResult,
   NegativeTestResult,
+  OldKeyGrace,
   RevokeResult,
   SecretVersionRef,
 } from '../../domain/activity-io';
@@ -54,6 +55,20 @@ export function revocationActivities(
       };
     },
 
+    /** REVOKING, just before the old key is touched: it must still answer 2xx on every replica. */
+    async checkOldKeyGrace(input: {
+      credential: CredentialRef;
+      old: SecretVersionRef;
+    }): Promise<OldKeyGrace> {
+      const oldKey = await deps.secretStoreFor(input.credential).resolve(input.old);
+      return oldKeyGraceOnReplicas(
+        deps.probeFor(input.credential),
+        await replicaBaseUrls(input.credential),
+        oldKey,
+        now,
+      );
+    },
+
     /** VERIFYING_REVOCATION: old key must be refused, new key accepted; retried while the gateway propagates. */
     async negativeTest(input: {
       credential: CredentialRef;
@@ -64,9 +79,9 @@ export function revocationActivities(
     }): Promise<NegativeTestResult> {
       const store = deps.secretStoreFor(input.credential);
       const [oldKey, newKey] = [await store.resolve(input.old), await store.resolve(input.current)];
-      const result = await runNegativeTest(
+      const result = await negativeTestOnReplicas(
         deps.probeFor(input.credential),
-        input.credential.gatewayBaseUrl,
+        await replicaBaseUrls(input.credential),
         oldKey,
         newKey,
         {

@@ -14,12 +14,22 @@ export interface AdminHttpOptions {
    */
   adminKeyRejected?: () => void;
   timeoutMs?: number;
+  /** The auth header a key goes in; `Authorization: Bearer` unless the gateway wants its own (Portkey). */
+  authHeader?: (key: string) => Record<string, string>;
+  /** Portkey: the workspace rekey's keys are created in (registry `gateway.portkey_workspace_id`). */
+  portkeyWorkspaceId?: string;
+  /** OpenAI Admin API: the project whose service-account keys rekey manages (`gateway.openai_project_id`). */
+  openaiProjectId?: string;
 }
 
 export interface AdminResponse<T> {
   status: number;
   body: T;
+  /** The response headers (e.g. LiteLLM's `x-litellm-spend-logs-truncated`). */
+  headers?: Headers;
 }
+
+const bearerHeader = (key: string) => ({ authorization: `Bearer ${key}` });
 
 /** Masks anything shaped like an API key in text bound for an error message (and so for history). */
 export function redactKeys(text: string): string {
@@ -40,7 +50,7 @@ export async function adminCall<T>(
   const res = await fetch(url, {
     method,
     headers: {
-      authorization: `Bearer ${auth ?? (await opts.adminKey())}`,
+      ...(opts.authHeader ?? bearerHeader)(auth ?? (await opts.adminKey())),
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
@@ -57,7 +67,7 @@ export async function adminCall<T>(
         `${method} ${new URL(url).pathname} answered ${res.status} with a body that is not JSON`,
       );
   }
-  if (res.ok || res.status === 404) return { status: res.status, body: parsed as T };
+  if (res.ok || res.status === 404) return { status: res.status, body: parsed as T, headers: res.headers };
   const what = `${method} ${new URL(url).pathname} answered ${res.status}`;
   if (res.status === 401 || res.status === 403) {
     if (!auth && opts.adminKeyRejected) {

@@ -59,6 +59,15 @@ export function reasonFor(err: unknown): { status: number; reason: NonNullable<C
   return { status: 0, reason: 'server-error' };
 }
 
+/**
+ * The gateway's id of a call: LiteLLM answers it in `x-litellm-call-id` (the id its spend logs carry)
+ * and sends no `x-request-id`; other gateways send `x-request-id`, which the SDK reads.
+ */
+export function requestIdOf(raw: { response?: Response; headers?: Headers; request_id?: string | null }) {
+  const headers = raw.response?.headers ?? raw.headers;
+  return headers?.get('x-litellm-call-id') ?? raw.request_id ?? headers?.get('x-request-id') ?? undefined;
+}
+
 /** True when text is JSON with every required property of the canary's answer schema, rightly typed. */
 function parsesToAnswer(text: string): boolean {
   try {
@@ -78,7 +87,7 @@ export function createOpenAiProbe(options: Partial<ProbeOptions> = {}): GatewayP
 
   /** The outcome of a call that got a 2xx; `ok` false means the answer had the wrong shape. */
   const outcome = (
-    requestId: string | null,
+    requestId: string | null | undefined,
     data: { model?: string; usage?: { total_tokens?: number } | null },
     ok: boolean,
     problem: CanaryRequest['reason'] = 'schema-mismatch',
@@ -95,11 +104,11 @@ export function createOpenAiProbe(options: Partial<ProbeOptions> = {}): GatewayP
 
   const routes: Record<Route, (ai: OpenAI) => Promise<Outcome>> = {
     'chat-completions': async (ai) => {
-      const { data, request_id } = await chat(ai, { max_tokens: 16 });
-      return outcome(request_id, data, typeof data.choices[0]?.message.content === 'string');
+      const { data, ...raw } = await chat(ai, { max_tokens: 16 });
+      return outcome(requestIdOf(raw), data, typeof data.choices[0]?.message.content === 'string');
     },
     streaming: async (ai) => {
-      const { data: stream, request_id } = await ai.chat.completions
+      const { data: stream, ...raw } = await ai.chat.completions
         .create({
           model: opts.chatModel,
           messages,
@@ -120,36 +129,44 @@ export function createOpenAiProbe(options: Partial<ProbeOptions> = {}): GatewayP
         // The stream broke off or could not be parsed after a 200: that is the stream's fault.
         finished = false;
       }
-      return outcome(request_id, seen, finished, 'malformed-stream');
+      return outcome(requestIdOf(raw), seen, finished, 'malformed-stream');
     },
     'tool-calls': async (ai) => {
-      const { data, request_id } = await chat(ai, {
+      const { data, ...raw } = await chat(ai, {
         tool_choice: 'required',
         tools: [{ type: 'function', function: { name: 'report_health', parameters: answerSchema } }],
       });
       const call = data.choices[0]?.message.tool_calls?.[0];
-      return outcome(request_id, data, call?.type === 'function' && parsesToAnswer(call.function.arguments));
+      return outcome(
+        requestIdOf(raw),
+        data,
+        call?.type === 'function' && parsesToAnswer(call.function.arguments),
+      );
     },
     'structured-output': async (ai) => {
-      const { data, request_id } = await chat(ai, {
+      const { data, ...raw } = await chat(ai, {
         response_format: {
           type: 'json_schema',
           json_schema: { name: 'health', schema: answerSchema, strict: true },
         },
       });
-      return outcome(request_id, data, parsesToAnswer(data.choices[0]?.message.content ?? ''));
+      return outcome(requestIdOf(raw), data, parsesToAnswer(data.choices[0]?.message.content ?? ''));
     },
     embeddings: async (ai) => {
-      const { data, request_id } = await ai.embeddings
+      const { data, ...raw } = await ai.embeddings
         .create({ model: opts.embeddingModel, input: 'rekey canary', user: opts.canaryUser })
         .withResponse();
-      return outcome(request_id, data, (data.data[0]?.embedding.length ?? 0) > 0);
+      return outcome(requestIdOf(raw), data, (data.data[0]?.embedding.length ?? 0) > 0);
     },
     responses: async (ai) => {
-      const { data, request_id } = await ai.responses
+      const { data, ...raw } = await ai.responses
         .create({ model: opts.chatModel, input: 'rekey canary: reply briefly', user: opts.canaryUser })
         .withResponse();
-      return outcome(request_id, data, typeof data.output_text === 'string' && data.output_text.length > 0);
+      return outcome(
+        requestIdOf(raw),
+        data,
+        typeof data.output_text === 'string' && data.output_text.length > 0,
+      );
     },
   };
 
@@ -158,6 +175,19 @@ export function createOpenAiProbe(options: Partial<ProbeOptions> = {}): GatewayP
       const ai = clientFor(baseUrl, key);
       const requests: CanaryRequest[] = [];
       for (const route of wanted) {
+        // Stop at the first failure: a route the upstream lacks makes LiteLLM cool the deployment down
+        // for every app, and each further canary call would add to the failures it counts.
+        if (requests.some((r) => !r.ok)) {
+          requests.push({
+            route,
+            status: 0,
+            latencyMs: 0,
+            ok: false,
+            attempted: false,
+            reason: 'not-attempted',
+          });
+          continue;
+        }
         const started = Date.now();
         try {
           const out = await routes[route](ai);
@@ -178,7 +208,10 @@ export function createOpenAiProbe(options: Partial<ProbeOptions> = {}): GatewayP
             classified === 'server-error' && status === 0 && Date.now() - started >= opts.timeoutMs
               ? 'timeout'
               : classified;
-          const requestId = err instanceof OpenAI.APIError ? err.requestID : undefined;
+          const requestId =
+            err instanceof OpenAI.APIError
+              ? requestIdOf({ headers: err.headers as Headers | undefined, request_id: err.requestID })
+              : undefined;
           requests.push({
             route,
             status,

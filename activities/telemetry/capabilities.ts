@@ -20,5 +20,5 @@ export function withUnobservable(
   const capabilities = Object.fromEntries(
     SIGNALS.map((s) => [s, source.capabilities[s] && !unobservable.includes(s)]),
   ) as SignalCapabilities;
-  return { name: source.name, capabilities };
+  return { ...source, capabilities };
 }

@@ -16,7 +16,8 @@ export function perConsumer(
   const byConsumer = new Map(credential.consumers.map((c) => [c.app, 0]));
   for (const { group, count } of counts) {
     if (group === canaryUser) continue;
-    const name = group || 'unattributed';
+    // LiteLLM writes the literal "None" for a request without an end user: nobody's, not a consumer.
+    const name = group && group !== 'None' ? group : 'unattributed';
     byConsumer.set(name, (byConsumer.get(name) ?? 0) + count);
   }
   return [...byConsumer].map(([consumer, requests]) => ({ consumer, requests }));

@@ -4,6 +4,7 @@ import type { ApiDeps } from '../deps';
 import { actionRoutes } from '../routes/actions';
 import { evidenceRoutes } from '../routes/evidence';
 import { rotationRoutes } from '../routes/rotations';
+import { usageReportRoutes } from '../routes/usage-reports';
 
 /** The versioned API: one route plugin per resource, behind the token check (registered at /v1). */
 export function v1Plugin(deps: ApiDeps): FastifyPluginAsync {
@@ -16,5 +17,6 @@ export function v1Plugin(deps: ApiDeps): FastifyPluginAsync {
     await v1.register(rotationRoutes(deps));
     await v1.register(actionRoutes(deps));
     await v1.register(evidenceRoutes(deps));
+    await v1.register(usageReportRoutes(deps));
   };
 }

@@ -5,6 +5,7 @@
 // like an API key, wherever it sits.
 import { KEY_LIKE } from '../key-shape';
 import { z } from 'zod';
+import { SCOPE_FIELDS } from '../key-scope';
 import { adminAdapterKindSchema } from '../credentials';
 import {
   GATE_DECISIONS,
@@ -198,6 +199,7 @@ const canaryRequestSchema = z.strictObject({
   tokens: count.nullable(),
   cost: z.number().min(0).nullable().describe('cost of the request; null: the API does not report it'),
   ok: z.boolean(),
+  replica: z.string().optional().describe('the replica base URL, where the gateway lists replicas'),
   reason: z.string().nullable().describe('why the request failed'),
 });
 
@@ -230,6 +232,20 @@ const gatewaySchema = z
         anomalies: z.array(z.string()),
       })
       .describe('usage attribution of the new key'),
+    keyScope: z
+      .strictObject({
+        verdict: z.enum(['same', 'narrower', 'changed-as-allowed', 'fail']),
+        rows: z.array(
+          z.strictObject({
+            field: z.enum(SCOPE_FIELDS),
+            old: z.string(),
+            issued: z.string(),
+            result: z.string().describe('same, or each difference: broader/changed/allowed/narrower'),
+          }),
+        ),
+      })
+      .optional()
+      .describe('the "Key scope" table: old key, replacement as read back, and the comparison'),
     production: z
       .strictObject({
         newKeyRequests: count.nullable().describe('new-key requests seen during the hold'),
@@ -251,6 +267,19 @@ const negativeTestSchema = z
     newKeyStatus: z.number().int().nullable(),
     newKeyAccepted: z.boolean().nullable(),
     attempts: count.nullable().describe('old-key probes while revocation propagated'),
+    replicas: z
+      .array(
+        z.strictObject({
+          replica: z.string(),
+          oldKeyStatus: z.number().int(),
+          oldKeyRejected: z.boolean(),
+          newKeyStatus: z.number().int(),
+          newKeyAccepted: z.boolean(),
+          attempts: count,
+        }),
+      )
+      .optional()
+      .describe('the test on each replica the registry lists; absent for a single base URL'),
     revocation: z
       .strictObject({
         method: revocationMethodSchema
@@ -268,6 +297,19 @@ const negativeTestSchema = z
         preRevokeProbe: z
           .array(canaryRequestSchema)
           .describe('requests with the new key just before the old key was revoked'),
+        oldKeyGrace: z
+          .strictObject({
+            passed: z.boolean(),
+            at: timestamp,
+            replicas: z.array(
+              z.strictObject({ replica: z.string(), status: z.number().int(), ok: z.boolean() }),
+            ),
+            note: z.string(),
+          })
+          .optional()
+          .describe(
+            'the old key just before revoke, on every replica: not 2xx somewhere means the gateway cut it early and its consumers lost service before rekey revoked it',
+          ),
       })
       .nullable()
       .describe('how and when the old key was revoked; null when revocation never started'),

@@ -54,6 +54,20 @@ const SIGNALS: [RollbackSignal, string][] = [
   ['supportReadiness', 'Support readiness'],
 ];
 
+/** The "Key scope" table: old key, replacement as the gateway read it back, and the comparison. */
+function keyScopeMarkdown(k: EvidenceBundle['gateway']['keyScope']): string[] {
+  if (!k) return [];
+  const verdict = k.verdict === 'fail' ? '**FAILED**' : k.verdict;
+  return [
+    `### Key scope (${verdict})`,
+    table(
+      ['field', 'old key', 'new key', 'result'],
+      k.rows.map((r) => [r.field, r.old, r.issued, r.result]),
+    ),
+    '',
+  ];
+}
+
 /** Markdown of a validated bundle; `sha256`/`previousSha256` tie it into the evidence chain. */
 export function renderEvidenceMarkdown(
   b: EvidenceBundle,
@@ -153,6 +167,7 @@ export function renderEvidenceMarkdown(
     ]),
     ...(g.attribution.anomalies.length ? ['', ...g.attribution.anomalies.map((a) => `- ${a}`)] : []),
     '',
+    ...keyScopeMarkdown(g.keyScope),
     `### Canary requests (${g.canary.ran ? (g.canary.passed ? 'passed' : 'FAILED') : 'not run'})`,
     table(
       [
@@ -201,6 +216,7 @@ export function renderEvidenceMarkdown(
         ])
       : `_not run_${n.required ? ' (required by the ticket)' : ''}`,
     '',
+    ...replicaLines(n),
     ...revocationLines(n.revocation),
     'Key values are never recorded: the old key is identified by its fingerprint only.',
     '',
@@ -311,6 +327,40 @@ function rollbackBasis(c: RollbackChecks): string {
   }
   const blockers = c.blockers.length ? ` Blockers: ${c.blockers.join('; ')}.` : '';
   return `Computed when the revoke gate opened, ${c.computedAt}: evidence **${c.gateEvidence ?? 'unknown'}**.${blockers}`;
+}
+
+/** Per replica, the negative test and the old key's grace just before revoke, where replicas are listed. */
+function replicaLines(n: EvidenceBundle['negativeTest']): string[] {
+  const grace = n.revocation?.oldKeyGrace;
+  return [
+    ...(n.replicas?.length
+      ? [
+          'Negative test on each replica:',
+          '',
+          table(
+            ['replica', 'old key', 'new key', 'attempts'],
+            n.replicas.map((r) => [
+              r.replica,
+              `${r.oldKeyStatus}${r.oldKeyRejected ? '' : ' (NOT refused)'}`,
+              `${r.newKeyStatus}${r.newKeyAccepted ? '' : ' (NOT accepted)'}`,
+              r.attempts,
+            ]),
+          ),
+          '',
+        ]
+      : []),
+    ...(grace
+      ? [
+          `Old key just before revoke: ${grace.note}.`,
+          '',
+          table(
+            ['replica', 'status', '2xx'],
+            grace.replicas.map((r) => [r.replica, r.status, r.ok ? 'yes' : 'NO']),
+          ),
+          '',
+        ]
+      : []),
+  ];
 }
 
 /** The revocation method and its steps; a delete-only gateway is said to leave no way back. */

@@ -61,6 +61,13 @@ async function main(): Promise<void> {
       `${c.secretName}: keeps the current key ${fingerprint(existing.value)} (the gateway knows it)`,
     );
   } else {
+    // LiteLLM refuses a key whose team does not exist; 400 means a re-seed found it already there.
+    const team = await fetch(`${gatewayBase}/team/new`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${admin.masterKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ team_id: c.owner, team_alias: c.owner }),
+    });
+    if (!team.ok && team.status !== 400) throw new Error(`the gateway refused /team/new: ${team.status}`);
     const res = await fetch(`${gatewayBase}/key/generate`, {
       method: 'POST',
       headers: { authorization: `Bearer ${admin.masterKey}`, 'content-type': 'application/json' },

@@ -231,6 +231,13 @@ export async function startRotationCluster(credentials: string[]): Promise<Rotat
       return ((await res.json()) as { key: string }).key;
     };
     const appOf = (credential: string) => `${credential}-app`;
+    // LiteLLM refuses keys whose team does not exist: the platform team creates it, not rekey.
+    const team = await fetch(`${gatewayBase}/team/new`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ team_id: 'platform-ai', team_alias: 'platform-ai' }),
+    });
+    if (!team.ok) throw new Error(`the gateway refused /team/new: ${team.status}`);
     for (const c of credentials) await secretClient.setSecret(c, await newGatewayKey(appOf(c)));
 
     const registryFile = path.join(dir, 'credentials.yaml');

@@ -4,8 +4,8 @@
 // real Prometheus scraping the gateway every second as the worker's telemetry, a registry of the test's
 // own credentials, the real worker with the real activities, and the API. Apps that read the stable
 // secret path and call the gateway give the hold windows their traffic (`startApp`).
-// Used by test/integration/api-rotation.test.ts (logs, webhooks, the CLI), gates-on-evidence.test.ts
-// and temporal-ui.test.ts.
+// Used by test/integration/api-rotation.test.ts (logs, webhooks, the CLI), gates-on-evidence.test.ts,
+// temporal-ui.test.ts and adapter-rotations.test.ts (one full rotation per admin adapter).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { createActivities } from '../../activities';
 import { createFilesystemEvidenceStore } from '../../activities/evidence';
+import { createAppReportStore } from '../../activities/telemetry/app-reports';
 import { fingerprint } from '../../domain/fingerprint';
 import { buildApp } from '../../api/app';
 import { Authenticator, tokenHash } from '../../api/auth';
@@ -28,26 +29,41 @@ import { parseRegistry } from '../../config/registry';
 import { freePort, startPrometheus } from '../../scripts/local-stack';
 import { connectLocalStore, type LocalStore } from '../../scripts/stores/local-store';
 import type { SecretBackendKind } from '../../domain/secrets';
+import type { AdminAdapterKind } from '../../domain/activity-io';
+import {
+  adapterRegistryFields,
+  adminBaseUrl,
+  issueAppKey,
+  STACK_OPENAI_PROJECT,
+  STACK_OWNER,
+} from './adapter-keys';
 import { OPENBAO_ENV } from '../harness/harness-state';
 import { buildSimulator, type Simulator } from '../../simulator/app';
 import type { Faults } from '../../simulator/state';
+import { configureSpendLog, type SpendLogSettings } from '../../simulator/spend-log';
+import { startReplicas, type ReplicaOptions, type RunningReplica } from '../../simulator/replicas';
 import { buildActivityDeps, createRotationWorker } from '../../worker';
 import type { RotationStatus } from '../../workflows/messages';
 import { decodedHistoryText } from '../workflows/rotation-harness';
+import { startUsageReporter, type UsageReporter } from './app-reporter';
 import { allRuns } from './histories';
 import { EMULATOR_ENV } from './emulator-env';
 
-/** A credential the test registers; `manual` waits for a hand-off, `litellm` issues its own key. */
+/**
+ * A credential the test registers; `manual` waits for a hand-off, the others issue their own key
+ * through that gateway's admin API on the reference gateway (one admin key serves them all).
+ */
 export interface StackCredential {
   name: string;
   environment: string;
   ticket: string;
-  adapter: 'manual' | 'litellm';
+  adapter: AdminAdapterKind;
   /** Where its secret lives; the reference Key Vault by default. */
   backend?: SecretBackendKind;
 }
 
-export type Who = 'alice' | 'bob' | 'carol' | 'dave';
+/** erin is the stack apps' reporter (principal STACK_CONSUMER), for app-reports telemetry. */
+export type Who = 'alice' | 'bob' | 'carol' | 'dave' | 'erin';
 
 /** The consumer the registry and the policy name; stack apps call the gateway as this end user. */
 export const STACK_CONSUMER = 'customer-chat-api';
@@ -63,9 +79,20 @@ export interface RotationStackOptions {
   /**
    * The worker's telemetry: `prometheus` (default), a real Prometheus the stack starts, scraping the
    * gateway every second, which sees every per-key signal; or the gateway's spend log, which cannot
-   * see per-key 401/403 (so with `auth_error_check: required` no hold window can pass).
+   * see per-key 401/403 (so with `auth_error_check: required` no hold window can pass); or
+   * `app-reports`: the stack apps report their own counts through the API (as erin), a manual
+   * credential then names no admin key at all, and nothing else watches the gateway.
    */
-  telemetry?: 'prometheus' | 'litellm-spend-logs';
+  telemetry?: 'prometheus' | 'litellm-spend-logs' | 'app-reports';
+  /** The gateway's spend-log batch writer (rows written at once by default), for spend-log telemetry. */
+  spendLog?: Partial<SpendLogSettings>;
+  /** The registry's `telemetry.lag_seconds` for spend-log telemetry (the registry's default otherwise). */
+  spendLogLagSeconds?: number;
+  /**
+   * Replicas of the gateway, each on its own port with its own propagation delay; the registry lists
+   * them (`gateway.replicas`), so probes and the negative test run on each. Apps still call the primary.
+   */
+  replicas?: ReplicaOptions[];
 }
 
 /** Parts of the policy a test changes; each is merged over the stack's section of the same name. */
@@ -75,6 +102,7 @@ export interface PolicyOverrides {
   thresholds?: Record<string, unknown>;
   analysis?: Record<string, unknown>;
   approvals?: Record<string, unknown>;
+  evidence?: Record<string, unknown>;
 }
 
 export interface UntilPhaseOptions {
@@ -98,6 +126,10 @@ export interface StackApp {
   readonly fingerprint: string;
   /** Per key fingerprint, what it was answered. */
   stats(fp: string): AppKeyStats | undefined;
+  /** With app-reports telemetry: usage reports the API took, and refused (each answer's status). */
+  readonly reports: { stored: number; refused: string[] };
+  /** With app-reports telemetry: the app stops sending usage reports (it keeps calling the gateway). */
+  stopReporting(): void;
   /** Resolves once it holds the key with this fingerprint (throws after the timeout). */
   untilKey(fp: string, timeoutMs?: number): Promise<void>;
   stop(): Promise<void>;
@@ -107,6 +139,8 @@ export interface RotationStack {
   client: Client;
   app: FastifyInstance;
   gatewayBase: string;
+  /** The gateway's replicas, when started with `replicas`. */
+  replicas: RunningReplica[];
   /** The secret store of each backend the stack's credentials use (the harness's servers). */
   stores: Partial<Record<SecretBackendKind, Omit<LocalStore, 'server'>>>;
   /** What an app reads of a credential's stable secret right now, from its backend. */
@@ -126,14 +160,20 @@ export interface RotationStack {
   logLines: string[];
   /** The value in `secrets` with this fingerprint (throws when there is none). */
   keyValue(fp: string): string;
+  /** The reference gateway's admin key (every admin API's), for what a person does at the gateway. */
+  gatewayAdminKey: string;
   /** Creates a fresh key on the gateway (and adds it to `secrets`). */
   newGatewayKey(): Promise<string>;
   /** Replaces a gateway key's injected faults (`PUT /sim/faults/<key id>`); `null` clears them. */
   setFaults(keyId: string, faults: Faults | null): Promise<void>;
+  /** Changes the gateway's spend-log batch interval or row cap, as a restarted proxy would. */
+  setSpendLog(settings: Partial<SpendLogSettings>): void;
   /** The status the gateway answers one chat completion made with this key value. */
   gatewayStatus(key: string): Promise<number>;
   /** Starts an app of the credential sending `requestsPerMinute` chat completions; stopped on close. */
   startApp(c: StackCredential, opts: { requestsPerMinute: number }): Promise<StackApp>;
+  /** Where the API stores usage reports (and the worker reads them), with app-reports telemetry. */
+  appReportsDir: string;
   /** `${environment}:${name}:${ticket}`, the API's rotation id. */
   idOf(c: StackCredential): string;
   /** The rotation policy YAML for a credential, the seed's template with a short cutover. */
@@ -221,7 +261,13 @@ export async function startRotationStack(
   const settings = loadSettings();
   const run = randomBytes(3).toString('hex');
   const token = () => `rk_${randomBytes(16).toString('hex')}`;
-  const tokens: Record<Who, string> = { alice: token(), bob: token(), carol: token(), dave: token() };
+  const tokens: Record<Who, string> = {
+    alice: token(),
+    bob: token(),
+    carol: token(),
+    dave: token(),
+    erin: token(),
+  };
   const masterKey = `sk-master-${randomBytes(12).toString('hex')}`;
   const secrets = new Set<string>([masterKey]);
   const responses: string[] = [];
@@ -247,13 +293,21 @@ export async function startRotationStack(
     const dir = mkdtempSync(path.join(process.env.REKEY_TEST_RUN_DIR ?? tmpdir(), 'rotation-stack-'));
     closers.push(async () => rmSync(dir, { recursive: true, force: true }));
     const evidenceDir = path.join(dir, 'evidence');
+    const appReportsDir = path.join(dir, 'app-reports');
     const gateway: Simulator = buildSimulator({
       masterKey,
-      provisioningKey: `sk-or-${randomBytes(8).toString('hex')}`,
+      // One admin key for every admin API, so the stack's single admin secret serves each adapter.
+      provisioningKey: masterKey,
+      portkeyAdminKey: masterKey,
+      openAiAdmin: { adminKey: masterKey, projectId: STACK_OPENAI_PROJECT, projectName: STACK_OWNER },
+      openRouterAccount: STACK_OWNER,
+      ...(opts.spendLog ? { spendLog: opts.spendLog } : {}),
       now: Date.now,
     });
     const gatewayBase = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => gateway.app.close());
+    const replicas = await startReplicas(gateway, opts.replicas ?? []);
+    for (const r of replicas) closers.push(() => r.app.close());
     const asMaster = async (method: string, url: string, body?: unknown) => {
       const res = await fetch(`${gatewayBase}${url}`, {
         method,
@@ -266,6 +320,8 @@ export async function startRotationStack(
       if (!res.ok) throw new Error(`${method} ${url} answered ${res.status}`);
       return res;
     };
+    // LiteLLM refuses keys whose team does not exist: the platform team creates it, not rekey.
+    await asMaster('POST', '/team/new', { team_id: 'platform-ai', team_alias: 'platform-ai' });
     const newGatewayKey = async () => {
       const res = await asMaster('POST', '/key/generate', {
         models: ['gpt-4o-mini', 'text-embedding-3-small'],
@@ -292,7 +348,11 @@ export async function startRotationStack(
     // The admin key sits beside each credential's secret, in every store in use.
     const adminSecret = `rekey-stack-admin-${run}`;
     for (const b of backends) await stores[b]!.put(adminSecret, masterKey);
-    for (const c of credentials) await storeOf(c).put(c.name, await newGatewayKey());
+    for (const c of credentials) {
+      const adapterKey = await issueAppKey(gatewayBase, masterKey, c.adapter, `${STACK_CONSUMER}-${c.name}`);
+      if (adapterKey) secrets.add(adapterKey);
+      await storeOf(c).put(c.name, adapterKey ?? (await newGatewayKey()));
+    }
     const registry = parseRegistry(
       stringify({
         credentials: credentials.map((c) => ({
@@ -302,14 +362,31 @@ export async function startRotationStack(
           gateway: {
             base_url: `${gatewayBase}/v1`,
             admin_adapter: c.adapter,
-            // A manual gateway has no key admin in rekey; its admin key only reads the spend log.
-            admin_base_url: gatewayBase,
-            admin_key_secret: adminSecret,
+            // A manual gateway has no key admin in rekey; its admin key only reads the spend log. On
+            // app-reported telemetry it needs none.
+            ...(c.adapter === 'manual' && telemetryKind === 'app-reports'
+              ? {}
+              : { admin_base_url: adminBaseUrl(gatewayBase, c.adapter), admin_key_secret: adminSecret }),
+            ...adapterRegistryFields(c.adapter),
+            ...(replicas.length ? { replicas: replicas.map((r) => `${r.base}/v1`) } : {}),
           },
           telemetry: prometheusUrl
             ? { adapter: 'prometheus', url: prometheusUrl }
-            : { adapter: 'litellm-spend-logs' },
-          consumers: [{ app: STACK_CONSUMER, environment: c.environment, reload: 'dynamic' }],
+            : {
+                adapter: telemetryKind,
+                ...(telemetryKind === 'litellm-spend-logs' && opts.spendLogLagSeconds !== undefined
+                  ? { lag_seconds: opts.spendLogLagSeconds }
+                  : {}),
+              },
+          consumers: [
+            {
+              app: STACK_CONSUMER,
+              environment: c.environment,
+              reload: 'dynamic',
+              // App reports attribute usage to the reporting consumer's owner.
+              ...(telemetryKind === 'app-reports' ? { owner: 'platform-ai' } : {}),
+            },
+          ],
         })),
       }),
       'rotation stack registry',
@@ -317,7 +394,12 @@ export async function startRotationStack(
 
     const taskQueue = `rotation-stack-${run}`;
     const deps = buildActivityDeps(
-      { ...settings, REKEY_EVIDENCE_DIR: evidenceDir, ...opts.workerSettings },
+      {
+        ...settings,
+        REKEY_EVIDENCE_DIR: evidenceDir,
+        REKEY_APP_REPORTS_DIR: appReportsDir,
+        ...opts.workerSettings,
+      },
       {
         registry,
         env: { ...EMULATOR_ENV, ...Object.assign({}, ...backends.map((b) => stores[b]!.env)) },
@@ -354,6 +436,7 @@ export async function startRotationStack(
         { sha256: tokenHash(tokens.bob), principal: 'bob@example.com', roles: ['approver'] },
         { sha256: tokenHash(tokens.carol), principal: 'carol@example.com', roles: ['operator'] },
         { sha256: tokenHash(tokens.dave), principal: 'dave@example.com', roles: ['viewer'] },
+        { sha256: tokenHash(tokens.erin), principal: STACK_CONSUMER, roles: ['reporter'] },
       ]),
       taskQueue,
       temporalUiUrl: settings.TEMPORAL_UI_URL,
@@ -361,6 +444,7 @@ export async function startRotationStack(
       webhookTargets: webhookAllowlistOf({ ...settings, ...opts.workerSettings }),
       secretStoreFor: (c) => deps.secretStoreFor(c),
       evidence: createFilesystemEvidenceStore(evidenceDir),
+      appReports: createAppReportStore(appReportsDir),
       logger: { level: 'info', stream: apiLog },
     });
     closers.push(() => app.close());
@@ -418,10 +502,25 @@ export async function startRotationStack(
           }
         }
       };
+      // On app-reported telemetry the app reports its calls, with an hour of reports before it started.
+      const reporter: UsageReporter | undefined =
+        telemetryKind === 'app-reports'
+          ? await startUsageReporter({
+              consumer: STACK_CONSUMER,
+              instance: `stack-app-${c.name}`,
+              post: async (body) =>
+                (await call('POST', reportsUrl(c), 'erin', body, { 'content-type': 'application/json' }))
+                  .statusCode,
+              currentFingerprint: () => fingerprint(key),
+              backfillMinutes: 60,
+              backfillRate: requestsPerMinute,
+            })
+          : undefined;
       const send = async () => {
         const pause = 60_000 / requestsPerMinute;
         for (let next = Date.now(); running;) {
           const fp = fingerprint(key);
+          const startedAt = Date.now();
           let answer: string;
           try {
             await client.chat.completions.create({
@@ -434,6 +533,7 @@ export async function startRotationStack(
             answer = err instanceof OpenAI.APIError && err.status ? String(err.status) : 'network';
           }
           const now = Date.now();
+          reporter?.record(fp, answer, now - startedAt);
           const s = stats.get(fp) ?? { answers: {}, firstAt: now, lastAt: now };
           s.answers[answer] = (s.answers[answer] ?? 0) + 1;
           s.lastAt = now;
@@ -446,7 +546,7 @@ export async function startRotationStack(
       const tasks = [refresh(), send()];
       const stop = async () => {
         running = false;
-        await Promise.allSettled(tasks);
+        await Promise.allSettled([...tasks, reporter?.stop()]);
       };
       closers.push(stop);
       return {
@@ -454,6 +554,8 @@ export async function startRotationStack(
           return fingerprint(key);
         },
         stats: (fp) => stats.get(fp),
+        reports: reporter?.reports ?? { stored: 0, refused: [] },
+        stopReporting: () => void reporter?.stop(),
         async untilKey(fp, timeoutMs = 10_000) {
           const deadline = Date.now() + timeoutMs;
           while (fingerprint(key) !== fp) {
@@ -466,6 +568,7 @@ export async function startRotationStack(
     };
 
     const idOf = (c: StackCredential) => `${c.environment}:${c.name}:${c.ticket}`;
+    const reportsUrl = (c: StackCredential) => `/v1/credentials/${c.environment}/${c.name}/usage-reports`;
     const call: RotationStack['call'] = async (method, url, who, payload, headers = {}) => {
       const res = await app.inject({
         method,
@@ -505,6 +608,7 @@ export async function startRotationStack(
             usage_owner_check: 'required',
             cost_anomaly_check: 'required',
             old_key_negative_test: 'required',
+            ...o.evidence,
           },
         },
       });
@@ -575,18 +679,22 @@ export async function startRotationStack(
       client,
       app,
       gatewayBase,
+      replicas,
       stores,
       readSecret: (c) => storeOf(c).appRead(c.name),
       taskQueue,
       prometheusUrl,
+      appReportsDir,
       apiUrl,
       tokens,
       secrets,
       responses,
       logLines,
       keyValue,
+      gatewayAdminKey: masterKey,
       newGatewayKey,
       setFaults,
+      setSpendLog: (settings) => configureSpendLog(gateway.state, settings),
       gatewayStatus,
       startApp,
       idOf,

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { buildSimulator, type Simulator } from '../../simulator/app';
+import { buildSimulator, type Simulator, type SimulatorOptions } from '../../simulator/app';
 
 /**
  * A reference gateway on a free loopback port, with fresh admin keys and a clock that follows real time
@@ -19,12 +19,16 @@ export interface RunningSimulator {
     body?: unknown,
     key?: string,
   ): Promise<{ status: number; body: Record<string, unknown> }>;
-  /** Generates a LiteLLM-style key; returns its value and token. */
+  /** Creates a LiteLLM team unless it exists (LiteLLM refuses keys whose team does not exist). */
+  ensureTeam(teamId: string): Promise<void>;
+  /** Generates a LiteLLM-style key (its team created first); returns its value and token. */
   newKey(fields?: Record<string, unknown>): Promise<{ key: string; token: string }>;
   close(): Promise<void>;
 }
 
-export async function startSimulator(opts: { revocationDelayMs?: number } = {}): Promise<RunningSimulator> {
+export async function startSimulator(
+  opts: Pick<SimulatorOptions, 'revocationDelayMs' | 'litellm' | 'spendLog'> = {},
+): Promise<RunningSimulator> {
   const masterKey = `sk-master-${randomBytes(8).toString('hex')}`;
   const provisioningKey = `sk-or-prov-${randomBytes(8).toString('hex')}`;
   let offset = 0;
@@ -49,6 +53,11 @@ export async function startSimulator(opts: { revocationDelayMs?: number } = {}):
       body: (res.status === 204 ? {} : await res.json()) as Record<string, unknown>,
     };
   };
+  const ensureTeam = async (teamId: string) => {
+    if (sim.state.teams.has(teamId)) return;
+    const res = await admin('POST', '/team/new', { team_id: teamId, team_alias: teamId });
+    if (res.status !== 200) throw new Error(`team/new answered ${res.status}`);
+  };
   return {
     sim,
     base,
@@ -56,12 +65,11 @@ export async function startSimulator(opts: { revocationDelayMs?: number } = {}):
     provisioningKey,
     clock,
     admin,
+    ensureTeam,
     async newKey(fields = {}) {
-      const res = await admin('POST', '/key/generate', {
-        models: ['gpt-4o-mini', 'text-embedding-3-small'],
-        team_id: 'platform-ai',
-        ...fields,
-      });
+      const body = { models: ['gpt-4o-mini', 'text-embedding-3-small'], team_id: 'platform-ai', ...fields };
+      if (typeof body.team_id === 'string') await ensureTeam(body.team_id);
+      const res = await admin('POST', '/key/generate', body);
       if (res.status !== 200) throw new Error(`key/generate answered ${res.status}`);
       return res.body as { key: string; token: string };
     },

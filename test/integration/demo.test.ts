@@ -223,7 +223,7 @@ describe.each(BACKENDS)('make demo BACKEND=$backend', ({ backend, kind }) => {
     );
     expect(run.stdout).toMatch(/replacement-key-revoked: \S+ disabled-and-deleted: .*\(by bob@demo\)/);
     expect(run.stdout).toMatch(
-      /kept key revoked at \S+ by bob@demo: the gateway's \/key\/info answers 404 .* gets 401/,
+      /kept key revoked at \S+ by bob@demo: the gateway's \/key\/info answers 200 status deleted .* gets 401/,
     );
     const { bundle } = evidenceOf(run);
     expect(bundle).toMatchObject({

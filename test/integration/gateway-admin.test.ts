@@ -1,8 +1,9 @@
 import { ADMIN_ADAPTERS, issueReplacementKey, revokeKey } from '../../activities/gateway';
 import type { GatewayAdmin } from '../../domain/ports';
-import type { KeyScope, SecretVersionRef } from '../../domain/activity-io';
+import type { KeyScope } from '../../domain/activity-io';
 import { hashKey } from '../../simulator/state';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
+import { stagingArea } from '../helpers/staging-area';
 
 // The admin adapters against the reference gateway's LiteLLM and OpenRouter admin APIs over HTTP.
 let gw: RunningSimulator;
@@ -20,25 +21,9 @@ afterAll(async () => {
   await gw?.close();
 });
 
-/** Where staged keys land in these tests: only their references leave, like the vault's. */
-function stagingArea() {
-  const staged: { value: string; keyId: string }[] = [];
-  const stage = (value: string, keyId: string): Promise<SecretVersionRef> => {
-    staged.push({ value, keyId });
-    return Promise.resolve({
-      store: 'https://vault.test',
-      name: 'k-pending',
-      version: `v${staged.length}`,
-      fingerprint: 'sha256:000000000000',
-      enabled: true,
-      gatewayKeyId: keyId,
-    });
-  };
-  return { staged, stage };
-}
 const liveRekeyKeys = (rotationId: string) =>
   [...gw.sim.state.keys.values()].filter(
-    (k) => !k.deleted && !k.blocked && k.keyAlias === `rekey:${rotationId}`,
+    (k) => !k.deleted && !k.blocked && k.metadata.rekey_rotation === rotationId,
   );
 const works = async (value: string) =>
   (await fetch(`${gw.base}/v1/models`, { headers: { authorization: `Bearer ${value}` } })).status;
@@ -50,7 +35,7 @@ const chat = async (value: string) => {
     body: JSON.stringify({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'hi' }] }),
   });
   expect(res.status).toBe(200);
-  return res.headers.get('x-request-id')!;
+  return res.headers.get('x-litellm-call-id')!;
 };
 
 describe('LiteLLM admin adapter', () => {
@@ -71,7 +56,7 @@ describe('LiteLLM admin adapter', () => {
       rpm_limit: 600,
       metadata: { app: 'chat' },
     });
-    expect(await litellm.describeKey(key)).toEqual({ keyId: token, scope });
+    expect(await litellm.describeKey(key)).toMatchObject({ keyId: token, scope });
     expect(await litellm.describeKey('sk-never-issued')).toBeUndefined();
   });
 
@@ -93,7 +78,7 @@ describe('LiteLLM admin adapter', () => {
     await expect(issueReplacementKey(litellm, 'rot-2', scope, undefined, failing)).rejects.toThrow(
       'vault unavailable',
     );
-    const orphan = [...gw.sim.state.keys.values()].find((k) => k.keyAlias === 'rekey:rot-2')!;
+    const orphan = [...gw.sim.state.keys.values()].find((k) => k.metadata.rekey_rotation === 'rot-2')!;
     const { staged, stage } = stagingArea();
     const retry = await issueReplacementKey(litellm, 'rot-2', scope, undefined, stage);
     expect(retry.keyId).not.toBe(orphan.token);
@@ -171,14 +156,14 @@ describe('OpenRouter admin adapter', () => {
     );
     const oldValue = (created.body as { key: string }).key;
     const described = await openrouter.describeKey(oldValue);
-    expect(described).toEqual({ keyId: hashKey(oldValue), scope: { models: [], maxBudget: 25 } });
+    expect(described).toMatchObject({ keyId: hashKey(oldValue), scope: { models: [], maxBudget: 25 } });
 
     const { staged, stage } = stagingArea();
     const first = await issueReplacementKey(openrouter, 'rot-or', described!.scope, undefined, stage);
     const again = await issueReplacementKey(openrouter, 'rot-or', described!.scope, first.pending, stage);
     expect(again).toMatchObject({ keyId: first.keyId, reused: true });
     expect(staged).toHaveLength(1);
-    expect(first.scope).toEqual({ models: [], maxBudget: 25 });
+    expect(first.scope).toMatchObject({ models: [], maxBudget: 25, keyAlias: 'prod-router.rekey/rot-or' });
 
     expect(await revokeKey(openrouter, described!.keyId)).toBe('revoked');
     expect(await works(oldValue)).toBe(401);
@@ -216,7 +201,7 @@ describe('OpenRouter admin adapter', () => {
       type: 'ScopeBroadened',
       message: expect.stringMatching(/max_budget: unlimited instead of 10/),
     });
-    const made = [...gw.sim.state.keys.values()].find((k) => k.keyAlias === 'rekey:rot-broad')!;
+    const made = [...gw.sim.state.keys.values()].find((k) => k.keyAlias === 'key.rekey/rot-broad')!;
     expect(made.blocked || made.deleted).toBe(true);
   });
 });

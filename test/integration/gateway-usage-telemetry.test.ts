@@ -8,6 +8,9 @@ import {
 } from '../../activities/telemetry';
 import type { CredentialRef } from '../../domain/activity-io';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
+import { spendLogQuery } from '../../activities/telemetry/gateway-usage/litellm-spend-logs';
+import { TelemetryLagging } from '../../activities/telemetry';
+import { configureSpendLog, LITELLM_SPEND_LOG_ROW_CAP } from '../../simulator/spend-log';
 
 // The gateway-usage adapters (LiteLLM spend log, OpenRouter per-key usage) against the reference gateway.
 let gw: RunningSimulator;
@@ -37,12 +40,27 @@ async function send(key: string, n: number, user: string) {
     });
 }
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The spend-log adapter with no lag margin: a window is complete once any later row exists. */
+const spendLogTelemetry = (extra: { lagSeconds?: number } = {}) =>
+  createLiteLlmSpendLogTelemetry({
+    baseUrl: gw.base,
+    adminKey: () => Promise.resolve(gw.masterKey),
+    lagSeconds: 0,
+    ...extra,
+  });
+
+/** One request of another key after `toMs`: the row that shows the log has caught up with a window. */
+async function laterRow(toMs: number) {
+  while (Date.now() <= toMs) await sleep(2);
+  const bystander = await gw.newKey();
+  await send(bystander.key, 1, 'bystander');
+}
+
 describe('LiteLLM spend-log telemetry', () => {
   it('counts requests, tokens and spend per key and old-key requests per consumer from the spend log', async () => {
-    const telemetry = createLiteLlmSpendLogTelemetry({
-      baseUrl: gw.base,
-      adminKey: () => Promise.resolve(gw.masterKey),
-    });
+    const telemetry = spendLogTelemetry();
     const old = await gw.newKey({ team_id: 'platform-ai' });
     const other = await gw.newKey();
     const from = Date.now() - 1000;
@@ -51,8 +69,10 @@ describe('LiteLLM spend-log telemetry', () => {
     await send(old.key, 2, 'rekey-canary');
     await send(other.key, 5, 'customer-chat-api');
     const to = Date.now() + 1;
+    await laterRow(to);
     const w = await telemetry.window(credential, { fingerprint: fingerprint(old.key) }, from, to);
     expect(w).toMatchObject({ requests: 6, serverErrors: 0 });
+    expect(w.complete).toBeUndefined();
     expect(w.tokens).toBeGreaterThan(0);
     expect(
       await telemetry.usageByConsumer(credential, { fingerprint: fingerprint(old.key) }, from, to),
@@ -60,8 +80,10 @@ describe('LiteLLM spend-log telemetry', () => {
       { consumer: 'customer-chat-api', requests: 3 },
       { consumer: 'enrichment-worker', requests: 1 },
     ]);
+    const quietTo = Date.now() + 1;
+    await laterRow(quietTo);
     expect(
-      await telemetry.usageByConsumer(credential, { fingerprint: fingerprint(old.key) }, to, to + 60_000),
+      await telemetry.usageByConsumer(credential, { fingerprint: fingerprint(old.key) }, to, quietTo),
     ).toEqual([
       { consumer: 'customer-chat-api', requests: 0 },
       { consumer: 'enrichment-worker', requests: 0 },
@@ -76,10 +98,7 @@ describe('LiteLLM spend-log telemetry', () => {
   });
 
   it('calls attribution inconclusive, not failed, while the key has no usage in the spend log', async () => {
-    const telemetry = createLiteLlmSpendLogTelemetry({
-      baseUrl: gw.base,
-      adminKey: () => Promise.resolve(gw.masterKey),
-    });
+    const telemetry = spendLogTelemetry();
     const silent = await gw.newKey({ team_id: 'platform-ai' });
     const attribution = await telemetry.attribution(
       credential,
@@ -99,10 +118,7 @@ describe('LiteLLM spend-log telemetry', () => {
   });
 
   it('counts only 5xx as server errors and says it cannot see refusals, which never reach the log', async () => {
-    const telemetry = createLiteLlmSpendLogTelemetry({
-      baseUrl: gw.base,
-      adminKey: () => Promise.resolve(gw.masterKey),
-    });
+    const telemetry = spendLogTelemetry();
     const key = await gw.newKey();
     const from = Date.now() - 1000;
     /** Requests answered with this status (each one fails, so each is sent on its own). */
@@ -115,7 +131,9 @@ describe('LiteLLM spend-log telemetry', () => {
     await gw.admin('DELETE', `/sim/faults/${key.token}`);
     await gw.admin('POST', '/key/block', { key: key.token });
     await send(key.key, 1, 'customer-chat-api').catch(() => undefined);
-    const w = await telemetry.window(credential, { fingerprint: fingerprint(key.key) }, from, Date.now() + 1);
+    const to = Date.now() + 1;
+    await laterRow(to);
+    const w = await telemetry.window(credential, { fingerprint: fingerprint(key.key) }, from, to);
     // The refusal is absent from the log, so the source declares auth errors and rate limits
     // unobservable; the logged 429s are failures, but not server errors.
     expect(w).toMatchObject({ requests: 3, authErrors: 0, rateLimited: 0, serverErrors: 1 });
@@ -132,6 +150,103 @@ describe('LiteLLM spend-log telemetry', () => {
         perConsumer: true,
       },
     });
+  });
+
+  it("asks for end_date = the day after the window's end, as LiteLLM reads end_date as that day's 00:00 UTC", async () => {
+    const noon = Date.parse('2026-12-01T12:00:00Z');
+    expect(spendLogQuery(noon - 3600_000, noon, 'abc')).toBe(
+      'start_date=2026-12-01&end_date=2026-12-02&summarize=false&api_key=abc',
+    );
+    // A window ending exactly at midnight holds nothing of the next day.
+    expect(spendLogQuery(noon, Date.parse('2026-12-02T00:00:00Z'))).toContain('end_date=2026-12-02&');
+    const key = await gw.newKey();
+    await send(key.key, 2, 'customer-chat-api');
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 24 * 3600_000).toISOString().slice(0, 10);
+    const asked = (end: string) =>
+      gw.admin('GET', `/spend/logs?start_date=${today}&end_date=${end}&api_key=${key.token}&summarize=false`);
+    expect((await asked(today)).body).toEqual([]);
+    expect((await asked(tomorrow)).body).toHaveLength(2);
+  });
+
+  it('names the consumer by end_user and never shows "None" or "" as one', async () => {
+    const telemetry = spendLogTelemetry();
+    const key = await gw.newKey();
+    const from = Date.now() - 1000;
+    await send(key.key, 2, 'enrichment-worker');
+    await send(key.key, 1, 'None');
+    await send(key.key, 1, '');
+    const to = Date.now() + 1;
+    await laterRow(to);
+    expect(
+      await telemetry.usageByConsumer(credential, { fingerprint: fingerprint(key.key) }, from, to),
+    ).toEqual([
+      { consumer: 'customer-chat-api', requests: 0 },
+      { consumer: 'enrichment-worker', requests: 2 },
+      { consumer: 'unattributed', requests: 2 },
+    ]);
+  });
+
+  it("treats an answer cut at LiteLLM's row cap as an error unless it still reaches the window's start", async () => {
+    const telemetry = spendLogTelemetry();
+    const key = await gw.newKey();
+    // With the key's hash the adapter asks for the key's rows only (`api_key=`).
+    const fp = { fingerprint: fingerprint(key.key), gatewayKeyId: key.token };
+    configureSpendLog(gw.sim.state, { rowCap: 3 });
+    try {
+      await send(key.key, 2, 'customer-chat-api');
+      const from = Date.now();
+      await sleep(2);
+      await send(key.key, 2, 'customer-chat-api');
+      const to = Date.now() + 1;
+      await laterRow(to);
+      const cut = await gw.admin('GET', `/spend/logs?${spendLogQuery(from - 60_000, to, key.token)}`);
+      expect(cut.body).toHaveLength(3);
+      // The newest three rows reach back past `from`: the window [from, to) is whole.
+      expect(await telemetry.window(credential, fp, from, to)).toMatchObject({ requests: 2 });
+      // They do not reach back to a window that starts earlier: its count would be short.
+      await expect(telemetry.window(credential, fp, from - 60_000, to)).rejects.toThrow(
+        /row cap \(x-litellm-spend-logs-truncated\)/,
+      );
+    } finally {
+      configureSpendLog(gw.sim.state, { rowCap: LITELLM_SPEND_LOG_ROW_CAP });
+    }
+  });
+
+  it('calls a window incomplete until the log holds a row past its end plus the lag, and gives no consumer counts before', async () => {
+    const telemetry = spendLogTelemetry({ lagSeconds: 1 });
+    const key = await gw.newKey();
+    const fp = { fingerprint: fingerprint(key.key) };
+    configureSpendLog(gw.sim.state, { batchMs: 1500 });
+    try {
+      const from = Date.now() - 1000;
+      await send(key.key, 3, 'customer-chat-api');
+      const to = Date.now() + 1;
+      // Rows wait for the batch writer: the window reads short, and says so.
+      const early = await telemetry.window(credential, fp, from, to);
+      expect(early).toMatchObject({ requests: 0, complete: false });
+      await expect(telemetry.usageByConsumer(credential, fp, from, to)).rejects.toBeInstanceOf(
+        TelemetryLagging,
+      );
+      // Written, but nothing yet lies a second past the window's end: still incomplete.
+      await sleep(1600);
+      expect(await telemetry.window(credential, fp, from, to)).toMatchObject({
+        requests: 3,
+        complete: false,
+      });
+      // A row past the lag margin, once written, completes the window.
+      await laterRow(to + 1000);
+      await sleep(1600);
+      const late = await telemetry.window(credential, fp, from, to);
+      expect(late).toMatchObject({ requests: 3 });
+      expect(late.complete).toBeUndefined();
+      expect(await telemetry.usageByConsumer(credential, fp, from, to)).toEqual([
+        { consumer: 'customer-chat-api', requests: 3 },
+        { consumer: 'enrichment-worker', requests: 0 },
+      ]);
+    } finally {
+      configureSpendLog(gw.sim.state, { batchMs: 0 });
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import { applyNodeExtraCaCerts, freePort } from '../../scripts/local-stack';
 import { buildActivityDeps } from '../../worker';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 import { EMULATOR_ENV } from '../helpers/emulator-env';
+import { configureSpendLog } from '../../simulator/spend-log';
 
 // The hold's observation, the gateway key actions and the canary request pre-check as the worker
 // wires them (buildActivityDeps: registry, Key Vault, admin adapter, telemetry adapter), against the
@@ -30,6 +31,8 @@ const consumers = [
 let gw: RunningSimulator;
 let vault: SecretClient;
 let acts: RotationActivities;
+/** The same activities, waiting 3 s (not 30 s) for a lagging spend log. */
+let impatient: RotationActivities;
 let spendLogged: CredentialRef;
 let unreachable: CredentialRef;
 const keys: string[] = [];
@@ -59,7 +62,8 @@ beforeAll(async () => {
             admin_key_secret: adminSecret,
             canary: { timeout_seconds: 5 },
           },
-          telemetry: { adapter: 'litellm-spend-logs', unobservable: ['latency'] },
+          // No lag margin: a window is complete once the log holds any later row.
+          telemetry: { adapter: 'litellm-spend-logs', lag_seconds: 0, unobservable: ['latency'] },
           consumers,
         },
         {
@@ -75,7 +79,9 @@ beforeAll(async () => {
     }),
     'hold observation test registry',
   );
-  acts = createActivities(buildActivityDeps(loadSettings(), { registry, env: EMULATOR_ENV }));
+  const deps = buildActivityDeps(loadSettings(), { registry, env: EMULATOR_ENV });
+  acts = createActivities(deps);
+  impatient = createActivities({ ...deps, telemetryCatchUpMs: 3000 });
   spendLogged = registry.lookup(watched, environment)!;
   unreachable = registry.lookup(blind, environment)!;
 });
@@ -95,12 +101,22 @@ async function send(key: string, n: number, user: string) {
   const ai = new OpenAI({ apiKey: key, baseURL: `${gw.base}/v1`, maxRetries: 0 });
   const ids: string[] = [];
   for (let i = 0; i < n; i++) {
-    const { request_id } = await ai.chat.completions
+    const { response } = await ai.chat.completions
       .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: `m${i}` }], user })
       .withResponse();
-    ids.push(request_id!);
+    // LiteLLM's request id header (it sends no x-request-id).
+    ids.push(response.headers.get('x-litellm-call-id')!);
   }
   return ids;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A request of another key after `toMs`: the row that shows the spend log has caught up with a window. */
+async function laterRow(toMs: number) {
+  while (Date.now() <= toMs) await sleep(2);
+  const bystander = await gw.newKey();
+  await send(bystander.key, 1, 'bystander');
 }
 
 const works = async (value: string) =>
@@ -115,6 +131,7 @@ describe('observeHoldWindow', () => {
     await send(fresh.key, 3, 'customer-chat-api');
     await send(fresh.key, 1, 'rekey-canary');
     const toMs = Date.now() + 1;
+    await laterRow(toMs);
 
     const seen = await acts.observeHoldWindow({
       credential: spendLogged,
@@ -149,6 +166,60 @@ describe('observeHoldWindow', () => {
     });
     const recorded = JSON.stringify(seen);
     for (const value of [old.key, fresh.key, gw.masterKey]) expect(recorded).not.toContain(value);
+  });
+
+  /** 2 new-key and 1 old-key requests, a later row, then the window observed by `activities`. */
+  async function observeTraffic(activities: RotationActivities) {
+    const old = await newKey();
+    const fresh = await newKey();
+    const fromMs = Date.now() - 1000;
+    await send(fresh.key, 2, 'customer-chat-api');
+    await send(old.key, 1, 'enrichment-worker');
+    const toMs = Date.now() + 1;
+    await laterRow(toMs);
+    return activities.observeHoldWindow({
+      credential: spendLogged,
+      newKey: fresh.ref,
+      oldKey: old.ref,
+      fromMs,
+      toMs,
+    });
+  }
+
+  it('looks again while the spend log lags behind the window, and answers once it has caught up', async () => {
+    configureSpendLog(gw.sim.state, { batchMs: 1500 });
+    try {
+      // The rows wait up to 1.5 s for the batch writer; the observation waits with them.
+      const seen = await observeTraffic(acts);
+      expect(seen.errors).toEqual([]);
+      expect(seen.newKey).toMatchObject({ requests: 2 });
+      expect(seen.newKey!.complete).toBeUndefined();
+      expect(seen.oldKeyByConsumer).toEqual([
+        { consumer: 'customer-chat-api', requests: 0 },
+        { consumer: 'enrichment-worker', requests: 1 },
+      ]);
+    } finally {
+      configureSpendLog(gw.sim.state, { batchMs: 0 });
+    }
+  });
+
+  it('answers incomplete, with no old-key counts to read as drained, when the spend log does not catch up in time', async () => {
+    // A stalled batch writer: nothing is written while the observation waits.
+    configureSpendLog(gw.sim.state, { batchMs: 600_000 });
+    try {
+      const started = Date.now();
+      const seen = await observeTraffic(impatient);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      expect(seen.newKey).toMatchObject({ requests: 0, complete: false });
+      expect(seen.newKeyByConsumer).toBeUndefined();
+      expect(seen.oldKeyByConsumer).toBeUndefined();
+      expect(seen.errors).toEqual([
+        expect.stringMatching(/^new-key consumers: the spend log has not caught up/),
+        expect.stringMatching(/^old-key consumers: the spend log has not caught up/),
+      ]);
+    } finally {
+      configureSpendLog(gw.sim.state, { batchMs: 0 });
+    }
   });
 
   it('reports a telemetry source it cannot reach as errors, without throwing and without figures', async () => {

@@ -39,11 +39,11 @@ describe('the reference gateway, OpenAI API', () => {
     const models = await ai.models.list();
     expect(models.data.map((m) => m.id)).toEqual(['gpt-4o-mini', 'text-embedding-3-small']);
 
-    const chat = await ai.chat.completions.create({
-      model: 'gpt-4o-mini',
-      messages: [{ role: 'user', content: 'ping' }],
-    });
-    expect(chat._request_id).toMatch(/^req_[0-9a-f]{24}$/);
+    const { data: chat, response } = await ai.chat.completions
+      .create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'ping' }] })
+      .withResponse();
+    // LiteLLM's request id header; it sends no x-request-id, so the SDK's own request id stays empty.
+    expect(response.headers.get('x-litellm-call-id')).toMatch(/^req_[0-9a-f]{24}$/);
     expect(chat.choices[0]?.message.content).toMatch(/rekey simulator/);
     expect(chat.usage?.total_tokens).toBeGreaterThan(0);
     const again = await ai.chat.completions.create({
@@ -107,14 +107,15 @@ describe('the reference gateway, OpenAI API', () => {
     expect(resp.usage?.total_tokens).toBeGreaterThan(0);
   });
 
-  it('answers an unknown key with 401 and an OpenAI-style error body', async () => {
+  it("answers an unknown key with LiteLLM's 401 token_not_found_in_db body and its call id", async () => {
     const err = (await client('sk-unknown-key-000000')
       .models.list()
       .catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>;
     expect(err).toBeInstanceOf(OpenAI.AuthenticationError);
     expect(err.status).toBe(401);
-    expect(err.code).toBe('invalid_api_key');
-    expect(err.requestID).toMatch(/^req_/);
+    expect(err.type).toBe('token_not_found_in_db');
+    expect(err.code).toBe('401');
+    expect(err.headers?.get('x-litellm-call-id')).toMatch(/^req_/);
   });
 
   it('enforces the key scope: a model outside it is refused with 403', async () => {
@@ -170,7 +171,8 @@ describe('the reference gateway, LiteLLM admin API', () => {
         code: '404',
       },
     });
-    expect((await admin('GET', `/key/info?key=${token}`)).status).toBe(404);
+    // As LiteLLM 1.110: a deleted key's info is 200 with status "deleted", not 404.
+    expect((await admin('GET', `/key/info?key=${token}`)).body.info).toMatchObject({ status: 'deleted' });
     expect(await statusOf(client(key).models.list())).toBe(401);
   });
 
@@ -192,22 +194,30 @@ describe('the reference gateway, LiteLLM admin API', () => {
     const logs = (await admin('GET', `/spend/logs?api_key=${encodeURIComponent(key)}`)).body as unknown as {
       api_key: string;
       user: string;
+      end_user: string;
       spend: number;
       status: string;
     }[];
     expect(logs).toHaveLength(3);
+    // As on LiteLLM: the caller's `user` is the row's `end_user`; `user` is the key's user_id ("" here).
     expect(
       logs.every(
-        (r) => r.api_key === token && r.user === 'enrichment-worker' && r.spend > 0 && r.status === 'success',
+        (r) =>
+          r.api_key === token &&
+          r.end_user === 'enrichment-worker' &&
+          r.user === '' &&
+          r.spend > 0 &&
+          r.status === 'success',
       ),
     ).toBe(true);
   });
 
   it('looks one request up by request_id as LiteLLM does: [row], or [null] when there is none', async () => {
     const { key } = await newKey();
-    const { request_id } = await client(key)
+    const { response } = await client(key)
       .chat.completions.create({ model: 'gpt-4o-mini', messages: [{ role: 'user', content: 'x' }] })
       .withResponse();
+    const request_id = response.headers.get('x-litellm-call-id');
     const found = await admin('GET', `/spend/logs?request_id=${request_id}`);
     expect(found.body).toEqual([expect.objectContaining({ request_id })]);
     expect((await admin('GET', '/spend/logs?request_id=req_redacted')).body).toEqual([null]);

@@ -185,6 +185,31 @@ describe('the credential registry', () => {
     ).not.toThrow();
   });
 
+  it('needs no admin key for a manual gateway on Prometheus or app-reported telemetry', () => {
+    const bare = entry('')
+      .replace('admin_adapter: litellm', 'admin_adapter: manual')
+      .replace('      admin_base_url: https://gw.example\n', '');
+    const withTelemetry = (yaml: string) => bare.replace('      adapter: litellm-spend-logs\n', yaml);
+    const prometheus = parseRegistry(
+      withTelemetry('      adapter: prometheus\n      url: http://prometheus:9090\n'),
+      'r.yaml',
+    );
+    expect(prometheus.entries[0]!.telemetry).toEqual({
+      adapter: 'prometheus',
+      url: 'http://prometheus:9090',
+    });
+    expect(prometheus.entries[0]!.gateway.admin_key_secret).toBeUndefined();
+    const reports = parseRegistry(withTelemetry('      adapter: app-reports\n'), 'r.yaml');
+    expect(reports.entries[0]!.telemetry.adapter).toBe('app-reports');
+    // The message says what every adapter needs, so the fix is in the error.
+    expect(() => parseRegistry(bare, 'r.yaml')).toThrow(
+      /litellm-spend-logs reads the gateway's admin API: set gateway\.admin_base_url and gateway\.admin_key_secret \(or use telemetry prometheus needs only url \(no admin key\), or app-reports needs no admin key/,
+    );
+    expect(() => parseRegistry(withTelemetry('      adapter: prometheus\n'), 'r.yaml')).toThrow(
+      /credentials\.0\.telemetry\.url/,
+    );
+  });
+
   it('takes the per-key signals a deployment cannot see, and refuses a signal it does not know', () => {
     const withList = (list: string) =>
       entry('      admin_key_secret: m').replace(

@@ -50,6 +50,11 @@ export interface WorldOptions {
   blind?: (keyof SignalCapabilities)[];
   /** The gateway keeps accepting the old key after revocation. */
   oldKeyStillAccepted?: boolean;
+  /**
+   * Replicas the gateway lists: one whose cache `keepsOldKey` still accepts it after revocation; one that
+   * `cutOldKeyEarly` refuses it before revoke (LiteLLM #27193).
+   */
+  replicas?: { replica: string; keepsOldKey?: boolean; cutOldKeyEarly?: boolean }[];
   /** The gateway's admin API refuses to enable a key again. */
   enableFails?: boolean;
   /** The gateway refuses the new key once the old one is disabled (a broken key cache). */
@@ -426,14 +431,36 @@ export class FakeWorld {
         const newValue = this.stable.find((v) => v.version === input.current.version)!.value;
         const oldKeyStatus = this.accepts(oldValue) ? 200 : 401;
         const newKeyStatus = this.newKeyFault?.status ?? (this.accepts(newValue) ? 200 : 401);
+        const replicas = this.opts.replicas?.map(({ replica, keepsOldKey }) => {
+          const old = keepsOldKey ? 200 : oldKeyStatus;
+          return {
+            replica,
+            oldKeyStatus: old,
+            oldKeyRejected: old === 401,
+            newKeyStatus,
+            newKeyAccepted: newKeyStatus === 200,
+            attempts: 1,
+          };
+        });
+        const worst = replicas?.find((r) => !r.oldKeyRejected);
         return {
-          oldKeyStatus,
-          oldKeyRejected: oldKeyStatus === 401,
+          oldKeyStatus: worst?.oldKeyStatus ?? oldKeyStatus,
+          oldKeyRejected: worst ? false : oldKeyStatus === 401,
           newKeyStatus,
           newKeyAccepted: newKeyStatus === 200,
           attempts: 1,
           at: new Date().toISOString(),
+          ...(replicas ? { replicas } : {}),
         };
+      },
+      checkOldKeyGrace: async (input) => {
+        record('checkOldKeyGrace');
+        const oldValue = this.stable.find((v) => v.version === input.old.version)!.value;
+        const replicas = (this.opts.replicas ?? [{ replica: 'https://gateway.example/v1' }]).map((r) => {
+          const status = !r.cutOldKeyEarly && this.accepts(oldValue) ? 200 : 401;
+          return { replica: r.replica, status, ok: status === 200 };
+        });
+        return { passed: replicas.every((r) => r.ok), at: new Date().toISOString(), replicas };
       },
       retirePrevious: async () => {
         record('retirePrevious');

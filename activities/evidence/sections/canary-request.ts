@@ -16,5 +16,6 @@ export function canaryRequest(c: CanaryRequest): EvidenceBundle['gateway']['cana
     cost: null,
     ok: c.ok,
     reason: c.reason ?? null,
+    ...(c.replica ? { replica: c.replica } : {}),
   };
 }

@@ -3,6 +3,7 @@
 import type { RotationStatus } from '../../../domain/status';
 import type { EvidenceBundle } from '../../../domain/evidence/bundle-schema';
 import { canaryRequest } from './canary-request';
+import { keyScopeOf } from './key-scope';
 import type { EvidenceContext } from './context';
 
 type Section = EvidenceBundle['gateway'];
@@ -21,6 +22,7 @@ export function gatewayOf(status: RotationStatus, { input, credential }: Evidenc
       requests: status.canary.map(canaryRequest),
     },
     attribution: attributionOf(status, input?.expectedOwner),
+    ...withKeyScope(keyScopeOf(status)),
     production: {
       newKeyRequests: status.hold?.totals.newKeyRequests ?? null,
       oldKeyRequests: status.hold?.totals.oldKeyRequests ?? null,
@@ -35,6 +37,8 @@ export function gatewayOf(status: RotationStatus, { input, credential }: Evidenc
     ],
   };
 }
+
+const withKeyScope = (k: ReturnType<typeof keyScopeOf>) => (k ? { keyScope: k } : {});
 
 /** The canary's attribution check, or an unchecked one naming the owner the ticket expected. */
 function attributionOf(status: RotationStatus, expectedOwner: string | undefined): Section['attribution'] {

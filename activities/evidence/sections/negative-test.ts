@@ -30,6 +30,7 @@ export function negativeTestOf(status: RotationStatus, input: EvidenceInput | un
     newKeyStatus: t?.newKeyStatus ?? null,
     newKeyAccepted: t?.newKeyAccepted ?? null,
     attempts: t?.attempts ?? null,
+    ...(t?.replicas ? { replicas: t.replicas } : {}),
     revocation: revocationOf(status),
     oldVersionRetired: retired
       ? {
@@ -56,5 +57,13 @@ function revocationOf(status: RotationStatus): Section['revocation'] {
     reEnabledAt: rv?.reEnabledAt ?? null,
     deletedAt: rv?.deletedAt ?? null,
     preRevokeProbe: (rv?.preRevokeProbe ?? []).map(canaryRequest),
+    ...(rv?.oldKeyGrace ? { oldKeyGrace: { ...rv.oldKeyGrace, note: graceNote(rv.oldKeyGrace) } } : {}),
   };
+}
+
+/** The grace check in words: a replica that refused the old key before revoke cost its consumers service. */
+function graceNote(grace: NonNullable<NonNullable<RotationStatus['revocation']>['oldKeyGrace']>): string {
+  const cut = grace.replicas.filter((r) => !r.ok);
+  if (cut.length === 0) return 'the old key answered 2xx on every replica until rekey revoked it';
+  return `the gateway cut the old key early on ${cut.map((r) => `${r.replica} (${r.status})`).join(', ')}: consumers still on it lost service before rekey revoked it (LiteLLM #27193)`;
 }

@@ -1,12 +1,14 @@
 // OpenRouter management API: keys by `hash`, created with a name, disabled and re-enabled with PATCH,
 // deleted with DELETE. A key is found from its value through GET /key (authenticated with the key
-// itself), whose label matches the label in the management listing. rekey names its keys
-// `rekey:<rotation id>`. No findRequest: GET /generation takes generation ids (the completion's `gen-…`
+// itself), whose label matches the label in the management listing. A replacement copies limit,
+// limit_reset, include_byok_in_limit and expires_at and is named `<old name>.rekey/<rotation id>`
+// (linkedName); keys issued by earlier releases are named `rekey:<rotation id>`. No findRequest: GET /generation takes generation ids (the completion's `gen-…`
 // id, not the `x-request-id` the canary records) and answers 404 until the generation is stored,
 // which a pre-check would misread as a request never sent.
 import type { GatewayAdmin } from '../../../domain/ports';
 import type { KeyScope } from '../../../domain/activity-io';
 import { adminCall, type AdminHttpOptions } from '../admin-http';
+import { linkedName } from '../scope';
 
 interface OpenRouterKey {
   hash: string;
@@ -14,10 +16,20 @@ interface OpenRouterKey {
   label: string;
   disabled: boolean;
   limit: number | null;
+  limit_reset?: string | null;
+  include_byok_in_limit?: boolean;
+  expires_at?: string | null;
 }
 
-const tag = (rotationId: string) => `rekey:${rotationId}`;
-const scopeOf = (k: { limit: number | null }): KeyScope => ({ models: [], maxBudget: k.limit });
+const legacyTag = (rotationId: string) => `rekey:${rotationId}`;
+const scopeOf = (k: OpenRouterKey): KeyScope => ({
+  models: [],
+  maxBudget: k.limit,
+  limitReset: k.limit_reset ?? null,
+  includeByokInLimit: k.include_byok_in_limit ?? false,
+  expiresAt: k.expires_at ?? null,
+  keyAlias: k.name,
+});
 
 export function createOpenRouterAdmin(opts: AdminHttpOptions): GatewayAdmin {
   /** Every key, following `offset` pages (OpenRouter returns up to 100 a page). */
@@ -59,14 +71,18 @@ export function createOpenRouterAdmin(opts: AdminHttpOptions): GatewayAdmin {
     },
 
     async findIssued(rotationId) {
-      const key = (await list()).find((k) => k.name === tag(rotationId));
+      const suffix = `.rekey/${rotationId}`;
+      const key = (await list()).find((k) => k.name.endsWith(suffix) || k.name === legacyTag(rotationId));
       return key ? { keyId: key.hash, scope: scopeOf(key) } : undefined;
     },
 
     async createKey(rotationId, scope) {
       const res = await adminCall<{ data: OpenRouterKey; key: string }>(opts, 'POST', '/keys', {
-        name: tag(rotationId),
+        name: linkedName(scope.keyAlias, rotationId),
         limit: scope.maxBudget ?? null,
+        limit_reset: scope.limitReset ?? null,
+        include_byok_in_limit: scope.includeByokInLimit ?? false,
+        ...(scope.expiresAt ? { expires_at: scope.expiresAt } : {}),
       });
       return { keyId: res.body.data.hash, value: res.body.key };
     },

@@ -1,10 +1,16 @@
 // Per-key traffic from Prometheus. PromQL templates select a key by `{key}`, the 12 hex characters of
 // its fingerprint, which prefix the SHA-256 `hashed_api_key` label LiteLLM (and the reference gateway)
 // exports. Counters are read at both ends of a window and subtracted, so figures are exact counts.
+// A counter only moves when Prometheus scrapes, so each edge is snapped to the first scrape at or
+// after it: the window counts what the scrapes between its edges saw, neighbouring windows share an
+// edge (nothing counted twice, nothing lost), and a window is `complete: false` until a scrape after
+// its end exists. The latency histogram's buckets are coarse: each window says how wide the bucket
+// holding its p95 is (`latencyResolutionMs`), so the gate does not call a rise inside one a regression.
 import { fingerprintHex } from '../../../domain/fingerprint';
 import type { Telemetry, TelemetryKey } from '../../../domain/ports';
 import { SIGNALS, type CredentialRef, type WindowMetrics } from '../../../domain/activity-io';
 import { observing } from '../capabilities';
+import { TelemetryLagging } from '../lag';
 import { attributionFrom, perConsumer } from '../summaries';
 
 /** PromQL per figure; `{key}` is the fingerprint hex, `{range}` the window in seconds. */
@@ -18,6 +24,10 @@ export interface QueryTemplates {
   p95LatencyMs: string;
   requestsByConsumer: string;
   requestsByTeam: string;
+  /** Per-`le` bucket counts of the latency histogram over `{range}` seconds. */
+  latencyBuckets: string;
+  /** The timestamp (seconds) of the latest scrape of the gateway at the evaluation time. */
+  scrapeTime: string;
 }
 
 const requests = (filter = '') =>
@@ -35,7 +45,15 @@ export const LITELLM_QUERIES: QueryTemplates = {
     '1000 * histogram_quantile(0.95, sum by (le) (rate(litellm_request_total_latency_metric_bucket{hashed_api_key=~"{key}.*"}[{range}s])))',
   requestsByConsumer: `sum by (end_user) (${requests()})`,
   requestsByTeam: `sum by (team) (${requests()})`,
+  latencyBuckets:
+    'sum by (le) (increase(litellm_request_total_latency_metric_bucket{hashed_api_key=~"{key}.*"}[{range}s]))',
+  scrapeTime: 'max(timestamp(litellm_proxy_total_requests_metric_total))',
 };
+
+/** How far past an edge a scrape is looked for; a scrape interval is seconds, never minutes. */
+const SCRAPE_SEARCH_S = 120;
+/** A bearer token is resolved again after this long (it may have been rotated). */
+const TOKEN_TTL_MS = 5 * 60_000;
 
 export interface PrometheusTelemetryOptions {
   /** Prometheus base URL (its HTTP API is under /api/v1). */
@@ -44,21 +62,77 @@ export interface PrometheusTelemetryOptions {
   /** End-user id the canary sends; its requests are not a consumer's. */
   canaryUser?: string;
   timeoutMs?: number;
+  /** Bearer token for Prometheus' HTTP API, resolved from the registry's secret reference. */
+  bearerToken?: () => Promise<string>;
 }
 
 type Sample = { metric: Record<string, string>; value: [number, string] };
+type Series = { metric: Record<string, string>; values: [number, string][] };
+
+/**
+ * The width, in ms, of the histogram bucket holding a p95 of `p95Ms`: `le` bounds in seconds, as
+ * Prometheus names them. Beyond the last finite bound the p95 is only known to exceed it.
+ */
+export function bucketWidthMs(les: number[], p95Ms: number): number | undefined {
+  const bounds = [...new Set(les.filter(Number.isFinite))].sort((a, b) => a - b).map((le) => le * 1000);
+  if (bounds.length === 0) return undefined;
+  const upper = bounds.findIndex((b) => b >= p95Ms);
+  if (upper < 0) return p95Ms;
+  return bounds[upper]! - (upper > 0 ? bounds[upper - 1]! : 0);
+}
+
+/** The first scrape time (ms) at or after `atMs` in a range query of scrape timestamps. */
+export function firstScrapeAtOrAfter(series: Series[], atMs: number): number | undefined {
+  const times = series.flatMap((s) => s.values.map(([, v]) => Number(v) * 1000));
+  const after = times.filter((t) => Number.isFinite(t) && t >= atMs);
+  return after.length ? Math.min(...after) : undefined;
+}
 
 export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Telemetry {
   const q: QueryTemplates = { ...LITELLM_QUERIES, ...opts.queries };
   const canaryUser = opts.canaryUser ?? 'rekey-canary';
 
-  async function query(promql: string, atMs: number): Promise<Sample[]> {
-    const url = `${opts.url.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(promql)}&time=${atMs / 1000}`;
-    const res = await fetch(url, { signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000) });
-    const body = (await res.json()) as { status: string; error?: string; data?: { result: Sample[] } };
+  let token: { value: string; until: number } | undefined;
+  async function authorization(): Promise<Record<string, string>> {
+    if (!opts.bearerToken) return {};
+    if (!token || token.until <= Date.now())
+      token = { value: await opts.bearerToken(), until: Date.now() + TOKEN_TTL_MS };
+    return { authorization: `Bearer ${token.value}` };
+  }
+  async function api<T>(path: string, params: Record<string, string>): Promise<T> {
+    const url = `${opts.url.replace(/\/+$/, '')}/api/v1/${path}?${new URLSearchParams(params).toString()}`;
+    const res = await fetch(url, {
+      headers: await authorization(),
+      signal: AbortSignal.timeout(opts.timeoutMs ?? 15_000),
+    });
+    if (res.status === 401 || res.status === 403) {
+      token = undefined;
+      throw new Error(`Prometheus refused the query (${res.status}): check telemetry.bearer_token_secret`);
+    }
+    const body = (await res.json()) as { status: string; error?: string; data?: { result: T } };
     if (!res.ok || body.status !== 'success')
       throw new Error(`Prometheus query failed (${res.status}): ${body.error ?? 'unknown'}`);
-    return body.data?.result ?? [];
+    return body.data!.result;
+  }
+  const query = async (promql: string, atMs: number) =>
+    (await api<Sample[] | undefined>('query', { query: promql, time: String(atMs / 1000) })) ?? [];
+
+  /** The first scrape at or after `atMs`, or undefined while Prometheus has none yet. */
+  async function scrapeAfter(atMs: number): Promise<number | undefined> {
+    const start = atMs / 1000;
+    const series = await api<Series[] | undefined>('query_range', {
+      query: q.scrapeTime,
+      start: String(start),
+      end: String(start + SCRAPE_SEARCH_S),
+      step: '1',
+    });
+    return firstScrapeAtOrAfter(series ?? [], atMs);
+  }
+  /** A window's edges snapped to scrapes; `complete` once a scrape after its end exists. */
+  async function edges(fromMs: number, toMs: number) {
+    const [from, to] = await Promise.all([scrapeAfter(fromMs), scrapeAfter(toMs)]);
+    if (to === undefined) return { fromMs, toMs, complete: false };
+    return { fromMs: Math.min(from ?? fromMs, to), toMs: to, complete: true };
   }
   const fill = (template: string, fingerprint: string, rangeS = 60) =>
     template
@@ -100,15 +174,23 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
       fromMs: number,
       toMs: number,
     ): Promise<WindowMetrics> {
-      const [req, auth, limited, server, tokens, spend, latency] = await Promise.all([
-        delta(q.requests, fingerprint, fromMs, toMs),
-        delta(q.authErrors, fingerprint, fromMs, toMs),
-        delta(q.rateLimited, fingerprint, fromMs, toMs),
-        delta(q.serverErrors, fingerprint, fromMs, toMs),
-        delta(q.tokens, fingerprint, fromMs, toMs),
-        delta(q.spend, fingerprint, fromMs, toMs),
-        query(fill(q.p95LatencyMs, fingerprint, (toMs - fromMs) / 1000), toMs),
+      const at = await edges(fromMs, toMs);
+      const rangeS = (at.toMs - at.fromMs) / 1000;
+      const [req, auth, limited, server, tokens, spend, latency, buckets] = await Promise.all([
+        delta(q.requests, fingerprint, at.fromMs, at.toMs),
+        delta(q.authErrors, fingerprint, at.fromMs, at.toMs),
+        delta(q.rateLimited, fingerprint, at.fromMs, at.toMs),
+        delta(q.serverErrors, fingerprint, at.fromMs, at.toMs),
+        delta(q.tokens, fingerprint, at.fromMs, at.toMs),
+        delta(q.spend, fingerprint, at.fromMs, at.toMs),
+        query(fill(q.p95LatencyMs, fingerprint, rangeS), at.toMs),
+        query(fill(q.latencyBuckets, fingerprint, rangeS), at.toMs),
       ]);
+      const p95LatencyMs = Math.round(scalar(latency));
+      const resolution = bucketWidthMs(
+        buckets.map((b) => Number(b.metric.le)),
+        p95LatencyMs,
+      );
       return {
         fromMs,
         toMs,
@@ -116,9 +198,11 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
         authErrors: auth,
         rateLimited: limited,
         serverErrors: server,
-        p95LatencyMs: Math.round(scalar(latency)),
+        p95LatencyMs,
         tokens,
         spend: Math.round(spend * 1e6) / 1e6,
+        ...(resolution === undefined ? {} : { latencyResolutionMs: Math.round(resolution) }),
+        ...(at.complete ? {} : { complete: false }),
       };
     },
 
@@ -128,9 +212,14 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
       fromMs: number,
       toMs: number,
     ) {
+      const at = await edges(fromMs, toMs);
+      // Before the scrape after the window, the last requests are not counted yet: an old key read
+      // now could look drained while an app still uses it.
+      if (!at.complete)
+        throw new TelemetryLagging('Prometheus has not scraped the gateway since the window ended yet');
       return perConsumer(
         credential,
-        await grouped(q.requestsByConsumer, 'end_user', fingerprint, fromMs, toMs),
+        await grouped(q.requestsByConsumer, 'end_user', fingerprint, at.fromMs, at.toMs),
         canaryUser,
       );
     },

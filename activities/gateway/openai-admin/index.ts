@@ -1,0 +1,1 @@
+export { createOpenAiProjectAdmin } from './openai-project-admin';

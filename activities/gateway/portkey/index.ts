@@ -1,0 +1,1 @@
+export { createPortkeyAdmin } from './portkey-admin';
