@@ -199,6 +199,11 @@ export interface RotationStack {
   ): Promise<RotationStatus>;
   /** Polls the status query through the API until the rotation is in one of the phases. */
   untilPhase(id: string, phases: string[], opts?: UntilPhaseOptions): Promise<RotationStatus>;
+  /**
+   * What on-call does for a manual gateway once the revoke gate is approved: waits for the revocation
+   * confirmation gate, deletes the old key at the gateway, and confirms it (as carol).
+   */
+  revokeByHand(c: StackCredential, oldValue: string, opts?: UntilPhaseOptions): Promise<void>;
   /** The decoded workflow history (payloads included) of each credential's rotation. */
   histories(credentials: StackCredential[]): Promise<string[]>;
   /**
@@ -301,6 +306,8 @@ export async function startRotationStack(
       portkeyAdminKey: masterKey,
       openAiAdmin: { adminKey: masterKey, projectId: STACK_OPENAI_PROJECT, projectName: STACK_OWNER },
       openRouterAccount: STACK_OWNER,
+      // Per-consumer drain on Prometheus needs end users in the series, as a deployment turns it on.
+      litellm: { endUserMetrics: true },
       ...(opts.spendLog ? { spendLog: opts.spendLog } : {}),
       now: Date.now,
     });
@@ -340,6 +347,7 @@ export async function startRotationStack(
         targets: [new URL(gatewayBase).host],
         scrapeIntervalS: 1,
         dir: path.join(dir, 'prometheus'),
+        bearerToken: masterKey,
       });
       closers.push(() => prometheus.stop());
       prometheusUrl = prometheus.url;
@@ -644,6 +652,30 @@ export async function startRotationStack(
     };
     const untilPhase: RotationStack['untilPhase'] = (id, phases, o) =>
       untilStatus(id, (s) => phases.includes(s.phase), phases.join('|'), o);
+    const revokeByHand: RotationStack['revokeByHand'] = async (c, oldValue, o) => {
+      const id = idOf(c);
+      await untilStatus(
+        id,
+        (s) => s.pendingGate?.gate === 'revocation-confirmation',
+        'revocation-confirmation',
+        o,
+      );
+      const res = await fetch(`${gatewayBase}/key/delete`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${masterKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ keys: [oldValue] }),
+      });
+      expect(res.status).toBe(200);
+      const confirmed = await call(
+        'POST',
+        `/v1/rotations/${encodeURIComponent(id)}/revocation-confirmations`,
+        'carol',
+        {
+          comment: 'deleted at the gateway',
+        },
+      );
+      expect(confirmed.statusCode).toBe(202);
+    };
 
     const histories: RotationStack['histories'] = async (list) => {
       const texts: string[] = [];
@@ -703,6 +735,7 @@ export async function startRotationStack(
       start,
       untilStatus,
       untilPhase,
+      revokeByHand,
       histories,
       assertNoKeyLeaks,
       close,

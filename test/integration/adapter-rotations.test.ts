@@ -38,8 +38,9 @@ const METHOD: Record<Adapter, string> = {
 let stack: RotationStack;
 const apps = new Map<StackCredential, StackApp>();
 const oldValues = new Map<StackCredential, string>();
+const UNTIL = { timeoutMs: 5 * 60_000, intervalMs: 1000, expectOk: true };
 const until = (c: StackCredential, done: (s: RotationStatus) => boolean, what: string) =>
-  stack.untilStatus(stack.idOf(c), done, what, { timeoutMs: 5 * 60_000, intervalMs: 1000, expectOk: true });
+  stack.untilStatus(stack.idOf(c), done, what, UNTIL);
 const untilPhase = (c: StackCredential, phases: string[]) =>
   until(c, (s) => phases.includes(s.phase), phases.join('|'));
 const rotationUrl = (c: StackCredential, suffix: string) =>
@@ -108,20 +109,8 @@ describe.each(ADAPTERS)('a full rotation through the %s adapter', (adapter) => {
       comment: `${adapter}: drain is clean`,
     });
     expect(approved.statusCode).toBe(200);
-    if (adapter === 'manual') {
-      await until(c, (s) => s.pendingGate?.gate === 'revocation-confirmation', 'revocation-confirmation');
-      // The person revokes the old key at the gateway, then says so.
-      const res = await fetch(`${stack.gatewayBase}/key/delete`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${stack.gatewayAdminKey}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ keys: [oldValue] }),
-      });
-      expect(res.status).toBe(200);
-      const confirmed = await stack.call('POST', rotationUrl(c, '/revocation-confirmations'), 'carol', {
-        comment: 'deleted at the gateway',
-      });
-      expect(confirmed.statusCode).toBe(202);
-    }
+    // The person revokes the old key at the gateway, then says so.
+    if (adapter === 'manual') await stack.revokeByHand(c, oldValue, UNTIL);
 
     const done = await untilPhase(c, ['COMPLETED']);
     expect(done.negativeTest).toMatchObject({ oldKeyRejected: true, newKeyAccepted: true });

@@ -45,8 +45,9 @@ let stack: RotationStack;
 let silentStopped: Promise<{ holding: RotationStatus; at: number }>;
 const apps = new Map<StackCredential, StackApp>();
 const oldValues = new Map<StackCredential, string>();
+const UNTIL = { timeoutMs: 9 * 60_000, intervalMs: 1000, expectOk: true };
 const until = (c: StackCredential, done: (s: RotationStatus) => boolean, what: string) =>
-  stack.untilStatus(stack.idOf(c), done, what, { timeoutMs: 9 * 60_000, intervalMs: 1000, expectOk: true });
+  stack.untilStatus(stack.idOf(c), done, what, UNTIL);
 const untilPhase = (c: StackCredential, phases: string[]) =>
   until(c, (s) => phases.includes(s.phase), phases.join('|'));
 const rotationUrl = (c: StackCredential, suffix: string) =>
@@ -120,17 +121,7 @@ describeVault('a manual rotation on app-reported telemetry', () => {
       comment: 'the apps report a clean drain',
     });
     expect(approved.statusCode).toBe(200);
-    await until(c, (s) => s.pendingGate?.gate === 'revocation-confirmation', 'revocation-confirmation');
-    const res = await fetch(`${stack.gatewayBase}/key/delete`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${stack.gatewayAdminKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ keys: [oldValue] }),
-    });
-    expect(res.status).toBe(200);
-    const confirmed = await stack.call('POST', rotationUrl(c, '/revocation-confirmations'), 'carol', {
-      comment: 'deleted at the gateway',
-    });
-    expect(confirmed.statusCode).toBe(202);
+    await stack.revokeByHand(c, oldValue, UNTIL);
     const done = await untilPhase(c, ['COMPLETED']);
     expect(done.negativeTest).toMatchObject({ oldKeyRejected: true, newKeyAccepted: true });
     expect(done.revocation).toMatchObject({ method: 'manual' });
