@@ -33,6 +33,18 @@ export const windowMetricsSchema = z.object({
     .describe(
       'false when the source has not caught up with the window’s end yet (an inconclusive window); absent means caught up',
     ),
+  unattributed: z
+    .object({
+      authErrors: z
+        .number()
+        .optional()
+        .describe('gateway-wide 401s without a key hash (LiteLLM labels them "None")'),
+      serverErrors: z.number().optional().describe('gateway-wide failed spend-log rows without an api_key'),
+    })
+    .optional()
+    .describe(
+      'errors the source could not tie to any key: an upper bound on what the key’s own figure misses; absent when the source attributes every error',
+    ),
 });
 export type WindowMetrics = z.infer<typeof windowMetricsSchema>;
 

@@ -10,7 +10,7 @@
 // Key values never reach the output: the demo searches its own output, every log and the evidence for
 // the keys it made, and fails if one is there. Everything stops at the end (or on failure and Ctrl-C)
 // unless `--keep`; `tsx scripts/demo.ts down` (make demo-down) stops a kept demo.
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -316,9 +316,14 @@ async function run(opts: Options): Promise<number> {
     const gatewayPort = await freePort();
     const gatewayBase = `http://127.0.0.1:${gatewayPort}`;
     const childPath = `${path.join(TOOLS, 'bin')}${path.delimiter}${process.env.PATH ?? ''}`;
+    // Chosen here so Prometheus, starting alongside, can scrape /metrics with it as its bearer token.
+    const scrapeKey = `sk-master-${randomBytes(12).toString('hex')}`;
+    secrets.add(scrapeKey);
     procs.spawn('gateway', 'npm', ['run', 'simulator'], p.log('gateway'), {
       ...process.env,
       PATH: childPath,
+      REKEY_SIMULATOR_MASTER_KEY: scrapeKey,
+      REKEY_SIMULATOR_END_USER_METRICS: 'true',
       REKEY_SIMULATOR_PORT: String(gatewayPort),
       REKEY_SIMULATOR_HOST: '127.0.0.1',
       REKEY_RUN_DIR: opts.dir,
@@ -341,6 +346,9 @@ async function run(opts: Options): Promise<number> {
         targets: [`127.0.0.1:${gatewayPort}`],
         scrapeIntervalS: SCRAPE_INTERVAL_S,
         dir: p.prometheus,
+        bearerToken: scrapeKey,
+        // Beside the gateway's admin keys (mode 0600), the one place the demo keeps them on purpose.
+        bearerTokenFile: path.join(path.dirname(p.adminKeys), 'metrics-token'),
       }).then((server) => {
         procs.add(server);
         return server;

@@ -327,6 +327,10 @@ export interface PrometheusOptions {
   targets: string[];
   scrapeIntervalS?: number;
   dir: string;
+  /** Bearer token the scrapes send: the gateway's master key (LiteLLM's require_auth_for_metrics_endpoint). */
+  bearerToken?: string;
+  /** Where the token is written (mode 0600) for Prometheus to read; `dir`/scrape-token by default. */
+  bearerTokenFile?: string;
 }
 
 /** Starts Prometheus (Debian's binary on PATH) scraping the targets; resolves once it is ready. */
@@ -336,10 +340,19 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<RunningS
   const interval = `${opts.scrapeIntervalS ?? 1}s`;
   const config = path.join(opts.dir, 'prometheus.yml');
   const targets = opts.targets.map((t) => `'${t}'`).join(', ');
+  // The token goes to a file only the owner reads (credentials_file), never into the config itself.
+  const tokenFile = opts.bearerTokenFile ?? path.join(opts.dir, 'scrape-token');
+  if (opts.bearerToken) {
+    mkdirSync(path.dirname(tokenFile), { recursive: true });
+    writeFileSync(tokenFile, opts.bearerToken, { mode: 0o600 });
+  }
+  const auth = opts.bearerToken
+    ? `    authorization:\n      type: Bearer\n      credentials_file: '${tokenFile}'\n`
+    : '';
   writeFileSync(
     config,
     `global:\n  scrape_interval: ${interval}\n  evaluation_interval: ${interval}\n` +
-      `scrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: [${targets}]\n`,
+      `scrape_configs:\n  - job_name: gateway\n${auth}    static_configs:\n      - targets: [${targets}]\n`,
   );
   const args = [`--config.file=${config}`, `--storage.tsdb.path=${path.join(opts.dir, 'data')}`];
   args.push(`--web.listen-address=127.0.0.1:${opts.port}`, '--log.level=warn');

@@ -2,6 +2,7 @@
 // per-key Prometheus metrics and fault injection. Used by the demo, the tests and staging drills.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { registerControl } from './control';
+import { bearer, liteLlmError } from './errors';
 import { keyRow, registerLiteLlmAdmin } from './litellm-admin';
 import { registerLiteLlmFacts, type LiteLlmFacts } from './litellm-facts';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
@@ -53,7 +54,10 @@ export function buildSimulator(opts: SimulatorOptions): Simulator {
   if (opts.portkeyAdminKey) registerPortkeyAdmin(app, state, opts.portkeyAdminKey);
   if (opts.openAiAdmin) registerOpenAiAdmin(app, state, opts.openAiAdmin);
   registerControl(app, state, opts.masterKey);
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', async (req, reply) => {
+    // LiteLLM's require_auth_for_metrics_endpoint: the master key, as for the admin API.
+    if (state.facts.metricsAuth && bearer(req.headers.authorization) !== opts.masterKey)
+      return liteLlmError(reply, 401, 'Authentication Error, /metrics requires the master key', 'auth_error');
     reply.header('content-type', metrics.registry.contentType);
     return metrics.registry.metrics();
   });

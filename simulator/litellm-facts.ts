@@ -20,6 +20,13 @@ export interface LiteLlmFacts {
    * measured against a proxy with one deployment: its first 404 cooled it down).
    */
   allowedFails: number;
+  /** `require_auth_for_metrics_endpoint` (on in 1.110): /metrics answers only the master key as bearer. */
+  metricsAuth: boolean;
+  /**
+   * `litellm_settings.enable_end_user_cost_tracking_prometheus_only`: off, every series' `end_user` is
+   * the literal "None", so Prometheus cannot tell consumers apart.
+   */
+  endUserMetrics: boolean;
 }
 
 export const LITELLM_FACTS: LiteLlmFacts = {
@@ -28,6 +35,8 @@ export const LITELLM_FACTS: LiteLlmFacts = {
   upstreamMissingRoutes: [],
   cooldownMs: 5_000,
   allowedFails: 0,
+  metricsAuth: true,
+  endUserMetrics: false,
 };
 
 /** Upstream statuses LiteLLM's router counts towards a cooldown (_is_cooldown_required): other 4xx are the caller's. */
@@ -222,6 +231,12 @@ export function liteLlmFactsFromEnv(env: NodeJS.ProcessEnv): Partial<LiteLlmFact
     facts.licensed = ['1', 'true'].includes(env.REKEY_SIMULATOR_LITELLM_LICENSE);
   if (env.REKEY_SIMULATOR_UPSTREAM_MISSING_ROUTES)
     facts.upstreamMissingRoutes = env.REKEY_SIMULATOR_UPSTREAM_MISSING_ROUTES.split(',').map((r) => r.trim());
+  for (const [name, field] of [
+    ['REKEY_SIMULATOR_METRICS_AUTH', 'metricsAuth'],
+    ['REKEY_SIMULATOR_END_USER_METRICS', 'endUserMetrics'],
+  ] as const) {
+    if (env[name] !== undefined) facts[field] = ['1', 'true'].includes(env[name]);
+  }
   for (const [name, field] of [
     ['REKEY_SIMULATOR_COOLDOWN_MS', 'cooldownMs'],
     ['REKEY_SIMULATOR_ALLOWED_FAILS', 'allowedFails'],

@@ -10,7 +10,7 @@ import {
   sendNoDeployments,
   teamMissingMessage,
 } from './litellm-facts';
-import type { GatewayMetrics } from './metrics';
+import { requestLabels, type GatewayMetrics, type RequestOrigin } from './metrics';
 import { MODELS, hashKey, type GatewayState, type VirtualKey } from './state';
 import { recordSpendRow } from './spend-log';
 
@@ -67,6 +67,7 @@ interface Admitted {
   started: number;
   user: string;
   requestId: string;
+  origin: RequestOrigin;
 }
 
 interface ChatBody {
@@ -86,6 +87,14 @@ function chatRouteKind(body: ChatBody): string {
   if (body.tools?.length && body.tool_choice !== 'none') return 'tool-calls';
   if (body.response_format?.type === 'json_schema') return 'structured-output';
   return 'chat-completions';
+}
+
+/**
+ * LiteLLM labels a request without an end user with the literal "None", and every request so unless
+ * end-user tracking in Prometheus is switched on (enable_end_user_cost_tracking_prometheus_only).
+ */
+function endUserLabel(state: GatewayState, user: string): string {
+  return state.facts.endUserMetrics && user ? user : 'None';
 }
 
 export function registerOpenAiRoutes(
@@ -108,15 +117,22 @@ export function registerOpenAiRoutes(
     const value = bearer(req.headers.authorization) ?? portkeyHeader(req.headers['x-portkey-api-key']);
     const user = (req.body as { user?: string } | undefined)?.user ?? '';
     const started = state.now();
+    const origin: RequestOrigin = { clientIp: req.ip, userAgent: req.headers['user-agent'] };
     const count = (key: VirtualKey | undefined, status: number) => {
       const labels = {
-        // LiteLLM labels a request without an end user with the literal "None".
-        end_user: user || 'None',
-        hashed_api_key: key?.token ?? (value ? hashKey(value) : ''),
+        end_user: endUserLabel(state, user),
+        // A refused key is unknown to the proxy, so LiteLLM has no hash for it: "None", for every key.
+        hashed_api_key: key?.token ?? 'None',
         api_key_alias: key?.keyAlias ?? '',
         team: key?.teamId ?? '',
       };
-      metrics.requests.inc({ ...labels, requested_model: model, route: path, status_code: String(status) });
+      metrics.requests.inc({
+        ...labels,
+        requested_model: model,
+        route: path,
+        status_code: String(status),
+        ...requestLabels(state, key, origin),
+      });
       metrics.latency.observe(
         {
           hashed_api_key: labels.hashed_api_key,
@@ -201,7 +217,7 @@ export function registerOpenAiRoutes(
       return undefined;
     }
     if (state.failsNow(key.token)) return fail(500, 'injected upstream failure', 'server_error', null);
-    return { key, started, user, requestId };
+    return { key, started, user, requestId, origin };
   }
 
   function logSpend(
@@ -222,7 +238,9 @@ export function registerOpenAiRoutes(
     recordSpendRow(state, {
       request_id: requestId,
       call_type: path.replace('/v1/', ''),
-      api_key: key.token,
+      // LiteLLM writes a failed call's row without the key (measured on 1.110): per-key failures are
+      // only bounded by the log's unattributed ones.
+      api_key: status === 'failure' ? '' : key.token,
       spend,
       total_tokens: total,
       prompt_tokens: promptTokens,
@@ -247,12 +265,18 @@ export function registerOpenAiRoutes(
     const key = ctx.key;
     key.lastActive = new Date(state.now()).toISOString();
     const labels = {
-      end_user: ctx.user || 'None',
+      end_user: endUserLabel(state, ctx.user),
       hashed_api_key: key.token,
       api_key_alias: key.keyAlias ?? '',
       team: key.teamId ?? '',
     };
-    metrics.requests.inc({ ...labels, requested_model: model, route: path, status_code: '200' });
+    metrics.requests.inc({
+      ...labels,
+      requested_model: model,
+      route: path,
+      status_code: '200',
+      ...requestLabels(state, key, ctx.origin),
+    });
     metrics.latency.observe(
       { hashed_api_key: key.token, api_key_alias: labels.api_key_alias, requested_model: model },
       (state.now() - ctx.started) / 1000,

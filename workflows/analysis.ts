@@ -12,7 +12,7 @@ import type {
 } from '../domain/activity-io';
 import type { RotationInput, Thresholds } from '../domain/policy';
 import type { AnalysisTally, ConsumerCoverage, Verdict } from './messages';
-import { evaluateThresholds, type Breach } from './rules';
+import { evaluateThresholds, unattributedDoubts, type Breach } from './rules';
 
 /** A window's verdict and why it is not a pass. */
 export interface Judgement {
@@ -89,6 +89,9 @@ export function judgeWindow(w: WindowInput): Judgement {
   const blind = unobservable(w.required, w.observation.source.capabilities);
   if (blind.length > 0)
     reasons.push(`${w.observation.source.name} cannot observe ${blind.join(', ')} per key`);
+  // A signal already unobservable needs no second reason.
+  const seen = w.required.filter((s) => !blind.includes(s));
+  reasons.push(...unattributedDoubts(metrics, seen));
   if (appRequests < w.thresholds.min_requests) {
     reasons.push(
       `only ${appRequests} app request(s) on the new key (at least ${w.thresholds.min_requests} needed)`,

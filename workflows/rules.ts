@@ -3,7 +3,7 @@
 import type { Thresholds } from '../domain/policy';
 import type { ApproveArgs } from '../domain/messages';
 import type { WindowMetrics } from '../domain/observations';
-import type { Mode, Role } from '../domain/rotation';
+import type { Mode, Role, Signal } from '../domain/rotation';
 import type { Breach } from '../domain/status';
 import { invalid, notAllowed, type Refusal } from './messages';
 
@@ -118,6 +118,27 @@ export function evaluateThresholds(baseline: WindowMetrics, window: WindowMetric
     );
   }
   return breaches;
+}
+
+/**
+ * Why a window's own error counts prove nothing: errors the source could not tie to any key (LiteLLM's
+ * 401s labelled `hashed_api_key="None"`, failed spend-log rows with an empty `api_key`) may be this key's,
+ * so its zero is only an upper bound, not evidence. Only zero unattributed errors prove zero; a nonzero
+ * count makes that signal inconclusive, never a breach. Windows recorded before sources said so carry
+ * no `unattributed` and are judged as before (replay-safe).
+ */
+export function unattributedDoubts(window: WindowMetrics, signals: readonly Signal[]): string[] {
+  const doubts: string[] = [];
+  const { authErrors = 0, serverErrors = 0 } = window.unattributed ?? {};
+  if (signals.includes('authErrors') && authErrors > 0)
+    doubts.push(
+      `${authErrors} 401(s) in the window carry no key hash: the key's auth errors are only bounded`,
+    );
+  if (signals.includes('serverErrors') && serverErrors > 0)
+    doubts.push(
+      `${serverErrors} failed call(s) in the window carry no key: the key's server errors are only bounded`,
+    );
+  return doubts;
 }
 
 /** Who is approving a gate, as authenticated by the API (or given to the Temporal CLI). */

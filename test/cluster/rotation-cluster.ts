@@ -193,6 +193,7 @@ export async function startRotationCluster(credentials: string[]): Promise<Rotat
       ...baseEnv,
       REKEY_SIMULATOR_PORT: String(gatewayPort),
       REKEY_SIMULATOR_MASTER_KEY: masterKey,
+      REKEY_SIMULATOR_END_USER_METRICS: 'true',
       REKEY_RUN_DIR: dir,
     });
     record('gateway', gateway.server.pid);
@@ -203,6 +204,7 @@ export async function startRotationCluster(credentials: string[]): Promise<Rotat
       targets: [`127.0.0.1:${gatewayPort}`],
       scrapeIntervalS: 1,
       dir: path.join(dir, 'prometheus'),
+      bearerToken: masterKey,
     });
     record('prometheus', prometheus.pid);
     closers.push(() => prometheus.stop());

@@ -40,7 +40,14 @@ export async function startSimulator(
       offset = value - Date.now();
     },
   };
-  const sim = buildSimulator({ masterKey, provisioningKey, now: () => clock.now, ...opts });
+  // End users in the metrics as the test stack's deployments have them; tests of the default say so.
+  const sim = buildSimulator({
+    masterKey,
+    provisioningKey,
+    now: () => clock.now,
+    ...opts,
+    litellm: { endUserMetrics: true, ...opts.litellm },
+  });
   const base = await sim.app.listen({ port: 0, host: '127.0.0.1' });
   const admin: RunningSimulator['admin'] = async (method, path, body, key = masterKey) => {
     const res = await fetch(`${base}${path}`, {

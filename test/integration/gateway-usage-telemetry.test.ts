@@ -117,10 +117,11 @@ describe('LiteLLM spend-log telemetry', () => {
     ).toMatchObject({ verdict: 'fail', passed: false, owner: 'platform-ai' });
   });
 
-  it('counts only 5xx as server errors and says it cannot see refusals, which never reach the log', async () => {
+  it('counts key-less failed rows as unattributed, only 5xx as server errors, and cannot see refusals', async () => {
     const telemetry = spendLogTelemetry();
     const key = await gw.newKey();
     const from = Date.now() - 1000;
+    await send(key.key, 2, 'customer-chat-api');
     /** Requests answered with this status (each one fails, so each is sent on its own). */
     const answered = async (status: number, n: number) => {
       await gw.admin('PUT', `/sim/faults/${key.token}`, { status });
@@ -134,9 +135,34 @@ describe('LiteLLM spend-log telemetry', () => {
     const to = Date.now() + 1;
     await laterRow(to);
     const w = await telemetry.window(credential, { fingerprint: fingerprint(key.key) }, from, to);
-    // The refusal is absent from the log, so the source declares auth errors and rate limits
-    // unobservable; the logged 429s are failures, but not server errors.
-    expect(w).toMatchObject({ requests: 3, authErrors: 0, rateLimited: 0, serverErrors: 1 });
+    // LiteLLM writes a failed call's row without the key: the key's own rows are its 2 successes, and
+    // the 503 is an unattributed server error (the 429s are failures, but not server errors). The
+    // refusal is absent from the log, so auth errors and rate limits are declared unobservable.
+    expect(w).toMatchObject({
+      requests: 2,
+      authErrors: 0,
+      rateLimited: 0,
+      serverErrors: 0,
+      unattributed: { serverErrors: 1 },
+    });
+    const rows = (await gw.admin('GET', `/spend/logs?${spendLogQuery(from, to)}`)).body as unknown as {
+      api_key: string;
+      status: string;
+    }[];
+    expect(rows.filter((r) => r.status === 'failure').map((r) => r.api_key)).toEqual(['', '', '']);
+    // A window of another key, with nothing failing on the gateway, proves zero.
+    const quietFrom = Date.now();
+    const quiet = await gw.newKey();
+    await send(quiet.key, 2, 'customer-chat-api');
+    const quietTo = Date.now() + 1;
+    await laterRow(quietTo);
+    const calm = await telemetry.window(
+      credential,
+      { fingerprint: fingerprint(quiet.key) },
+      quietFrom,
+      quietTo,
+    );
+    expect(calm).toMatchObject({ requests: 2, serverErrors: 0, unattributed: { serverErrors: 0 } });
     expect(telemetry.source(credential)).toEqual({
       name: 'litellm-spend-logs',
       capabilities: {
@@ -192,17 +218,20 @@ describe('LiteLLM spend-log telemetry', () => {
     const key = await gw.newKey();
     // With the key's hash the adapter asks for the key's rows only (`api_key=`).
     const fp = { fingerprint: fingerprint(key.key), gatewayKeyId: key.token };
-    configureSpendLog(gw.sim.state, { rowCap: 3 });
+    // The cap leaves the unfiltered read (for key-less failures) enough rows to reach the window too.
+    configureSpendLog(gw.sim.state, { rowCap: 4 });
     try {
-      await send(key.key, 2, 'customer-chat-api');
+      await send(key.key, 3, 'customer-chat-api');
+      // A row starting in the very millisecond of `from` would belong to the window.
+      await sleep(2);
       const from = Date.now();
       await sleep(2);
       await send(key.key, 2, 'customer-chat-api');
       const to = Date.now() + 1;
       await laterRow(to);
       const cut = await gw.admin('GET', `/spend/logs?${spendLogQuery(from - 60_000, to, key.token)}`);
-      expect(cut.body).toHaveLength(3);
-      // The newest three rows reach back past `from`: the window [from, to) is whole.
+      expect(cut.body).toHaveLength(4);
+      // The newest four rows reach back past `from`: the window [from, to) is whole.
       expect(await telemetry.window(credential, fp, from, to)).toMatchObject({ requests: 2 });
       // They do not reach back to a window that starts earlier: its count would be short.
       await expect(telemetry.window(credential, fp, from - 60_000, to)).rejects.toThrow(

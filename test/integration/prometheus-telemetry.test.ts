@@ -10,6 +10,8 @@ import type { Telemetry } from '../../domain/ports';
 import { SIGNALS, type CredentialRef, type Fingerprint } from '../../domain/activity-io';
 import { freePort, startPrometheus, type RunningServer } from '../../scripts/local-stack';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
+import { thresholdsSchema } from '../../domain/policy';
+import { judgeWindow, requiredSignals } from '../../workflows/analysis';
 
 // A real Prometheus (Debian's) scraping the reference gateway every second; the telemetry adapter's
 // figures must equal exactly what this test sent.
@@ -24,6 +26,7 @@ beforeAll(async () => {
     targets: [new URL(gw.base).host],
     scrapeIntervalS: 1,
     dir,
+    bearerToken: gw.masterKey,
   });
 });
 afterAll(async () => {
@@ -114,6 +117,8 @@ describe('Prometheus telemetry against a real Prometheus scraping the reference 
       authErrors: 1,
     });
     expect(w.complete).toBeUndefined();
+    // No key-less 401 in the window: the key's one 401 is the whole truth.
+    expect(w.unattributed).toEqual({ authErrors: 0 });
     expect(w.tokens).toBeGreaterThan(0);
     expect(w.spend).toBeGreaterThan(0);
     expect(w.p95LatencyMs).toBeGreaterThanOrEqual(0);
@@ -125,6 +130,43 @@ describe('Prometheus telemetry against a real Prometheus scraping the reference 
       verdict: 'fail',
       passed: false,
     });
+  });
+
+  it("reads an app's 401s with a wrong key as unattributed: the key's auth-error signal is inconclusive", async () => {
+    const from = Date.now() - 1000;
+    await afterScrape(from);
+    const { key } = await gw.newKey({ team_id: 'platform-ai' });
+    await send(key, 25, 'customer-chat-api');
+    // An app configured with a key the gateway does not know (a typo, a stale secret): LiteLLM cannot
+    // hash it, so its 401s carry hashed_api_key="None", not this key's hash.
+    await send('sk-wrong-key-of-some-app', 3, 'customer-chat-api');
+    const fp = fingerprint(key);
+    await scraped(telemetry, fp, from, 25);
+    const to = Date.now();
+    await afterScrape(to);
+    const w = await telemetry.window(credential, { fingerprint: fp }, from, to);
+    expect(w).toMatchObject({ requests: 25, authErrors: 0, unattributed: { authErrors: 3 } });
+    const judged = judgeWindow({
+      observation: {
+        fromMs: from,
+        toMs: to,
+        source: telemetry.source(credential),
+        newKey: w,
+        newKeyByConsumer: [{ consumer: 'customer-chat-api', requests: 25 }],
+        errors: [],
+      },
+      baseline: { ...w, unattributed: { authErrors: 0 } },
+      thresholds: thresholdsSchema.parse({}),
+      required: requiredSignals({
+        auth_error_check: 'required',
+        usage_owner_check: 'required',
+        cost_anomaly_check: 'required',
+        old_key_negative_test: 'required',
+      }),
+      probeRequestsInWindow: 0,
+    });
+    expect(judged).toMatchObject({ verdict: 'inconclusive', breaches: [] });
+    expect(judged.reasons).toEqual([expect.stringMatching(/3 401\(s\) in the window carry no key hash/)]);
   });
 
   it('calls attribution inconclusive for a key Prometheus has no series of yet', async () => {

@@ -337,10 +337,12 @@ describe('the reference gateway, metrics', () => {
     await ai.chat.completions
       .create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x' }] })
       .catch(() => undefined);
-    const text = await (await fetch(`${base}/metrics`)).text();
+    const text = await (
+      await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${gw.masterKey}` } })
+    ).text();
     const series = (status: string, model: string) =>
       new RegExp(
-        `litellm_proxy_total_requests_metric_total\\{[^}]*hashed_api_key="${token}"[^}]*requested_model="${model}"[^}]*route="/v1/chat/completions",status_code="${status}"\\} (\\d+)`,
+        `litellm_proxy_total_requests_metric_total\\{[^}]*hashed_api_key="${token}"[^}]*requested_model="${model}"[^}]*route="/v1/chat/completions",status_code="${status}"[^}]*\\} (\\d+)`,
       ).exec(text)?.[1];
     expect(series('200', 'gpt-4o-mini')).toBe('4');
     expect(series('403', 'gpt-4o')).toBe('1');

@@ -103,6 +103,35 @@ describe('judging a window', () => {
     expect(lagging.reasons).toEqual([expect.stringMatching(/has not caught up/)]);
   });
 
+  it('reads unattributed 401s and failures as an upper bound: inconclusive when nonzero, a proof at zero', () => {
+    const bounded = judge(observation({ newKey: metrics({ unattributed: { authErrors: 3 } }) }));
+    expect(bounded).toMatchObject({
+      verdict: 'inconclusive',
+      breaches: [],
+      reasons: [expect.stringMatching(/3 401\(s\) in the window carry no key hash/)],
+    });
+    const failures = judge(observation({ newKey: metrics({ unattributed: { serverErrors: 2 } }) }));
+    expect(failures.reasons).toEqual([expect.stringMatching(/2 failed call\(s\) .* carry no key/)]);
+    const zero = judge(
+      observation({ newKey: metrics({ unattributed: { authErrors: 0, serverErrors: 0 } }) }),
+    );
+    expect(zero).toMatchObject({ verdict: 'pass', reasons: [] });
+    // The key's own errors still fail the window whatever else is unattributed.
+    const own = judge(observation({ newKey: metrics({ authErrors: 2, unattributed: { authErrors: 5 } }) }));
+    expect(own.verdict).toBe('fail');
+    // A policy that does not require the auth-error check is not held up by unattributed 401s.
+    const optional = requiredSignals({
+      auth_error_check: 'optional',
+      usage_owner_check: 'required',
+      cost_anomaly_check: 'required',
+      old_key_negative_test: 'required',
+    });
+    const relaxed = judge(observation({ newKey: metrics({ unattributed: { authErrors: 3 } }) }), {
+      required: optional,
+    });
+    expect(relaxed.verdict).toBe('pass');
+  });
+
   it('counts a source that did not answer as an error, and a failed probe as a failure either way', () => {
     expect(judge(observation({ newKey: undefined, errors: ['new-key window: 503'] })).verdict).toBe('error');
     const probe = {

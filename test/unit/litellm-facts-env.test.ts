@@ -11,6 +11,8 @@ describe('the simulator LiteLLM settings from the environment', () => {
         REKEY_SIMULATOR_UPSTREAM_MISSING_ROUTES: '/v1/responses, /v1/embeddings',
         REKEY_SIMULATOR_COOLDOWN_MS: '0',
         REKEY_SIMULATOR_ALLOWED_FAILS: '2',
+        REKEY_SIMULATOR_METRICS_AUTH: 'false',
+        REKEY_SIMULATOR_END_USER_METRICS: 'true',
       }),
     ).toEqual({
       teams: 'any',
@@ -18,6 +20,8 @@ describe('the simulator LiteLLM settings from the environment', () => {
       upstreamMissingRoutes: ['/v1/responses', '/v1/embeddings'],
       cooldownMs: 0,
       allowedFails: 2,
+      metricsAuth: false,
+      endUserMetrics: true,
     });
   });
 

@@ -3,7 +3,6 @@
 import { appendFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type {
-  AppendResult,
   AppReportStore,
   ReportCredential,
   StoredReport,

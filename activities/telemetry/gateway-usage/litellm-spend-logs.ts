@@ -12,6 +12,8 @@
 //   so it is an error, never a smaller count.
 // - Rows are written in batches (`proxy_batch_write_at`, 10 s by default, often 60 s): a window is
 //   complete only once the log holds a row newer than its end plus the lag margin.
+// - A failed call's row has an empty `api_key`: the key's own failures are only a lower bound, so each
+//   window also counts the log's key-less failures (`unattributed.serverErrors`), an unfiltered read.
 import type { Telemetry, TelemetryKey } from '../../../domain/ports';
 import type { CredentialRef, WindowMetrics } from '../../../domain/activity-io';
 import { fingerprintHex } from '../../../domain/fingerprint';
@@ -110,10 +112,9 @@ export function createLiteLlmSpendLogTelemetry(opts: SpendLogTelemetryOptions): 
     return { rows, truncated: res.headers?.get(TRUNCATED_HEADER) === 'true' };
   }
 
-  /** The key's rows whose start lies in [from, to). */
-  async function rows(key: TelemetryKey, fromMs: number, toMs: number): Promise<SpendLogRow[]> {
-    const hex = fingerprintHex(key.fingerprint);
-    const found = await read(spendLogQuery(fromMs, toMs, keyHash(key)));
+  /** Rows of [from, to) for the key hash given, or of every key; a cut answer is an error, not fewer. */
+  async function windowRows(fromMs: number, toMs: number, apiKeyHash?: string): Promise<SpendLogRow[]> {
+    const found = await read(spendLogQuery(fromMs, toMs, apiKeyHash));
     if (found.truncated && !coversWindow(found.rows, fromMs)) {
       throw new Error(
         `the spend log answered its row cap (${TRUNCATED_HEADER}) without reaching the window's start; will look again`,
@@ -121,8 +122,19 @@ export function createLiteLlmSpendLogTelemetry(opts: SpendLogTelemetryOptions): 
     }
     return found.rows.filter((r) => {
       const t = Date.parse(r.startTime);
-      return r.api_key.startsWith(hex) && t >= fromMs && t < toMs;
+      return t >= fromMs && t < toMs;
     });
+  }
+
+  /** The key's rows whose start lies in [from, to). */
+  async function rows(key: TelemetryKey, fromMs: number, toMs: number): Promise<SpendLogRow[]> {
+    const hex = fingerprintHex(key.fingerprint);
+    return (await windowRows(fromMs, toMs, keyHash(key))).filter((r) => r.api_key.startsWith(hex));
+  }
+
+  /** Server errors of [from, to) whose rows name no key: any of them may be this key's. */
+  async function unattributedServerErrors(fromMs: number, toMs: number): Promise<number> {
+    return (await windowRows(fromMs, toMs)).filter((r) => !r.api_key && serverError(r)).length;
   }
 
   /**
@@ -159,7 +171,11 @@ export function createLiteLlmSpendLogTelemetry(opts: SpendLogTelemetryOptions): 
       fromMs: number,
       toMs: number,
     ): Promise<WindowMetrics> {
-      const [found, complete] = await Promise.all([rows(key, fromMs, toMs), caughtUp(toMs)]);
+      const [found, complete, unattributed] = await Promise.all([
+        rows(key, fromMs, toMs),
+        caughtUp(toMs),
+        unattributedServerErrors(fromMs, toMs),
+      ]);
       const durations = found
         .map((r) => (r.endTime ? Date.parse(r.endTime) - Date.parse(r.startTime) : 0))
         .sort((a, b) => a - b);
@@ -176,6 +192,7 @@ export function createLiteLlmSpendLogTelemetry(opts: SpendLogTelemetryOptions): 
         tokens: found.reduce((n, r) => n + (r.total_tokens ?? 0), 0),
         spend: Math.round(found.reduce((n, r) => n + (r.spend ?? 0), 0) * 1e6) / 1e6,
         ...(complete ? {} : { complete: false }),
+        unattributed: { serverErrors: unattributed },
       };
     },
 

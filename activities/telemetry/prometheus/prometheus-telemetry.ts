@@ -6,6 +6,8 @@
 // edge (nothing counted twice, nothing lost), and a window is `complete: false` until a scrape after
 // its end exists. The latency histogram's buckets are coarse: each window says how wide the bucket
 // holding its p95 is (`latencyResolutionMs`), so the gate does not call a rise inside one a regression.
+// LiteLLM labels a 401 `hashed_api_key="None"` (it cannot hash a key it does not know), so a key's
+// auth errors are invisible per key: each window also carries the gateway-wide unattributed 401s.
 import { fingerprintHex } from '../../../domain/fingerprint';
 import type { Telemetry, TelemetryKey } from '../../../domain/ports';
 import { SIGNALS, type CredentialRef, type WindowMetrics } from '../../../domain/activity-io';
@@ -28,6 +30,11 @@ export interface QueryTemplates {
   latencyBuckets: string;
   /** The timestamp (seconds) of the latest scrape of the gateway at the evaluation time. */
   scrapeTime: string;
+  /**
+   * Gateway-wide 401s no key is named on (no `{key}`): LiteLLM cannot hash a key it does not know, so
+   * they are labelled `hashed_api_key="None"` and any of them may be this key's.
+   */
+  unattributedAuthErrors: string;
 }
 
 const requests = (filter = '') =>
@@ -48,6 +55,8 @@ export const LITELLM_QUERIES: QueryTemplates = {
   latencyBuckets:
     'sum by (le) (increase(litellm_request_total_latency_metric_bucket{hashed_api_key=~"{key}.*"}[{range}s]))',
   scrapeTime: 'max(timestamp(litellm_proxy_total_requests_metric_total))',
+  unattributedAuthErrors:
+    'sum(litellm_proxy_total_requests_metric_total{hashed_api_key="None",status_code="401"})',
 };
 
 /** How far past an edge a scrape is looked for; a scrape interval is seconds, never minutes. */
@@ -176,7 +185,7 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
     ): Promise<WindowMetrics> {
       const at = await edges(fromMs, toMs);
       const rangeS = (at.toMs - at.fromMs) / 1000;
-      const [req, auth, limited, server, tokens, spend, latency, buckets] = await Promise.all([
+      const [req, auth, limited, server, tokens, spend, latency, buckets, unattributed] = await Promise.all([
         delta(q.requests, fingerprint, at.fromMs, at.toMs),
         delta(q.authErrors, fingerprint, at.fromMs, at.toMs),
         delta(q.rateLimited, fingerprint, at.fromMs, at.toMs),
@@ -185,6 +194,7 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
         delta(q.spend, fingerprint, at.fromMs, at.toMs),
         query(fill(q.p95LatencyMs, fingerprint, rangeS), at.toMs),
         query(fill(q.latencyBuckets, fingerprint, rangeS), at.toMs),
+        delta(q.unattributedAuthErrors, fingerprint, at.fromMs, at.toMs),
       ]);
       const p95LatencyMs = Math.round(scalar(latency));
       const resolution = bucketWidthMs(
@@ -203,6 +213,8 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
         spend: Math.round(spend * 1e6) / 1e6,
         ...(resolution === undefined ? {} : { latencyResolutionMs: Math.round(resolution) }),
         ...(at.complete ? {} : { complete: false }),
+        // The key's own 401/403 are a lower bound: zero here is what makes its zero a proof.
+        unattributed: { authErrors: unattributed },
       };
     },
 
