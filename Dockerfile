@@ -25,11 +25,12 @@ COPY . .
 
 # Where the settings point inside the container (config/settings.ts names them; compose sets them too):
 # the registry and the token hashes are mounted at /etc/rekey, evidence is kept in a volume.
-RUN mkdir -p /etc/rekey /var/lib/rekey/evidence /var/lib/rekey/demo \
+RUN mkdir -p /etc/rekey /var/lib/rekey/evidence /var/lib/rekey/app-reports /var/lib/rekey/demo \
   && chown -R node:node /var/lib/rekey
 ENV REKEY_CREDENTIALS_FILE=/etc/rekey/credentials.yaml \
   REKEY_API_TOKENS_FILE=/etc/rekey/api-tokens.yaml \
   REKEY_EVIDENCE_DIR=/var/lib/rekey/evidence \
+  REKEY_APP_REPORTS_DIR=/var/lib/rekey/app-reports \
   REKEY_API_HOST=0.0.0.0 \
   REKEY_API_PORT=8080 \
   REKEY_WORKER_METRICS_HOST=0.0.0.0
