@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { ADMIN_ADAPTERS, createOpenAiProbe } from '../../activities/gateway';
 import type { GatewayAdmin } from '../../domain/ports';
@@ -34,13 +35,14 @@ const call = async (base: string, value: string, path = '/v1/chat/completions', 
 
 describe('auth and model refusals', () => {
   it('answers an unknown or deleted key 401 token_not_found_in_db, a blocked key 401 "Key is blocked"', async () => {
-    const unknown = await call(gw.base, 'sk-never-issued-1234');
+    const neverIssued = `sk-${randomBytes(12).toString('hex')}`;
+    const unknown = await call(gw.base, neverIssued);
     expect(unknown.status).toBe(401);
     expect(unknown.error).toMatchObject({ type: 'token_not_found_in_db', param: 'key', code: '401' });
     expect(unknown.error!.message).toContain(
       'Unable to find token in cache or `LiteLLM_VerificationTokenTable`',
     );
-    expect(unknown.error!.message).toContain(`Key Hash (Token) =${hashKey('sk-never-issued-1234')}`);
+    expect(unknown.error!.message).toContain(`Key Hash (Token) =${hashKey(neverIssued)}`);
 
     const blocked = await gw.newKey();
     await gw.admin('POST', '/key/block', { key: blocked.key });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import OpenAI from 'openai';
 import { startSimulator, type RunningSimulator } from '../helpers/simulator';
 
@@ -65,7 +66,8 @@ describe('the reference gateway /metrics, as LiteLLM serves it', () => {
     expect(await chat(strict, key)).toBe(200);
     await strict.admin('POST', '/key/delete', { keys: [token] });
     expect(await chat(strict, key)).toBe(401);
-    expect(await chat(strict, 'sk-not-a-key-of-this-proxy')).toBe(401);
+    // A value this proxy never issued, made at run time.
+    expect(await chat(strict, `sk-${randomBytes(12).toString('hex')}`)).toBe(401);
     const series = await requestSeries(strict);
     const refused = series.filter((s) => s.labels.status_code === '401');
     expect(refused.map((s) => s.labels.hashed_api_key)).toEqual(['None']);

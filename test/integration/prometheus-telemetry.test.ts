@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -139,7 +140,7 @@ describe('Prometheus telemetry against a real Prometheus scraping the reference 
     await send(key, 25, 'customer-chat-api');
     // An app configured with a key the gateway does not know (a typo, a stale secret): LiteLLM cannot
     // hash it, so its 401s carry hashed_api_key="None", not this key's hash.
-    await send('sk-wrong-key-of-some-app', 3, 'customer-chat-api');
+    await send(`sk-${randomBytes(12).toString('hex')}`, 3, 'customer-chat-api');
     const fp = fingerprint(key);
     await scraped(telemetry, fp, from, 25);
     const to = Date.now();
