@@ -7,3 +7,4 @@ export {
   toCredentialRef,
   type CredentialEntry,
 } from './registry';
+export { type ScheduleConfig, type ExpiryConfig } from './registry';

@@ -12,6 +12,7 @@ import { adminAdapterKindSchema, RELOAD_METHODS } from '../domain/credentials';
 import { secretLocationYaml, type SecretLocation } from '../domain/secrets';
 import { secretPaths, storeLabel } from '../domain/secret-refs';
 import { IDENTIFIER, ROLES } from '../domain/policy';
+import { autoRotationPolicy, type CredentialAutomation } from '../domain/automation';
 
 const identifier = z.string().regex(IDENTIFIER, 'letters, digits, ".", "_" and "-" only').max(120);
 
@@ -164,6 +165,95 @@ function liftLegacyLocation(raw: unknown): unknown {
   };
 }
 
+/** A rotation schedule (issue 16): Temporal Schedule per credential, built by workflows/schedules. */
+export const scheduleSchema = z
+  .strictObject({
+    every: z
+      .string()
+      .regex(/^[1-9][0-9]*(m|h|d)$/, 'an interval like 30d, 12h or 90m')
+      .optional()
+      .describe('start a rotation this often (m, h or d); exactly one of every and cron'),
+    cron: z
+      .string()
+      .min(9)
+      .max(200)
+      .optional()
+      .describe('a 5-field cron expression in UTC, e.g. "0 3 * * 1"; exactly one of every and cron'),
+    window: z
+      .strictObject({
+        start: z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/, 'HH:MM in UTC'),
+        duration_minutes: z
+          .number()
+          .int()
+          .min(1)
+          .max(24 * 60),
+      })
+      .optional()
+      .describe('a daily window (UTC) outside which a scheduled rotation does not start'),
+    jitter_minutes: z
+      .number()
+      .int()
+      .min(0)
+      .max(24 * 60)
+      .default(0),
+    notice_hours: z
+      .number()
+      .min(0)
+      .max(14 * 24)
+      .default(0)
+      .describe('a notice webhook this many hours before each scheduled start'),
+    paused: z.boolean().default(false),
+    pause_on_failure: z
+      .boolean()
+      .default(true)
+      .describe('pause the schedule when a scheduled rotation fails'),
+    catchup_window_minutes: z
+      .number()
+      .int()
+      .min(1)
+      .max(7 * 24 * 60)
+      .default(60)
+      .describe('a start missed by at most this much (Temporal down) still runs; older ones are skipped'),
+  })
+  .refine((s) => (s.every === undefined) !== (s.cron === undefined), {
+    message: 'give exactly one of every and cron',
+  });
+export type ScheduleConfig = z.output<typeof scheduleSchema>;
+
+/** Expiry-driven starts (issue 16): rotate a lead time before the key or secret expires. */
+export const expirySchema = z.strictObject({
+  lead_days: z.number().min(0.01).max(365).default(14),
+  reminder_days: z.array(z.number().min(0).max(365)).max(10).default([7, 3, 1]),
+  check_every_hours: z
+    .number()
+    .min(0.01)
+    .max(7 * 24)
+    .default(24),
+});
+export type ExpiryConfig = z.output<typeof expirySchema>;
+
+/**
+ * The rotation policy rekey uses when it starts a rotation itself (schedule, expiry, leak alert, fleet):
+ * the `rotation:` body of a policy minus what the registry already knows (credential, environment, owner,
+ * apps, gateway, change ticket). Checked at load by building a full policy (config/auto-policy.ts).
+ */
+export const policyDefaultsSchema = z
+  .record(z.string(), z.unknown())
+  .default({})
+  .describe(
+    'rotation policy fields for rotations rekey starts itself, e.g. allowed_routes, cutover, approvals',
+  );
+
+const twinSchema = z.strictObject({
+  name: identifier,
+  environment: identifier.default('staging'),
+  within_days: z.number().min(0.01).max(365).default(7),
+  mode: z
+    .enum(['require', 'run'])
+    .default('require')
+    .describe('require: a recent successful staging rotation must exist; run: rekey runs one first'),
+});
+
 export const credentialEntrySchema = z.preprocess(
   liftLegacyLocation,
   z
@@ -182,6 +272,24 @@ export const credentialEntrySchema = z.preprocess(
           revoke: z.array(z.enum(ROLES)).min(1).optional(),
         })
         .optional(),
+      owner: z.string().min(1).max(200).optional().describe('the owning team; fleet selector owner='),
+      tags: z.array(identifier).max(50).optional().describe('fleet selector tag='),
+      readers: z
+        .array(z.string().min(1).max(200))
+        .max(500)
+        .optional()
+        .describe('people or groups who can read the secret; fleet selector reader= (offboarding)'),
+      paired_with: z
+        .array(identifier)
+        .max(20)
+        .optional()
+        .describe('credentials of the same environment that share consumers: never in HOLDING together'),
+      staging_twin: twinSchema
+        .optional()
+        .describe('the staging credential rotated with the same policy first'),
+      schedule: scheduleSchema.optional(),
+      expiry: expirySchema.optional(),
+      rotation_policy: policyDefaultsSchema,
     })
     .superRefine((c, ctx) => {
       if (c.gateway.replicas && c.gateway.replicas_dns) {
@@ -258,6 +366,57 @@ export function toCredentialRef(c: CredentialEntry): CredentialRef {
   };
 }
 
+/** What automation (schedules, expiry, leak alerts, fleets) reads of an entry: no secrets, no admin details. */
+export function toAutomation(c: CredentialEntry): CredentialAutomation {
+  const s = c.schedule;
+  return {
+    name: c.name,
+    environment: c.environment,
+    ...(c.owner ? { owner: c.owner } : {}),
+    tags: c.tags ?? [],
+    readers: c.readers ?? [],
+    apps: c.consumers.map((x) => x.app),
+    gatewayBaseUrl: c.gateway.base_url,
+    pairedWith: c.paired_with ?? [],
+    ...(c.staging_twin
+      ? {
+          stagingTwin: {
+            name: c.staging_twin.name,
+            environment: c.staging_twin.environment,
+            withinDays: c.staging_twin.within_days,
+            mode: c.staging_twin.mode,
+          },
+        }
+      : {}),
+    ...(s
+      ? {
+          schedule: {
+            ...(s.every ? { every: s.every } : {}),
+            ...(s.cron ? { cron: s.cron } : {}),
+            ...(s.window
+              ? { window: { start: s.window.start, durationMinutes: s.window.duration_minutes } }
+              : {}),
+            jitterMinutes: s.jitter_minutes,
+            noticeHours: s.notice_hours,
+            paused: s.paused,
+            pauseOnFailure: s.pause_on_failure,
+            catchupWindowMinutes: s.catchup_window_minutes,
+          },
+        }
+      : {}),
+    ...(c.expiry
+      ? {
+          expiry: {
+            leadDays: c.expiry.lead_days,
+            reminderDays: c.expiry.reminder_days,
+            checkEveryHours: c.expiry.check_every_hours,
+          },
+        }
+      : {}),
+    policyDefaults: c.rotation_policy,
+  };
+}
+
 /** Parses registry YAML; `source` names it in errors. */
 export function parseRegistry(
   text: string,
@@ -303,6 +462,29 @@ export function parseRegistry(
       secrets.set(key, id);
     }
   }
+  entries.forEach((c, i) => {
+    const at = `${source}: credentials[${i}] (${c.environment}/${c.name})`;
+    try {
+      autoRotationPolicy(toAutomation(c), {
+        mode: 'scheduled',
+        reason: 'registry check',
+        ticketId: 'registry-check',
+      });
+    } catch (err) {
+      throw new RegistryError(`${at}: ${(err as Error).message}`);
+    }
+    for (const other of c.paired_with ?? []) {
+      if (other === c.name || !seen.has(`${c.environment}/${other}`))
+        throw new RegistryError(
+          `${at}: paired_with names ${other}, which is not another credential of ${c.environment}`,
+        );
+    }
+    const twin = c.staging_twin;
+    if (twin && (twin.environment === c.environment || !seen.has(`${twin.environment}/${twin.name}`)))
+      throw new RegistryError(
+        `${at}: staging_twin ${twin.environment}/${twin.name} is not a credential of another environment in the registry`,
+      );
+  });
   return {
     entries,
     lookup: (name, environment) => {
@@ -310,6 +492,7 @@ export function parseRegistry(
       return entry ? toCredentialRef(entry) : undefined;
     },
     names: () => [...new Set(entries.map((c) => c.name))].sort(),
+    automations: () => entries.map(toAutomation),
   };
 }
 

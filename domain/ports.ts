@@ -18,11 +18,14 @@ import type {
   TelemetrySource,
   WindowMetrics,
 } from './activity-io';
+import type { CredentialAutomation } from './automation';
 
 /** Where a credential lives and how it is managed, from the platform team's registry. */
 export interface CredentialRegistry {
   lookup(name: string, environment: string): CredentialRef | undefined;
   names(): string[];
+  /** Every credential as automation (schedules, expiry, leak alerts, fleets) sees it; absent: none. */
+  automations?(): CredentialAutomation[];
 }
 
 /** Secret versions of one credential in one vault (stable path + pending secret). */
