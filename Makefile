@@ -26,7 +26,7 @@ check: bootstrap
 ## test: bootstrap everything, then check and the whole suite (unit, workflow, integration)
 test: bootstrap
 	@npm run --silent check
-	@npx jest --ci
+	@npx jest --ci $(JEST_ARGS)
 
 test-unit: bootstrap
 	@npx jest --ci --selectProjects unit
@@ -61,7 +61,7 @@ cluster-status:
 ## test-cluster: bootstrap the cluster's tools, then the suite against that cluster (jest.cluster.config.js):
 ##   two workers and two APIs as processes; a worker killed mid-hold, an API stopped, the cluster restarted
 test-cluster: bootstrap-cluster
-	@npx jest --ci -c jest.cluster.config.js
+	@npx jest --ci -c jest.cluster.config.js $(JEST_ARGS)
 
 ## demo: a complete rotation end to end on a stack of its own (free ports, files and logs in .run/demo/)
 ##   make demo SCENARIO=rollback   the new key fails after the flip and the rotation rolls back by itself
