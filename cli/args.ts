@@ -39,6 +39,7 @@ export type Command =
     }
   | { name: 'reject'; id: string; gate: Gate; reason: string }
   | { name: 'rollback'; id: string; reason: string }
+  | { name: 'escalate'; id: string; reason: string }
   | { name: 'abort'; id: string; reason: string }
   | { name: 'extend-hold'; id: string; minutes: number; reason: string; exceptions?: ExceptionInput[] }
   | { name: 'confirm-revocation'; id: string; comment?: string }
@@ -90,6 +91,7 @@ export const MESSAGE_COMMANDS: readonly CommandName[] = [
   'approve',
   'reject',
   'rollback',
+  'escalate',
   'abort',
   'extend-hold',
   'confirm-revocation',
@@ -217,6 +219,12 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     summary: 'roll back to the old key (refused once revocation started)',
     options: { reason: reasonOpt('required') },
     build: (v, p) => ({ name: 'rollback', id: id('rollback', p), reason: required('rollback', v, 'reason') }),
+  },
+  escalate: {
+    args: ID,
+    summary: 'switch a running rotation to emergency mode (the key may be exposed)',
+    options: { reason: reasonOpt('required') },
+    build: (v, p) => ({ name: 'escalate', id: id('escalate', p), reason: required('escalate', v, 'reason') }),
   },
   abort: {
     args: ID,

@@ -214,6 +214,10 @@ export function createApiClient(opts: ApiClientOptions) {
       return (await json<Ack>('POST', rotation(id, '/approvals'), body)).body;
     },
 
+    /** POST /v1/rotations/:id/escalations: emergency mode from now on. */
+    async escalate(id: string, body: { reason: string }) {
+      return (await json<Ack>('POST', rotation(id, '/escalations'), body)).body;
+    },
     /** POST /v1/rotations/:id/rollback. */
     async rollback(id: string, body: { reason: string }) {
       return (await json<Ack>('POST', rotation(id, '/rollback'), body)).body;

@@ -82,6 +82,10 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<voi
       const res = await client.rollback(cmd.id, { reason: cmd.reason });
       return void print(res, () => formatAck('rollback accepted', res));
     }
+    case 'escalate': {
+      const res = await client.escalate(cmd.id, { reason: cmd.reason });
+      return void print(res, () => formatAck('escalated to emergency', res));
+    }
     case 'abort': {
       const res = await client.abort(cmd.id, { reason: cmd.reason });
       return void print(res, () => formatAck('abort accepted', res));
@@ -196,6 +200,8 @@ export function signalMessageOf(
       return { id: cmd.id, name: cmd.name, args: { reason: cmd.reason } };
     case 'revoke-replacement-key':
       return { id: cmd.id, name: 'revokeReplacementKey', args: { reason: cmd.reason } };
+    case 'escalate':
+      return { id: cmd.id, name: 'escalate', args: { reason: cmd.reason } };
     case 'extend-hold':
       return {
         id: cmd.id,

@@ -114,4 +114,12 @@ export interface RollbackResult {
 }
 
 /** Kinds of event the ticket's webhook is told about. */
-export type NotifyEvent = 'phase-changed' | 'gate-opened' | 'approval-timeout' | 'alert' | 'finished';
+export type NotifyEvent =
+  | 'phase-changed'
+  | 'gate-opened'
+  | 'approval-timeout'
+  | 'alert'
+  | 'finished'
+  /** Issue 16: a scheduled rotation starts notice_hours from now; an expiring key could not be rotated. */
+  | 'schedule-notice'
+  | 'expiry-reminder';

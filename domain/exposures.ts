@@ -3,9 +3,10 @@
 // fingerprint against every registered credential's current and recent versions, and forgets the value.
 import { z } from 'zod';
 import { fingerprintSchema } from './secrets';
+import { EXPOSURE_SOURCES } from './vocabulary';
 
-/** The scanners whose alerts rekey verifies and acts on. */
-export const EXPOSURE_SOURCES = ['github-secret-scanning', 'github-partner', 'gitguardian'] as const;
+/** The scanners whose alerts rekey verifies and acts on (the list is zod-free, for workflow code). */
+export { EXPOSURE_SOURCES };
 export type ExposureSource = (typeof EXPOSURE_SOURCES)[number];
 
 /** The alert as a rotation, its status and its evidence record it: never the token. */

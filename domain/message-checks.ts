@@ -3,7 +3,7 @@
 // untrusted JSON (the Temporal CLI and UI send them too), so every check takes `unknown`. Each check
 // accepts everything messages.ts accepts, and everything earlier rekey versions accepted: a signal's
 // handler runs again on replay, and must decide as it did. A refusal is the text the timeline records.
-import { FINGERPRINT, GATES } from './vocabulary';
+import { EXPOSURE_SOURCES, FINGERPRINT, GATES } from './vocabulary';
 
 /** Every text field a message may carry (messages.ts; a unit test holds the two together). */
 export const MESSAGE_TEXT_FIELDS = [
@@ -93,6 +93,38 @@ export function malformedHandOff(a: { version?: unknown; fingerprint?: unknown }
   if (typeof a.version !== 'string' || !a.version) return 'version is required';
   if (typeof a.fingerprint !== 'string' || !FINGERPRINT.test(a.fingerprint)) {
     return 'fingerprint must be sha256: followed by 12 hex characters';
+  }
+  return undefined;
+}
+
+/** The text fields of an exposure (domain/exposures.ts), each screened like a message's text. */
+export const EXPOSURE_TEXT_FIELDS = ['alertId', 'url', 'receivedAt'] as const;
+
+/** Why an escalation's exposure is malformed, or undefined: a known source, an alert id, a fingerprint. */
+export function malformedExposure(value: unknown, screen: TextScreen = passAll): string | undefined {
+  if (value === undefined) return undefined;
+  if (!value || typeof value !== 'object') return 'exposure must be an object';
+  const e = value as Record<string, unknown>;
+  if (!(EXPOSURE_SOURCES as readonly unknown[]).includes(e.source)) {
+    return `exposure source must be one of ${EXPOSURE_SOURCES.join(', ')}`;
+  }
+  if (typeof e.alertId !== 'string' || !e.alertId.trim() || e.alertId.length > 200) {
+    return 'exposure alertId is required text (at most 200 characters)';
+  }
+  if (typeof e.fingerprint !== 'string' || !FINGERPRINT.test(e.fingerprint)) {
+    return 'exposure fingerprint must be sha256: followed by 12 hex characters';
+  }
+  if (typeof e.receivedAt !== 'string' || !Number.isFinite(Date.parse(e.receivedAt))) {
+    return 'exposure receivedAt must be a date-time';
+  }
+  if (e.url !== undefined && (typeof e.url !== 'string' || e.url.length > 2000)) {
+    return 'exposure url must be text';
+  }
+  for (const field of EXPOSURE_TEXT_FIELDS) {
+    const v = e[field];
+    if (typeof v !== 'string') continue;
+    const refused = screen(v, `exposure ${field}`, 'message');
+    if (refused) return refused;
   }
   return undefined;
 }

@@ -8,10 +8,17 @@
 // Zod-free and deterministic: the workflow sandbox runs it (pure-JS Ed25519 from @noble/curves, no
 // node:crypto, no Buffer); the API signs with node:crypto over the very same bytes (signedBytes).
 import { ed25519 } from '@noble/curves/ed25519.js';
+import type { ExposureSource } from './exposures';
+import { EXPOSURE_SOURCES } from './vocabulary';
 
-/** How the API authenticated the principal it signs for. */
+/**
+ * How the API authenticated the principal it signs for: a person's token, or a secret scanner's alert
+ * whose signature the API verified (the principal is then `exposure:<source>:<alertId>`).
+ */
 export type Authn =
-  { method: 'static-token'; tokenId: string } | { method: 'oidc'; issuer: string; subject: string };
+  | { method: 'static-token'; tokenId: string }
+  | { method: 'oidc'; issuer: string; subject: string }
+  | { method: 'exposure-alert'; source: ExposureSource; alertId: string };
 
 /** How a signed message reached the workflow: sent by the API itself, or printed for a signal. */
 export const PROOF_CHANNELS = ['api', 'signal'] as const;
@@ -63,7 +70,15 @@ export type ProofRecord =
       issuedAt: string;
       nonce: string;
     }
-  | { method: 'unsigned-allowed'; note: string };
+  | { method: 'unsigned-allowed'; note: string }
+  /** No message: a verified leak alert approved the revoke gate itself (policy emergency_revoke: alert). */
+  | {
+      method: 'verified-alert';
+      source: ExposureSource;
+      alertId: string;
+      url?: string;
+      receivedAt: string;
+    };
 
 /** Longest a proof may live: a printed signal input must be used within the hour. */
 export const MAX_PROOF_TTL_MS = 60 * 60_000;
@@ -146,8 +161,13 @@ function malformedProof(p: unknown): string | undefined {
   const authnOk =
     !!authn &&
     ((authn.method === 'static-token' && typeof authn.tokenId === 'string') ||
-      (authn.method === 'oidc' && typeof authn.issuer === 'string' && typeof authn.subject === 'string'));
-  if (!authnOk) return 'proof authn must name a static-token tokenId or an oidc issuer and subject';
+      (authn.method === 'oidc' && typeof authn.issuer === 'string' && typeof authn.subject === 'string') ||
+      (authn.method === 'exposure-alert' &&
+        (EXPOSURE_SOURCES as readonly unknown[]).includes(authn.source) &&
+        typeof authn.alertId === 'string'));
+  if (!authnOk) {
+    return 'proof authn must name a static-token tokenId, an oidc issuer and subject, or an exposure-alert source and alertId';
+  }
   if (!Array.isArray(proof.signatures) || proof.signatures.length === 0 || proof.signatures.length > 8) {
     return 'proof signatures must be a list of 1 to 8';
   }
@@ -250,9 +270,14 @@ export function verifyProof(opts: {
 /** One line for the timeline and the evidence: how a message was proven. */
 export function describeProof(r: ProofRecord): string {
   if (r.method === 'unsigned-allowed') return 'unsigned (allowed by the deployment)';
+  if (r.method === 'verified-alert') {
+    return `a verified ${r.source} alert ${r.alertId}${r.url ? ` (${r.url})` : ''}, received ${r.receivedAt}`;
+  }
   const who =
     r.authn.method === 'oidc'
       ? `OIDC ${r.authn.issuer} subject ${r.authn.subject}`
-      : `static token ${r.authn.tokenId}`;
+      : r.authn.method === 'exposure-alert'
+        ? `verified ${r.authn.source} alert ${r.authn.alertId}`
+        : `static token ${r.authn.tokenId}`;
   return `signed by the rekey API (key ${r.keyId}, via ${r.via}) for ${who}`;
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { gateSchema, phaseSchema, refusalKindSchema, roleSchema, type MessageName } from './rotation';
 import { fingerprintSchema } from './secrets';
 import { PROOF_CHANNELS, type MessageProof } from './message-proof';
+import { EXPOSURE_SOURCES, exposureRefSchema } from './exposures';
 
 /**
  * Free text a person writes into a message: bounded, not blank, trimmed. "Not blank" is a pattern (the
@@ -28,6 +29,11 @@ export const messageProofSchema = z
     authn: z.discriminatedUnion('method', [
       z.strictObject({ method: z.literal('static-token'), tokenId: z.string().min(1) }),
       z.strictObject({ method: z.literal('oidc'), issuer: z.string().min(1), subject: z.string().min(1) }),
+      z.strictObject({
+        method: z.literal('exposure-alert'),
+        source: z.enum(EXPOSURE_SOURCES),
+        alertId: z.string().min(1),
+      }),
     ]),
     via: z.enum(PROOF_CHANNELS),
     signatures: z
@@ -122,6 +128,18 @@ export const revocationConfirmedArgsSchema = actorSchema.extend({
 });
 export type RevocationConfirmedArgs = z.infer<typeof revocationConfirmedArgsSchema>;
 
+/**
+ * Switches a running rotation to emergency mode (the key may be exposed), with the reason on record:
+ * no flip approval, the canary soak ends, no drain wait; the revoke gate follows the emergency rule.
+ */
+export const escalateArgsSchema = actorSchema.extend({
+  reason: text('why the rotation is now an emergency, for the record and the evidence'),
+  exposure: exposureRefSchema
+    .optional()
+    .describe('the leak alert behind the escalation (set by the API for a verified scanner alert)'),
+});
+export type EscalateArgs = z.infer<typeof escalateArgsSchema>;
+
 /** Every message's arguments, by message name. */
 export const messageArgsSchemas = {
   approve: approveArgsSchema,
@@ -132,6 +150,7 @@ export const messageArgsSchemas = {
   replacementKeyStaged: replacementKeyStagedArgsSchema,
   revocationConfirmed: revocationConfirmedArgsSchema,
   revokeReplacementKey: revokeReplacementKeyArgsSchema,
+  escalate: escalateArgsSchema,
 } as const satisfies Record<MessageName, z.ZodType>;
 
 /** What an accepted update reports back. */

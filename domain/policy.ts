@@ -4,7 +4,11 @@
 import { z } from 'zod';
 import type { MessageTrust } from './message-proof';
 import { IDENTIFIER } from './credentials';
-import { MODES, ROLES, ROUTES } from './vocabulary';
+import { EMERGENCY_REVOKE_RULES, MODES, ROLES, ROUTES } from './vocabulary';
+import type { ExposureRef } from './exposures';
+
+/** Who approves an emergency rotation's revoke gate (policy approvals.emergency_revoke). */
+export type EmergencyRevokeRule = (typeof EMERGENCY_REVOKE_RULES)[number];
 import { DEFAULT_MIN_LIFETIME_MINUTES, SCOPE_FIELDS, type KeyScopeRules } from './key-scope';
 import type { Role, Route } from './rotation';
 
@@ -165,12 +169,19 @@ export const rotationPolicySchema = z
           flip_roles: z.array(z.enum(ROLES)).min(1).default(['approver']),
           revoke_roles: z.array(z.enum(ROLES)).min(1).default(['approver']),
           approval_timeout_minutes: minutes('approval reminder interval', 5, 7 * 24 * 60, 4 * 60),
+          emergency_revoke: z
+            .enum(EMERGENCY_REVOKE_RULES)
+            .default('break_glass')
+            .describe(
+              'emergency mode: who approves the revoke gate. break_glass: a person with a revoke role (the requester too, with a breakGlassReason); alert: a verified leak alert, once the canary and a post-flip check passed',
+            ),
         })
         .default({
           flip_approval_required: false,
           flip_roles: ['approver'],
           revoke_roles: ['approver'],
           approval_timeout_minutes: 4 * 60,
+          emergency_revoke: 'break_glass',
         }),
       canary: z
         .strictObject({
@@ -271,6 +282,10 @@ export interface RotationInput {
   flipRoles: Role[];
   revokeRoles: Role[];
   approvalReminderMs: number;
+  /** Emergency mode: who approves the revoke gate (absent in rotations started before: break_glass). */
+  emergencyRevoke?: EmergencyRevokeRule;
+  /** Not from the policy: the verified leak alert that started this rotation (set by the API). */
+  exposure?: ExposureRef;
   canarySoakMs: number;
   expectedOwner: string;
   thresholds: Thresholds;
@@ -344,6 +359,7 @@ export function toRotationInput(
     flipRoles: r.approvals.flip_roles,
     revokeRoles: r.approvals.revoke_roles,
     approvalReminderMs: Math.round(r.approvals.approval_timeout_minutes * MINUTE_MS),
+    emergencyRevoke: r.approvals.emergency_revoke,
     canarySoakMs: emergency ? 0 : Math.round(r.canary.soak_minutes * MINUTE_MS),
     expectedOwner: r.canary.expected_owner ?? r.owner,
     thresholds: r.thresholds,

@@ -35,6 +35,8 @@ import {
 } from './rotation';
 import { fingerprintSchema, secretVersionRefSchema } from './secrets';
 import { PROOF_CHANNELS } from './message-proof';
+import { EXPOSURE_SOURCES } from './vocabulary';
+import { exposureRefSchema } from './exposures';
 
 const timestamp = z.iso.datetime({ offset: true });
 const count = z.number().int().min(0);
@@ -155,6 +157,7 @@ export type RiskAcceptance = z.infer<typeof riskAcceptanceSchema>;
 const authnSchema = z.discriminatedUnion('method', [
   z.object({ method: z.literal('static-token'), tokenId: z.string() }),
   z.object({ method: z.literal('oidc'), issuer: z.string(), subject: z.string() }),
+  z.object({ method: z.literal('exposure-alert'), source: z.enum(EXPOSURE_SOURCES), alertId: z.string() }),
 ]);
 
 /** How a message was proven (domain/message-proof.ts ProofRecord). */
@@ -168,7 +171,26 @@ export const proofRecordSchema = z.discriminatedUnion('method', [
     nonce: z.string(),
   }),
   z.object({ method: z.literal('unsigned-allowed'), note: z.string() }),
+  z.object({
+    method: z.literal('verified-alert'),
+    source: z.enum(EXPOSURE_SOURCES),
+    alertId: z.string(),
+    url: z.string().optional(),
+    receivedAt: timestamp,
+  }),
 ]);
+
+/** A switch of a running rotation to emergency mode: who, when, why, in which phase, the alert. */
+export const escalationRecordSchema = z.object({
+  at: timestamp,
+  principal: z.string().describe('who escalated: a person, or exposure:<source>:<alertId>'),
+  reason: z.string(),
+  phase: phaseSchema.describe('the phase the rotation was in'),
+  exposure: exposureRefSchema.optional().describe('the leak alert: source, alert id, url, fingerprint'),
+  effect: z.string().describe('what the escalation changed (or that it was too late to speed anything up)'),
+  proof: proofRecordSchema.optional(),
+});
+export type EscalationRecord = z.infer<typeof escalationRecordSchema>;
 
 /** A gate decision. */
 export const approvalRecordSchema = z.object({
@@ -299,6 +321,13 @@ export const rotationStatusSchema = z.object({
   failure: z.object({ phase: phaseSchema, reason: z.string() }).optional(),
   rollbackCause: z.string().optional(),
   acceptedRisk: z.string().optional(),
+  exposure: exposureRefSchema
+    .optional()
+    .describe('the leak alert that started or escalated this rotation (the first one)'),
+  escalations: z
+    .array(escalationRecordSchema)
+    .optional()
+    .describe('switches to emergency mode while running, in order'),
   run: count
     .optional()
     .describe('the run of the workflow this status comes from (each continue-as-new starts one)'),

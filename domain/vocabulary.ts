@@ -149,7 +149,15 @@ export const MESSAGE_NAMES = [
   'replacementKeyStaged',
   'revocationConfirmed',
   'revokeReplacementKey',
+  'escalate',
 ] as const;
+/** The scanners whose alerts rekey verifies and acts on (domain/exposures.ts). */
+export const EXPOSURE_SOURCES = ['github-secret-scanning', 'github-partner', 'gitguardian'] as const;
+/**
+ * Who may approve an emergency rotation's revoke gate: break_glass, a person (the requester too, with a
+ * breakGlassReason); alert, the verified leak alert itself once the canary and a post-flip check passed.
+ */
+export const EMERGENCY_REVOKE_RULES = ['break_glass', 'alert'] as const;
 /** Why a message was refused: the API answers NotAllowed with 403, NotOpen with 409, Invalid with 400. */
 export const REFUSAL_KINDS = ['NotAllowed', 'NotOpen', 'Invalid'] as const;
 

@@ -7,6 +7,7 @@ import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type {
   AbortArgs,
   ApproveArgs,
+  EscalateArgs,
   ExtendHoldArgs,
   MessageAck,
   Refusal,
@@ -39,6 +40,7 @@ export type {
   AbortArgs,
   Actor,
   ApproveArgs,
+  EscalateArgs,
   ExceptionInput,
   ExtendHoldArgs,
   MessageAck,
@@ -54,6 +56,7 @@ export type {
   ApprovalRecord,
   CheckRecord,
   ConsumerCoverage,
+  EscalationRecord,
   ExceptionRecord,
   GateEvidence,
   GateRow,
@@ -86,6 +89,7 @@ export const revocationConfirmedUpdate = defineUpdate<MessageAck, [RevocationCon
 export const revokeReplacementKeyUpdate = defineUpdate<MessageAck, [RevokeReplacementKeyArgs]>(
   'revokeReplacementKey',
 );
+export const escalateUpdate = defineUpdate<MessageAck, [EscalateArgs]>('escalate');
 
 export const approveSignal = defineSignal<[ApproveArgs]>('approve');
 export const rejectSignal = defineSignal<[RejectArgs]>('reject');
@@ -95,5 +99,6 @@ export const extendHoldSignal = defineSignal<[ExtendHoldArgs]>('extendHold');
 export const replacementKeyStagedSignal = defineSignal<[ReplacementKeyStagedArgs]>('replacementKeyStaged');
 export const revocationConfirmedSignal = defineSignal<[RevocationConfirmedArgs]>('revocationConfirmed');
 export const revokeReplacementKeySignal = defineSignal<[RevokeReplacementKeyArgs]>('revokeReplacementKey');
+export const escalateSignal = defineSignal<[EscalateArgs]>('escalate');
 
 export const statusQuery = defineQuery<RotationStatus>('status');

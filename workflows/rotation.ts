@@ -32,7 +32,13 @@ import type {
 } from '../domain/activity-io';
 import type { RotationInput, Role } from '../domain/policy';
 import { KEY_LIKE } from '../domain/key-shape';
-import { malformedHandOff, malformedMessage, unknownGate, type TextScreen } from '../domain/message-checks';
+import {
+  malformedExposure,
+  malformedHandOff,
+  malformedMessage,
+  unknownGate,
+  type TextScreen,
+} from '../domain/message-checks';
 import { describeProof, verifyProof, type ProofRecord, type ProofVerdict } from '../domain/message-proof';
 import { secretLocationOf, secretPaths } from '../domain/secret-refs';
 import { EMERGENCY_ACCEPTED_RISK } from '../domain/risk';
@@ -55,6 +61,8 @@ import {
   abortUpdate,
   approveSignal,
   approveUpdate,
+  escalateSignal,
+  escalateUpdate,
   extendHoldSignal,
   extendHoldUpdate,
   rejectSignal,
@@ -76,6 +84,7 @@ import {
   type AbortArgs,
   type Actor,
   type ApproveArgs,
+  type EscalateArgs,
   type ExceptionInput,
   type ExtendHoldArgs,
   type Gate,
@@ -94,6 +103,16 @@ import {
   type Verdict,
 } from './messages';
 import { approvalRefusal, finalFailureMessage } from './rules';
+import {
+  alertPrincipal,
+  alertProof,
+  alertRevokeBlockers,
+  authorisingAlert,
+  emergencyInput,
+  escalateRefusal,
+  escalationEffect,
+  repeatsAlert,
+} from './escalation';
 import {
   analysisOutcome,
   drainSatisfied,
@@ -365,7 +384,7 @@ class Rotation {
     }
     if (stage(at) <= stage('flip-gate')) {
       const soak = at === 'flip-gate' ? this.s.pendingGate?.blockers : await this.soak(at === 'soak');
-      if (this.input.flipApprovalRequired || soak || at === 'flip-gate')
+      if (this.policy.flipApprovalRequired || soak || at === 'flip-gate')
         await this.awaitApproval('flip', this.input.flipRoles, soak, undefined, at === 'flip-gate');
       await this.flip();
     }
@@ -567,7 +586,7 @@ class Rotation {
    * evidence (the flip gate then waits for a human), or undefined.
    */
   private async soak(resumed = false): Promise<string[] | undefined> {
-    if (this.input.canarySoakMs <= 0) return undefined;
+    if (this.policy.canarySoakMs <= 0) return undefined;
     const credential = this.credential!;
     const cohort = this.s.coverage.filter((c) => c.canary).map((c) => c.consumer);
     const end = resumed ? this.resume!.soak!.endMs : Date.now() + this.input.canarySoakMs;
@@ -582,7 +601,13 @@ class Rotation {
       await this.sleepUnlessInterrupted(
         Math.min(this.input.checkIntervalMs, end - Date.now()),
         'canary soak',
+        () => this.s.mode === 'emergency',
       );
+      // Escalated to emergency: the synthetic canary already passed, and emergency mode has no soak.
+      if (this.s.mode === 'emergency') {
+        this.log('canary-soak-ended', 'escalated to emergency: no soak');
+        return undefined;
+      }
       const to = Date.now();
       const { verdict, reasons, figures } = await this.measure(
         { credential, newKey: this.keyRef('new'), fromMs: from, toMs: to },
@@ -716,7 +741,7 @@ class Rotation {
     const start = (this.holdStart ??= Date.now());
     const observationEnd = start + this.input.observationWindowMs;
     const maxHoldEnd = () => start + this.input.maxHoldMs + this.extensionMs;
-    const emergency = this.input.mode === 'emergency';
+    const emergency = this.s.mode === 'emergency';
     const credential = this.credential!;
     let lastCheck = resumed ? this.resume!.hold!.lastCheckMs : Date.now();
     if (!resumed) this.startHold(start, observationEnd, maxHoldEnd(), emergency);
@@ -773,19 +798,21 @@ class Rotation {
         this.log('analysis-inconclusive', `${outcome.why}; last: ${reasons.join('; ')}`);
         return;
       }
-      const drained = drainSatisfied(this.zeroSince, now, this.input.drainWindowMs);
-      const waitForDrain = this.input.requireOldKeyDrain && !emergency;
-      if (emergency ? verdict === 'pass' : now >= observationEnd && (drained || !waitForDrain)) {
+      // Read each round: an escalation mid-hold drops the drain wait from the next check on.
+      const emergencyNow = this.s.mode === 'emergency';
+      const drained = drainSatisfied(this.zeroSince, now, this.policy.drainWindowMs);
+      const waitForDrain = this.policy.requireOldKeyDrain && !emergencyNow;
+      if (emergencyNow ? verdict === 'pass' : now >= observationEnd && (drained || !waitForDrain)) {
         if (this.attributionRequired() && this.s.attribution?.verdict !== 'pass')
           await this.checkAttribution(1);
-        if (this.revokeGate().evidence === 'positive' || emergency || !waitForDrain) return;
+        if (this.revokeGate().evidence === 'positive' || emergencyNow || !waitForDrain) return;
       }
       if (now >= maxHoldEnd()) {
         const onOld = this.s.coverage.filter(
           (c) =>
             c.lastOldKeyAt &&
             Date.parse(c.lastOldKeyAt) >=
-              now - Math.max(this.input.drainWindowMs, this.input.checkIntervalMs),
+              now - Math.max(this.policy.drainWindowMs, this.input.checkIntervalMs),
         );
         this.holdStopped = `max hold reached without positive evidence${onOld.length ? `; old key still used by ${onOld.map((c) => c.consumer).join(', ')}` : ''}`;
         this.log('max-hold-reached', this.holdStopped);
@@ -844,7 +871,7 @@ class Rotation {
     const baseline = this.s.baseline!;
     return revokeGateEvidence({
       nowMs: Date.now(),
-      input: this.input,
+      input: this.policy,
       manualGateway: this.credential?.adminAdapter === 'manual',
       canary: this.s.canary,
       ...(this.s.keyScope ? { keyScope: this.s.keyScope } : {}),
@@ -873,25 +900,85 @@ class Rotation {
    * approved, false when the hold was extended (hold again).
    */
   private async awaitRevokeApproval(resumed = false): Promise<boolean> {
-    let blockers = this.s.pendingGate?.blockers;
-    if (!resumed) {
-      // Attribution left inconclusive at the canary is looked at once more: the new key has traffic now.
-      if (this.attributionRequired() && this.s.attribution?.verdict !== 'pass')
-        await this.checkAttribution(1);
-      const gate = this.revokeGate();
-      this.s.gateEvidence.revoke = gate;
-      blockers = gate.evidence === 'positive' ? undefined : gate.blockers;
+    for (;;) {
+      let blockers = this.s.pendingGate?.blockers;
+      if (!resumed) {
+        // Attribution left inconclusive at the canary is looked at once more: the new key has traffic now.
+        if (this.attributionRequired() && this.s.attribution?.verdict !== 'pass')
+          await this.checkAttribution(1);
+        const gate = this.revokeGate();
+        this.s.gateEvidence.revoke = gate;
+        blockers = gate.evidence === 'positive' ? undefined : gate.blockers;
+        if (this.approvedByAlert(gate)) return true;
+      }
+      const extensionsBefore = this.extensionsRequested;
+      const escalationsBefore = this.s.escalations?.length ?? 0;
+      const escalated = () => (this.s.escalations?.length ?? 0) !== escalationsBefore;
+      const decision = await this.awaitApproval(
+        'revoke',
+        this.input.revokeRoles,
+        blockers,
+        () => this.extensionsRequested !== extensionsBefore || escalated(),
+        resumed,
+      );
+      // Escalated while the gate waited: the gate opens again, computed under the emergency rules.
+      if (decision === undefined && escalated() && this.extensionsRequested === extensionsBefore) {
+        resumed = false;
+        continue;
+      }
+      if (decision !== 'APPROVED') this.revertedBecause = undefined;
+      return decision === 'APPROVED';
     }
-    const extensionsBefore = this.extensionsRequested;
-    const decision = await this.awaitApproval(
-      'revoke',
-      this.input.revokeRoles,
-      blockers,
-      () => this.extensionsRequested !== extensionsBefore,
-      resumed,
+  }
+
+  /**
+   * The emergency revoke rule `alert`: the verified leak alert approves the revoke gate itself, on
+   * record, when the canary and the hold's last post-flip check passed and the gate's evidence is
+   * positive. Otherwise (or under break_glass) a person decides at the gate.
+   */
+  private approvedByAlert(gate: GateEvidence): boolean {
+    const policy = this.policy;
+    if (policy.mode !== 'emergency' || policy.emergencyRevoke !== 'alert') return false;
+    const alert = authorisingAlert(this.input, this.s.escalations);
+    const stoppedShort = [this.revertedBecause, this.holdStopped].filter(Boolean).join('; ');
+    const blockers = alertRevokeBlockers({
+      input: policy,
+      alert,
+      canary: this.s.canary,
+      lastHoldVerdict: this.s.checks.filter((c) => c.name === 'new-key traffic').at(-1)?.verdict,
+      stoppedShort: stoppedShort || undefined,
+      gate,
+    });
+    if (blockers.length > 0 || !alert) {
+      this.log('alert-approval-withheld', `a person approves the revoke: ${blockers.join('; ')}`);
+      return false;
+    }
+    const principal = alertPrincipal(alert);
+    const proof = alertProof(alert);
+    this.enter(
+      'AWAITING_REVOKE_APPROVAL',
+      'gate-opened',
+      `revoke approved by the verified alert ${principal}`,
     );
-    if (decision !== 'APPROVED') this.revertedBecause = undefined;
-    return decision === 'APPROVED';
+    this.openGate('revoke', this.input.revokeRoles);
+    const comment =
+      'emergency: the verified leak alert authorises the revoke (canary and post-flip check passed)';
+    this.s.approvals.push({
+      gate: 'revoke',
+      decision: 'APPROVED',
+      principal,
+      at: iso(Date.now()),
+      comment,
+      proof,
+    });
+    this.log('revoke-approved', comment, principal, proof);
+    this.closeGate();
+    return true;
+  }
+
+  /** The input as the rotation runs it now: an escalated rotation runs as an emergency policy would. */
+  private get policy(): RotationInput {
+    return this.s.mode === 'emergency' ? emergencyInput(this.input) : this.input;
   }
 
   /**
@@ -1411,8 +1498,8 @@ class Rotation {
   }
 
   /** A durable timer that an interrupt (rollback, abort) cuts short. */
-  private async sleepUnlessInterrupted(ms: number, what: string): Promise<void> {
-    await condition(() => this.interrupt !== undefined, ms, { summary: what });
+  private async sleepUnlessInterrupted(ms: number, what: string, wake?: () => boolean): Promise<void> {
+    await condition(() => this.interrupt !== undefined || (wake?.() ?? false), ms, { summary: what });
     this.checkpoint();
   }
 
@@ -1479,6 +1566,12 @@ class Rotation {
         this.replacementRevocation = a;
         this.log('replacement-key-revocation-requested', a.reason, a.principal, proof);
       },
+    );
+    this.both(
+      escalateUpdate,
+      escalateSignal,
+      (a) => this.refuseEscalate(a),
+      (a, proof) => this.applyEscalate(a, proof),
     );
   }
 
@@ -1599,7 +1692,7 @@ class Rotation {
       a,
       this.s.pendingGate!.requiredRoles,
       this.input.requestedBy,
-      this.input.mode,
+      this.s.mode,
     );
     if (refusal) return refusal;
     if (this.s.pendingGate!.evidence === 'insufficient' && !a.riskReason?.trim()) {
@@ -1678,6 +1771,51 @@ class Rotation {
     if (!a.reason?.trim()) return invalid('a revocation request needs a reason');
     if (this.replacementRevocation) return notOpen('a revocation of the kept key is already being checked');
     return undefined;
+  }
+
+  private refuseEscalate(a: EscalateArgs): Refusal | undefined {
+    const exposureFault = malformedExposure(a.exposure, refuseKeyLike);
+    if (exposureFault) return invalid(exposureFault);
+    return escalateRefusal(a, {
+      phase: this.s.phase,
+      ...(this.interrupt ? { interrupting: this.interrupt.kind } : {}),
+    });
+  }
+
+  /**
+   * Emergency mode from now on, the reason and the alert on record. A pending flip approval is waived
+   * here; the soak, the hold and the revoke gate read the mode themselves. The same alert twice: once.
+   */
+  private applyEscalate(a: EscalateArgs, proof: ProofRecord | undefined): void {
+    if (repeatsAlert(a, { exposure: this.s.exposure, escalations: this.s.escalations })) {
+      this.log('escalation-repeated', `alert ${a.exposure!.source}:${a.exposure!.alertId} already on record`);
+      return;
+    }
+    const flipGate = this.gateOpen('flip');
+    const effect = escalationEffect(this.s.phase, flipGate);
+    this.s.escalations = [
+      ...(this.s.escalations ?? []),
+      {
+        at: iso(Date.now()),
+        principal: a.principal,
+        reason: a.reason,
+        phase: this.s.phase,
+        ...(a.exposure ? { exposure: a.exposure } : {}),
+        effect,
+        ...(proof ? { proof } : {}),
+      },
+    ];
+    if (a.exposure && !this.s.exposure) this.s.exposure = a.exposure;
+    this.s.mode = 'emergency';
+    this.s.acceptedRisk ??= EMERGENCY_ACCEPTED_RISK;
+    this.log(
+      'escalated',
+      `${a.reason}${a.exposure ? ` (alert ${a.exposure.source}:${a.exposure.alertId})` : ''}; ${effect}`,
+      a.principal,
+      proof,
+    );
+    if (flipGate) this.decisions.set('flip', 'APPROVED');
+    this.details(`escalated to emergency: ${effect}`);
   }
 
   private refuseStaged(a: ReplacementKeyStagedArgs): Refusal | undefined {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import {
   ACTOR_FIELDS,
   approveArgsSchema,
+  escalateArgsSchema,
   extendHoldArgsSchema,
   rejectArgsSchema,
   revocationConfirmedArgsSchema,
@@ -77,6 +78,12 @@ export const extensionBody = extendHoldArgsSchema.omit(ACTOR_FIELDS);
 
 export const confirmationBody = revocationConfirmedArgsSchema.omit(ACTOR_FIELDS);
 
+/**
+ * An operator's escalation to emergency: only the reason. A leak alert comes with an exposure only
+ * through the exposure endpoints, which verify the scanner's signature first.
+ */
+export const escalationBody = escalateArgsSchema.omit({ ...ACTOR_FIELDS, exposure: true });
+
 // Not a message's arguments: the key goes to the pending secret, and the workflow gets only the
 // version and fingerprint (replacementKeyStaged).
 export const replacementKeyBody = z.strictObject({
@@ -108,6 +115,7 @@ export const signalInputBody = z
     signalInput('extendHold', extensionBody),
     signalInput('revocationConfirmed', confirmationBody),
     signalInput('revokeReplacementKey', reasonBody),
+    signalInput('escalate', escalationBody),
   ])
   .describe('the message to sign: the signal name and its arguments, as the action routes take them');
 

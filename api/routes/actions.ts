@@ -19,6 +19,7 @@ import { workflowIdFor } from '../../domain/policy';
 import {
   abortUpdate,
   approveUpdate,
+  escalateUpdate,
   extendHoldUpdate,
   rejectUpdate,
   replacementKeyStagedUpdate,
@@ -42,6 +43,7 @@ import {
   ackSchema,
   approvalBody,
   confirmationBody,
+  escalationBody,
   extensionBody,
   idParams,
   reasonBody,
@@ -236,6 +238,16 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
       revocationConfirmedUpdate,
       (b) => (b.comment ? { comment: b.comment } : {}),
       'Manual gateways: confirm the old key was revoked at the gateway.',
+    );
+    acceptedRoute(
+      'escalations',
+      escalationBody,
+      escalateUpdate,
+      (b) => ({ reason: b.reason }),
+      'Requester, approver or operator: switch a running rotation to emergency mode (the key may be ' +
+        'exposed), the reason on record: no flip approval, the canary soak ends, no drain wait; the revoke ' +
+        'gate follows the emergency rule. Accepted but nothing to speed up from REVOKING on; 409 once ' +
+        'rolling back or finished.',
     );
     acceptedRoute(
       'replacement-key-revocations',

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { SCOPE_FIELDS } from '../key-scope';
 import { adminAdapterKindSchema } from '../credentials';
 import {
+  EXPOSURE_SOURCES,
   GATE_DECISIONS,
   GATE_ROW_KEYS,
   GATES,
@@ -66,12 +67,17 @@ const approvalSchema = z.strictObject({
   proof: z
     .strictObject({
       method: z
-        .enum(['signature', 'unsigned-allowed'])
-        .describe('signed by the rekey API, or unsigned and allowed by the deployment'),
+        .enum(['signature', 'unsigned-allowed', 'verified-alert'])
+        .describe(
+          'signed by the rekey API, unsigned and allowed by the deployment, or approved by a verified leak alert (emergency_revoke: alert)',
+        ),
       summary: z.string().describe('one line: the key, the channel and how the principal logged in'),
       keyId: z.string().nullable().describe('the rekey API signing key'),
       via: z.enum(['api', 'signal']).nullable().describe('sent by the API, or printed for a Temporal signal'),
-      authn: z.enum(['static-token', 'oidc']).nullable().describe('how the API authenticated the principal'),
+      authn: z
+        .enum(['static-token', 'oidc', 'exposure-alert'])
+        .nullable()
+        .describe('how the API authenticated the principal (exposure-alert: a scanner alert it verified)'),
       issuer: z.string().nullable().describe('OIDC issuer'),
       subject: z.string().nullable().describe('OIDC subject'),
       tokenId: z.string().nullable().describe('static token entry (a hash prefix, never the token)'),
@@ -79,6 +85,24 @@ const approvalSchema = z.strictObject({
     .nullable()
     .optional()
     .describe('how the decision was proven; null in rotations started before rekey signed messages'),
+});
+
+/** A leak alert as the evidence links it: where it came from and the token's fingerprint, never the token. */
+const exposureLinkSchema = z.strictObject({
+  source: z.enum(EXPOSURE_SOURCES).describe('the secret scanner'),
+  alertId: z.string().min(1).describe("the scanner's alert id"),
+  url: z.string().nullable().describe('where the alert can be read'),
+  fingerprint: fingerprint.describe('the leaked token’s fingerprint'),
+  receivedAt: timestamp,
+});
+
+const escalationSchema = z.strictObject({
+  at: timestamp,
+  principal: z.string().min(1).describe('who escalated: a person, or exposure:<source>:<alertId>'),
+  reason: z.string(),
+  phase: z.string().describe('the phase the rotation was in'),
+  effect: z.string().describe('what the escalation changed'),
+  exposure: exposureLinkSchema.nullable(),
 });
 
 const riskAcceptanceSchema = z.strictObject({
@@ -120,6 +144,14 @@ const changeTicketSchema = z
     riskAcceptances: z
       .array(riskAcceptanceSchema)
       .describe('gates a human approved without positive evidence, accepting the risk on record'),
+    exposure: exposureLinkSchema
+      .nullable()
+      .optional()
+      .describe('the leak alert that started or escalated the rotation; null when none'),
+    escalations: z
+      .array(escalationSchema)
+      .optional()
+      .describe('switches to emergency mode while the rotation ran: who, when, why, the alert'),
     preChecks: z
       .array(
         z.strictObject({

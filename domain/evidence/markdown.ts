@@ -103,6 +103,30 @@ export function renderEvidenceMarkdown(
       ['final status', t.finalStatus],
     ]),
     ...(t.acceptedRisk ? ['', `**Accepted risk (emergency):** ${t.acceptedRisk}`] : []),
+    ...(t.exposure
+      ? [
+          '',
+          `**Leak alert:** ${t.exposure.source} ${t.exposure.alertId}, key ${t.exposure.fingerprint}, ` +
+            `received ${t.exposure.receivedAt}${t.exposure.url ? ` (${t.exposure.url})` : ''}`,
+        ]
+      : []),
+    ...(t.escalations?.length
+      ? [
+          '',
+          '### Escalations to emergency',
+          table(
+            ['at', 'by', 'phase', 'effect', 'reason', 'alert'],
+            t.escalations.map((e) => [
+              e.at,
+              e.principal,
+              e.phase,
+              e.effect,
+              e.reason,
+              e.exposure ? `${e.exposure.source} ${e.exposure.alertId}` : '',
+            ]),
+          ),
+        ]
+      : []),
     '',
     '### Approvals',
     table(

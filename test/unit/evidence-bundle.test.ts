@@ -66,6 +66,8 @@ describe('the evidence bundle', () => {
       rollbackOwner: 'oncall-platform',
       mode: 'scheduled',
       acceptedRisk: null,
+      // No leak alert started or escalated this rotation.
+      exposure: null,
       window: { startedAt: '2026-06-19T09:00:00.000Z', endedAt: '2026-06-19T11:20:13.000Z' },
       scope: {
         apps: ['customer-chat-api', 'enrichment-worker'],
@@ -349,6 +351,39 @@ describe('the evidence bundle', () => {
     expect(judged.runtimeCoverage.result).toBe('not-checked');
     expect(judged.runtimeCoverage.evidence.join('\n')).toMatch(/emergency: no drain wait/);
     expect(judged.authentication.result).toBe('green');
+  });
+
+  it('links the leak alert that escalated a rotation, in the bundle and its Markdown, never the token', () => {
+    const status = evidenceStatus();
+    const exposure = {
+      source: 'github-partner' as const,
+      alertId: 'gh-8812',
+      url: 'https://github.com/acme/app/security/secret-scanning/12',
+      fingerprint: fingerprint(OLD_KEY),
+      receivedAt: '2026-06-19T09:30:00.000Z',
+    };
+    status.mode = 'emergency';
+    status.exposure = exposure;
+    status.escalations = [
+      {
+        at: '2026-06-19T09:30:01.000Z',
+        principal: 'exposure:github-partner:gh-8812',
+        reason: 'leak alert github-partner gh-8812',
+        phase: 'HOLDING',
+        exposure,
+        effect: 'the soak ends and the drain wait is dropped',
+      },
+    ];
+    const b = build(status);
+    expect(b.changeTicket.exposure).toEqual(exposure);
+    expect(b.changeTicket.escalations).toEqual([
+      expect.objectContaining({ principal: 'exposure:github-partner:gh-8812', phase: 'HOLDING', exposure }),
+    ]);
+    const md = markdownOf(b);
+    expect(md).toContain(`**Leak alert:** github-partner gh-8812, key ${fingerprint(OLD_KEY)}`);
+    expect(md).toContain('### Escalations to emergency');
+    expect(md).toMatch(/\| 2026-06-19T09:30:01\.000Z \| exposure:github-partner:gh-8812 \| HOLDING \|/);
+    expect(md).not.toContain(OLD_KEY);
   });
 
   it('records why a rotation rolled back, with the restored version and the breach that caused it', () => {

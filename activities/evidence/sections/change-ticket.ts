@@ -3,6 +3,7 @@ import type { RotationStatus } from '../../../domain/status';
 import type { EvidenceBundle } from '../../../domain/evidence/bundle-schema';
 import { describeProof, type ProofRecord } from '../../../domain/message-proof';
 import type { EvidenceContext } from './context';
+import type { ExposureRef } from '../../../domain/exposures';
 
 /** The change ticket as the rotation ran it; the input wins over the registry where both know a field. */
 export function changeTicketOf(
@@ -32,6 +33,19 @@ export function changeTicketOf(
     riskAcceptances: status.riskAcceptances
       .map((r) => ({ gate: r.gate, principal: r.principal, at: r.at, reason: r.reason, missing: r.missing }))
       .sort((a, b) => a.at.localeCompare(b.at)),
+    exposure: status.exposure ? exposureLinkOf(status.exposure) : null,
+    ...(status.escalations?.length
+      ? {
+          escalations: status.escalations.map((e) => ({
+            at: e.at,
+            principal: e.principal,
+            reason: e.reason,
+            phase: e.phase,
+            effect: e.effect,
+            exposure: e.exposure ? exposureLinkOf(e.exposure) : null,
+          })),
+        }
+      : {}),
     preChecks: status.preChecks.map((p) => ({
       name: p.name,
       claimed: p.claimed ?? null,
@@ -70,9 +84,20 @@ function approvalsOf(status: RotationStatus): EvidenceBundle['changeTicket']['ap
 type BundleProof = NonNullable<EvidenceBundle['changeTicket']['approvals'][number]['proof']>;
 const UNSTRUCTURED = { keyId: null, via: null, authn: null, issuer: null, subject: null, tokenId: null };
 
+/** A leak alert as the bundle links it (never the token: only its fingerprint). */
+function exposureLinkOf(e: ExposureRef) {
+  return {
+    source: e.source,
+    alertId: e.alertId,
+    url: e.url ?? null,
+    fingerprint: e.fingerprint,
+    receivedAt: e.receivedAt,
+  };
+}
+
 /** How a decision was proven, flat for the bundle. */
 function proofOf(p: ProofRecord): BundleProof {
-  if (p.method === 'unsigned-allowed') {
+  if (p.method === 'unsigned-allowed' || p.method === 'verified-alert') {
     return { ...UNSTRUCTURED, method: p.method, summary: describeProof(p) };
   }
   return {
