@@ -12,6 +12,7 @@ import type { WebhookAllowlist } from '../domain/webhook-targets';
 import type { Authenticator, Principal } from './auth';
 import type { TrustProxySetting } from './client-address';
 import type { MessageSigner } from './message-signing';
+import type { ExposureDeps } from './exposures/exposure-deps';
 
 export interface ApiDeps {
   temporal: Client;
@@ -40,6 +41,11 @@ export interface ApiDeps {
   evidence?: EvidenceReader;
   /** Where apps' usage reports are stored (REKEY_APP_REPORTS_DIR); absent: reports are answered 503. */
   appReports?: AppReportStore;
+  /**
+   * Leak alerts (POST /v1/exposures/github|gitguardian): the scanners' verification secrets and the
+   * record store (REKEY_EXPOSURES_DIR); absent: those endpoints answer 503.
+   */
+  exposures?: ExposureDeps;
   /** pino options (`stream`: where the log goes, default stdout), or false for no request log. */
   logger?: boolean | (LoggerOptions & { stream?: DestinationStream });
   /** Prometheus registry that /metrics exposes; rekey's metrics are added to it. Default: a fresh one. */

@@ -12,6 +12,7 @@ import { createSecretStores } from '../activities/secrets';
 import { ConfigError, loadRegistry, loadSettings, type Settings } from '../config';
 import { webhookAllowlistOf } from '../config/settings';
 import { buildApp, type ApiDeps } from './app';
+import { exposureDepsFrom } from './exposures/exposure-config';
 import { Authenticator, tokenConfigSchema, type TokenConfig } from './auth';
 import { MessageSigner } from './message-signing';
 import { OidcVerifier } from './oidc';
@@ -146,6 +147,7 @@ export async function startServer(
       }).secretStoreFor,
       evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
       appReports: createAppReportStore(settings.REKEY_APP_REPORTS_DIR),
+      exposures: exposureDepsFrom(settings),
       logger: { level: settings.REKEY_LOG_LEVEL },
       ...deps,
     });

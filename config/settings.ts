@@ -116,6 +116,34 @@ export const settingsSchema = z.object({
     .min(1)
     .default('.run/app-reports')
     .describe('app-reported usage (JSONL per credential per day): the API writes it, the worker reads it'),
+  REKEY_EXPOSURES_DIR: z
+    .string()
+    .min(1)
+    .default('.run/exposures')
+    .describe('leak-alert records (one JSON file per alert, fingerprints only): the API writes them'),
+  REKEY_GITHUB_WEBHOOK_SECRET_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('file holding the GitHub webhook secret (X-Hub-Signature-256 of secret_scanning_alert)'),
+  REKEY_GITHUB_SECRET_SCANNING_KEYS_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      "GitHub's secret-scanning partner public keys, the JSON of api.github.com/meta/public_keys/secret_scanning",
+    ),
+  REKEY_GITGUARDIAN_SIGNATURE_TOKEN_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('file holding the GitGuardian custom webhook signature token'),
+  REKEY_GITGUARDIAN_TOLERANCE_SECONDS: z.coerce
+    .number()
+    .min(1)
+    .max(3600)
+    .default(300)
+    .describe('how far a GitGuardian Timestamp may be from now, either way, before the alert is refused'),
   REKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 

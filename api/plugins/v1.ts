@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ApiDeps } from '../deps';
 import { actionRoutes } from '../routes/actions';
 import { evidenceRoutes } from '../routes/evidence';
+import { exposureReadRoutes } from '../routes/exposures';
 import { rotationRoutes } from '../routes/rotations';
 import { usageReportRoutes } from '../routes/usage-reports';
 
@@ -18,5 +19,6 @@ export function v1Plugin(deps: ApiDeps): FastifyPluginAsync {
     await v1.register(actionRoutes(deps));
     await v1.register(evidenceRoutes(deps));
     await v1.register(usageReportRoutes(deps));
+    await v1.register(exposureReadRoutes(deps));
   };
 }

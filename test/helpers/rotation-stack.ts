@@ -21,7 +21,7 @@ import { createActivities } from '../../activities';
 import { createFilesystemEvidenceStore } from '../../activities/evidence';
 import { createAppReportStore } from '../../activities/telemetry/app-reports';
 import { fingerprint } from '../../domain/fingerprint';
-import { buildApp } from '../../api/app';
+import { buildApp, type ApiDeps } from '../../api/app';
 import { Authenticator, tokenHash } from '../../api/auth';
 import { loadSettings, type Settings } from '../../config';
 import { webhookAllowlistOf } from '../../config/settings';
@@ -93,6 +93,10 @@ export interface RotationStackOptions {
    * them (`gateway.replicas`), so probes and the negative test run on each. Apps still call the primary.
    */
   replicas?: ReplicaOptions[];
+  /** Registry fields added to each credential's entry, e.g. `rotation_policy` for self-started rotations. */
+  registryFields?: (c: StackCredential) => Record<string, unknown>;
+  /** API deps on top of the stack's, e.g. `exposures` for the leak-alert endpoints. */
+  apiDeps?: Partial<ApiDeps>;
 }
 
 /** Parts of the policy a test changes; each is merged over the stack's section of the same name. */
@@ -395,6 +399,7 @@ export async function startRotationStack(
               ...(telemetryKind === 'app-reports' ? { owner: 'platform-ai' } : {}),
             },
           ],
+          ...opts.registryFields?.(c),
         })),
       }),
       'rotation stack registry',
@@ -454,6 +459,7 @@ export async function startRotationStack(
       evidence: createFilesystemEvidenceStore(evidenceDir),
       appReports: createAppReportStore(appReportsDir),
       logger: { level: 'info', stream: apiLog },
+      ...opts.apiDeps,
     });
     closers.push(() => app.close());
     let apiUrl: string | undefined;
