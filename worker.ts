@@ -12,6 +12,7 @@ import {
   type RotationActivities,
   type Telemetry,
 } from './activities';
+import { createAutomationActivities } from './activities/automation';
 import { createFilesystemEvidenceStore } from './activities/evidence';
 import { ADMIN_ADAPTERS, createOpenAiProbe, type AdminHttpOptions } from './activities/gateway';
 import { createWebhookNotifier } from './activities/notify';
@@ -236,7 +237,9 @@ export async function main(): Promise<void> {
         connection,
         namespace: settings.TEMPORAL_NAMESPACE,
         taskQueue: settings.REKEY_TASK_QUEUE,
-        activities: createActivities(deps),
+        // The rotation's activities, and those of the triggers that start rotations themselves
+        // (workflows/scheduled-rotation.ts: notices, reminders, the current key's expiry).
+        activities: { ...createActivities(deps), ...createAutomationActivities(deps) },
       });
       // SIGINT/SIGTERM make the SDK drain in-flight tasks and resolve run().
       await worker.run();

@@ -46,6 +46,8 @@ export const FailureTypes = {
   RotationRolledBack: 'RotationRolledBack',
   RotationAborted: 'RotationAborted',
   RotationFailed: 'RotationFailed',
+  /** A rotation a schedule started did not complete: fails the trigger, so pause_on_failure can pause. */
+  ScheduledRotationFailed: 'ScheduledRotationFailed',
 
   // A message an update validator refused (refusalFailureType).
   MessageRefusedNotAllowed: 'MessageRefused.NotAllowed',

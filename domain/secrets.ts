@@ -138,6 +138,11 @@ export const secretVersionRefSchema = z.object({
   createdAt: z.string().optional(),
   /** The gateway's id of the key this version holds, when rekey issued it. */
   gatewayKeyId: z.string().optional(),
+  /**
+   * When this version expires (ISO), where the store says so: Key Vault `attributes.expires`, Vault KV v2
+   * custom_metadata `expires_at`, an AWS Secrets Manager tag `rekey-expires-at` (issue 16, expiry starts).
+   */
+  expiresAt: z.string().optional(),
 });
 export type SecretVersionRef = z.infer<typeof secretVersionRefSchema>;
 

@@ -1,2 +1,3 @@
 // The worker's workflowsPath: every workflow type the rotation worker runs.
 export { rotation } from './rotation';
+export { scheduledRotation, expiryWatch } from './scheduled-rotation';

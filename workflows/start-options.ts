@@ -3,13 +3,7 @@
 // rotations by, and the static summary shown on the workflow's page.
 import type { WorkflowIdConflictPolicy, WorkflowIdReusePolicy } from '@temporalio/common';
 import { workflowIdFor, type RotationInput } from '../domain/policy';
-import {
-  ChangeTicketKey,
-  RotationCredentialKey,
-  RotationEnvironmentKey,
-  RotationPhaseKey,
-  RotationRequestedByKey,
-} from './search-attributes';
+import { rotationSearchAttributes, rotationSummary } from './rotation-labels';
 
 /**
  * Memo key: every change ticket that ran under the workflow id, this run's included, so that one
@@ -38,25 +32,13 @@ export function rotationStartOptions(input: RotationInput, taskQueue: string, hi
     // followed by a new one; whether its ticket may run again is the caller's rule, not Temporal's.
     workflowIdConflictPolicy: 'FAIL' as WorkflowIdConflictPolicy,
     workflowIdReusePolicy: 'ALLOW_DUPLICATE' as WorkflowIdReusePolicy,
-    typedSearchAttributes: [
-      { key: RotationPhaseKey, value: 'PREPARING' },
-      { key: RotationCredentialKey, value: input.credential },
-      { key: RotationEnvironmentKey, value: input.environment },
-      { key: ChangeTicketKey, value: input.changeTicket.id },
-      { key: RotationRequestedByKey, value: input.requestedBy },
-    ],
+    typedSearchAttributes: rotationSearchAttributes(input),
     // The rotation's start, which the API lists it by whatever its number of runs (continue-as-new
     // carries the memo to the successor, the ticket list with it).
     memo: {
       startedAt: new Date().toISOString(),
       ...(tickets && tickets.length <= MAX_CHANGE_TICKETS_MEMO ? { [CHANGE_TICKETS_MEMO]: tickets } : {}),
     },
-    staticSummary: `Rotate ${input.credential} (${input.environment}) · ${input.mode} · ticket ${input.changeTicket.id}`,
-    staticDetails: [
-      `**Reason:** ${input.reason}`,
-      `**Owner:** ${input.owner} · **requested by** ${input.requestedBy}`,
-      `**Apps:** ${input.apps.join(', ')}`,
-      `**Gateway:** ${input.gatewayBaseUrl} · routes ${input.allowedRoutes.join(', ')}`,
-    ].join('\n\n'),
+    ...rotationSummary(input),
   };
 }

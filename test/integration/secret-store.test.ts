@@ -613,6 +613,8 @@ describe('the Azure Key Vault SecretStore', () => {
     const notBefore = new Date(Math.floor(Date.now() / 1000 - 86_400) * 1000);
     const metadata = { contentType: 'application/x-api-key', tags: { owner: 'team-a', 'cost-centre': '42' } };
     const { store, name } = await credential(client, url, { seed: { ...metadata, expiresOn, notBefore } });
+    // The expiry is on the version's ref: what expiry-started rotations read (readCurrentExpiry).
+    expect((await store.readCurrent()).expiresAt).toBe(expiresOn.toISOString());
     const rot = rotation();
     const staged = await store.stagePending(rot, newKey('new'));
     const { current } = seen(await store.promote(rot, proven(staged)));

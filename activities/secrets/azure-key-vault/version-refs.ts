@@ -44,6 +44,8 @@ export function refOf(c: KeyVaultConnection, p: SecretProperties, value?: string
     fingerprint: fingerprintOf(c, p, value),
     enabled: p.enabled ?? true,
     ...(p.createdOn ? { createdAt: p.createdOn.toISOString() } : {}),
+    // attributes.exp: what expiry-started rotations (workflows/scheduled-rotation.ts expiryWatch) read.
+    ...(p.expiresOn ? { expiresAt: p.expiresOn.toISOString() } : {}),
     ...(gatewayKeyId ? { gatewayKeyId } : {}),
   };
 }
