@@ -9,7 +9,9 @@
 // Deterministic: times come from the workflow clock and the schedule's TemporalScheduledStartTime.
 import {
   ApplicationFailure,
+  ChildWorkflowFailure,
   ParentClosePolicy,
+  type ChildWorkflowHandle,
   WorkflowIdReusePolicy,
   proxyActivities,
   sleep,
@@ -118,22 +120,45 @@ function childOptions(input: RotationInput, workflowId: string) {
   };
 }
 
+/** The rotation workflow's signature, as the child is started by name (no import of its code). */
+type RotationWorkflow = (input: RotationInput) => Promise<RotationStatus>;
+
 /** Starts the rotation; undefined when another rotation holds the credential's workflow id. */
 async function startRotation(input: RotationInput, workflowId: string) {
   try {
-    return await startChild('rotation', childOptions(input, workflowId));
+    return await startChild<RotationWorkflow>('rotation', childOptions(input, workflowId));
   } catch (err) {
     if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
     throw err;
   }
 }
 
+/**
+ * How the child rotation ended: its final status when it completed, else why not. A rotation that does
+ * not complete ends with a typed failure (RotationRolledBack, RotationAborted, RotationFailed), which
+ * the child's result rejects with.
+ */
+async function rotationEnd(
+  child: ChildWorkflowHandle<RotationWorkflow>,
+): Promise<{ completed: true } | { completed: false; why: string }> {
+  try {
+    const status = await child.result();
+    return status.outcome === 'completed'
+      ? { completed: true }
+      : { completed: false, why: `ended ${status.outcome ?? 'without an outcome'}` };
+  } catch (err) {
+    if (!(err instanceof ChildWorkflowFailure)) throw err;
+    const cause = err.cause;
+    const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
+    return { completed: false, why: `ended ${type}${cause?.message ?? err.message}` };
+  }
+}
+
 /** Fails (so that pause_on_failure pauses the schedule) when the rotation did not complete. */
-function requireCompleted(status: RotationStatus, rotationId: string): string {
-  if (status.outcome === 'completed') return 'completed';
-  throw ApplicationFailure.create({
+function scheduledRotationFailed(rotationId: string, why: string): ApplicationFailure {
+  return ApplicationFailure.create({
     type: FailureTypes.ScheduledRotationFailed,
-    message: `rotation ${rotationId} ended ${status.outcome ?? 'without an outcome'}`,
+    message: `rotation ${rotationId} ${why}`,
     nonRetryable: true,
   });
 }
@@ -180,13 +205,14 @@ export async function scheduledRotation(args: ScheduledRotationArgs): Promise<Tr
       ...withNotice,
     };
   }
-  const status = (await child.result()) as RotationStatus;
+  const end = await rotationEnd(child);
+  if (!end.completed) throw scheduledRotationFailed(input.rotationId, end.why);
   return {
     outcome: 'started',
     rotationId: input.rotationId,
     ticketId,
     ...withNotice,
-    result: requireCompleted(status, input.rotationId),
+    result: 'completed',
   };
 }
 
@@ -282,8 +308,7 @@ export async function expiryWatch(args: ExpiryWatchArgs): Promise<ExpiryOutcome>
   };
   const child = await startRotation(input, args.rotationWorkflowId);
   if (!child) return blocked('another-rotation');
-  const status = (await child.result()) as RotationStatus;
-  if (status.outcome !== 'completed') return blocked('rotation-failed');
+  if (!(await rotationEnd(child)).completed) return blocked('rotation-failed');
   return {
     outcome: 'started',
     expiresAt: read.expiresAt,

@@ -163,7 +163,16 @@ describe('scheduledRotation', () => {
     const t = template('stub-fail');
     const err = await runTrigger(triggerArgs(t, {})).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    expect(String((err as WorkflowFailedError).cause?.message)).toMatch(/ended failed/);
+    expect((err as WorkflowFailedError).cause).toMatchObject({
+      type: 'ScheduledRotationFailed',
+      message: expect.stringMatching(/ended RotationRolledBack: rotation rolled_back: canary failed$/),
+    });
+    // A rotation whose status says it did not complete fails the trigger the same way.
+    const other = await runTrigger(triggerArgs(template('stub-rolled-back'), {})).catch((e: unknown) => e);
+    expect((other as WorkflowFailedError).cause).toMatchObject({
+      type: 'ScheduledRotationFailed',
+      message: expect.stringMatching(/ended rolled_back$/),
+    });
   });
 });
 
@@ -195,6 +204,18 @@ describe('expiryWatch', () => {
     const result = await watch(watchArgs(t));
     expect(result).toMatchObject({ outcome: 'not-yet', expiresAt: expiry });
     if (result.outcome === 'not-yet') expect(Date.parse(result.startsAt)).toBe(now + 6 * DAY);
+  });
+
+  it('reminds when the rotation it started rolled back', async () => {
+    const t = template('stub-fail');
+    expiry = new Date((await env.currentTimeMs()) + 6.5 * DAY).toISOString();
+    const result = await watch(watchArgs(t));
+    expect(result).toMatchObject({
+      outcome: 'blocked',
+      why: 'rotation-failed',
+      reminder: { days: 7, delivered: true },
+    });
+    expect(notices.filter((x) => x.credential === t.credential)).toHaveLength(1);
   });
 
   it('starts the rotation inside the lead time, under one ticket per expiry', async () => {
