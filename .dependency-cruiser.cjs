@@ -67,12 +67,18 @@ module.exports = {
       name: 'api-imports-domain-and-the-workflow-contract',
       severity: 'error',
       comment:
-        'The API talks to rotations through Temporal: domain schemas and the workflow’s messages, search attributes and start options; adapters are injected by api/server.ts.',
+        'The API talks to rotations through Temporal: domain schemas and the workflow’s messages, search attributes and start options; adapters are injected by api/server.ts. Of the schedule triggers it imports only their argument types (the schedules’ actions).',
       from: { path: '^api/', pathNot: '^api/server\\.ts$' },
       to: {
         path: '^(activities|config|cli|scripts|simulator|test|bench)/|^worker\\.ts$|^workflows/',
-        pathNot: '^workflows/(messages|search-attributes|start-options)\\.ts$',
+        pathNot: '^workflows/(messages|search-attributes|start-options|scheduled-rotation)\\.ts$',
       },
+    },
+    {
+      name: 'api-imports-schedule-trigger-types-only',
+      severity: 'error',
+      from: { path: '^api/' },
+      to: { path: '^workflows/scheduled-rotation\\.ts$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'cli-imports-domain-and-messages',

@@ -46,6 +46,8 @@ export interface ApiDeps {
    * record store (REKEY_EXPOSURES_DIR); absent: those endpoints answer 503.
    */
   exposures?: ExposureDeps;
+  /** Where schedule notices and expiry reminders are POSTed (REKEY_SCHEDULE_NOTICE_URL). */
+  scheduleNoticeUrl?: string;
   /** pino options (`stream`: where the log goes, default stdout), or false for no request log. */
   logger?: boolean | (LoggerOptions & { stream?: DestinationStream });
   /** Prometheus registry that /metrics exposes; rekey's metrics are added to it. Default: a fresh one. */

@@ -13,6 +13,7 @@ import { ConfigError, loadRegistry, loadSettings, type Settings } from '../confi
 import { webhookAllowlistOf } from '../config/settings';
 import { buildApp, type ApiDeps } from './app';
 import { exposureDepsFrom } from './exposures/exposure-config';
+import { startScheduleSync } from './schedules/schedule-sync';
 import { Authenticator, tokenConfigSchema, type TokenConfig } from './auth';
 import { MessageSigner } from './message-signing';
 import { OidcVerifier } from './oidc';
@@ -125,15 +126,18 @@ export async function startServer(
         callTimeoutMs: settings.REKEY_TEMPORAL_CALL_TIMEOUT_SECONDS * 1000,
       });
   try {
+    const temporal = deps.temporal ?? new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+    const registry = deps.registry ?? loadRegistry(settings.REKEY_CREDENTIALS_FILE);
+    const signer =
+      deps.signer ??
+      signerFor(settings, (message) =>
+        pino({ level: settings.REKEY_LOG_LEVEL, base: { service: 'rekey-api' } }).warn(message),
+      );
     const app = buildApp({
-      temporal: deps.temporal ?? new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }),
-      registry: deps.registry ?? loadRegistry(settings.REKEY_CREDENTIALS_FILE),
+      temporal,
+      registry,
       auth: deps.auth ?? authenticatorFor(settings),
-      signer:
-        deps.signer ??
-        signerFor(settings, (message) =>
-          pino({ level: settings.REKEY_LOG_LEVEL, base: { service: 'rekey-api' } }).warn(message),
-        ),
+      signer,
       trustProxy: settings.REKEY_API_TRUST_PROXY,
       taskQueue: settings.REKEY_TASK_QUEUE,
       temporalUiUrl: settings.TEMPORAL_UI_URL,
@@ -148,18 +152,36 @@ export async function startServer(
       evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
       appReports: createAppReportStore(settings.REKEY_APP_REPORTS_DIR),
       exposures: exposureDepsFrom(settings),
+      ...(settings.REKEY_SCHEDULE_NOTICE_URL
+        ? { scheduleNoticeUrl: settings.REKEY_SCHEDULE_NOTICE_URL }
+        : {}),
       logger: { level: settings.REKEY_LOG_LEVEL },
       ...deps,
     });
     await beforeListen?.(app);
     const url = await app.listen({ host: settings.REKEY_API_HOST, port: settings.REKEY_API_PORT });
     if (connection) void reportTemporalAtStart(connection, app.log);
+    // The registry's schedule: and expiry: entries as Temporal Schedules (api/schedules/schedule-sync.ts).
+    const stopScheduleSync =
+      settings.REKEY_SCHEDULE_SYNC && registry.automations
+        ? startScheduleSync(
+            {
+              temporal,
+              signer,
+              taskQueue: settings.REKEY_TASK_QUEUE,
+              noticeUrl: settings.REKEY_SCHEDULE_NOTICE_URL,
+            },
+            () => registry.automations?.() ?? [],
+            app.log,
+          )
+        : () => undefined;
     const timeoutMs = shutdownTimeoutMs ?? settings.REKEY_API_SHUTDOWN_SECONDS * 1000;
 
     let closing: Promise<void> | undefined;
     const close = () =>
       (closing ??= (async () => {
         app.log.info({ timeoutMs }, 'shutting down: refusing new connections, finishing in-flight requests');
+        stopScheduleSync();
         // A keep-alive socket whose request was just answered is closed at once, so shutdown ends when
         // the last in-flight request does, not after the keep-alive timeout.
         const reaper = setInterval(() => app.server.closeIdleConnections(), 50);

@@ -45,7 +45,17 @@ export type Command =
   | { name: 'confirm-revocation'; id: string; comment?: string }
   | { name: 'revoke-replacement-key'; id: string; reason: string }
   | { name: 'hand-off'; id: string; keyFile: string; insecureHttp: boolean }
-  | { name: 'evidence'; id: string; markdown: boolean };
+  | { name: 'evidence'; id: string; markdown: boolean }
+  | {
+      name: 'schedules';
+      action: ScheduleAction;
+      environment?: string;
+      credential?: string;
+      kind: 'rotation' | 'expiry';
+      reason?: string;
+    };
+export const SCHEDULE_ACTIONS = ['list', 'show', 'pause', 'resume', 'trigger', 'sync'] as const;
+export type ScheduleAction = (typeof SCHEDULE_ACTIONS)[number];
 export type CommandName = Command['name'];
 
 /** What a command line asks for: run a command, or print help or the version. */
@@ -294,6 +304,44 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
     summary: 'print the evidence bundle (JSON, or Markdown)',
     options: { markdown: { type: 'boolean', help: 'the Markdown rendering instead of JSON' } },
     build: (v, p) => ({ name: 'evidence', id: id('evidence', p), markdown: v.markdown === true }),
+  },
+  schedules: {
+    args: '<list|show|pause|resume|trigger|sync> [<environment>:<credential>]',
+    summary: 'the Temporal Schedules that start rotations (registry schedule: and expiry:)',
+    options: {
+      kind: { type: 'string', value: 'rotation|expiry', help: 'which schedule (default rotation)' },
+      reason: { type: 'string', value: '<text>', help: 'why (required to pause, resume or trigger)' },
+    },
+    build: (v, p) => {
+      const [actionText, target, ...extra] = p;
+      if (actionText === undefined) throw new UsageError('the schedules action is missing', 'schedules');
+      const action = oneOf('schedules', 'action', actionText, SCHEDULE_ACTIONS);
+      const kind = oneOf('schedules', 'kind', optional(v, 'kind') ?? 'rotation', [
+        'rotation',
+        'expiry',
+      ] as const);
+      if (extra.length) throw new UsageError(`unexpected argument: ${extra.join(' ')}`, 'schedules');
+      if (action === 'list' || action === 'sync') {
+        if (target !== undefined) throw new UsageError(`unexpected argument: ${target}`, 'schedules');
+        return { name: 'schedules', action, kind };
+      }
+      const m = target === undefined ? null : /^([^:\s]+):([^:\s]+)$/.exec(target);
+      if (!m) {
+        throw new UsageError(
+          `schedules ${action} needs <environment>:<credential>, e.g. production:router-key`,
+          'schedules',
+        );
+      }
+      const reason = action === 'show' ? undefined : required('schedules', v, 'reason');
+      return {
+        name: 'schedules',
+        action,
+        environment: m[1]!,
+        credential: m[2]!,
+        kind,
+        ...(reason ? { reason } : {}),
+      };
+    },
   },
 };
 

@@ -258,6 +258,30 @@ export function createApiClient(opts: ApiClientOptions) {
       return (await json<unknown>('GET', rotation(id, '/evidence'))).body;
     },
 
+    /** GET /v1/schedules. */
+    async schedules() {
+      return (await json<{ schedules: ScheduleView[] }>('GET', '/v1/schedules')).body;
+    },
+
+    /** GET /v1/schedules/:environment/:name, or POST …/pause|resume|trigger with a reason. */
+    async schedule(
+      environment: string,
+      name: string,
+      kind: 'rotation' | 'expiry',
+      action?: { verb: 'pause' | 'resume' | 'trigger'; reason: string },
+    ) {
+      const path = `/v1/schedules/${encodeURIComponent(environment)}/${encodeURIComponent(name)}`;
+      const query = `?kind=${kind}`;
+      return action
+        ? (await json<ScheduleView>('POST', `${path}/${action.verb}${query}`, { reason: action.reason })).body
+        : (await json<ScheduleView>('GET', `${path}${query}`)).body;
+    },
+
+    /** POST /v1/schedules/sync. */
+    async syncSchedules() {
+      return (await json<ScheduleSyncReport>('POST', '/v1/schedules/sync')).body;
+    },
+
     /** GET /v1/rotations/:id/evidence rendered as Markdown. */
     async evidenceMarkdown(id: string) {
       return (await request('GET', rotation(id, '/evidence'), { accept: 'text/markdown' })).text;
@@ -308,4 +332,27 @@ function describeFetchError(err: unknown, timeoutMs: number): string {
   if (cause?.message) return cause.message;
   if (cause?.code) return cause.code;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A schedule as GET /v1/schedules answers it. */
+export interface ScheduleView {
+  scheduleId: string;
+  kind: 'rotation' | 'expiry';
+  environment: string;
+  credential: string;
+  paused: boolean;
+  note: string | null;
+  workflowType: string | null;
+  nextActionTimes: string[];
+  recentActions: { scheduledAt: string; takenAt: string; workflowId: string }[];
+  spec?: { every: string[]; calendars: number; jitterSeconds: number | null };
+  policies?: { overlap: string; catchupWindowSeconds: number; pauseOnFailure: boolean };
+}
+
+/** What POST /v1/schedules/sync did. */
+export interface ScheduleSyncReport {
+  created: string[];
+  updated: string[];
+  deleted: string[];
+  failed: { scheduleId: string; error: string }[];
 }

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import { UsageError, type Command } from './args';
 import type { ApiClient, PolicyContentType } from './client';
 import { formatAck, formatHandOff, formatList, formatStart, formatStatus } from './format';
+import { formatSchedule, formatSchedules, formatSyncReport } from './schedule-format';
 
 /** Where the CLI reads and writes; main passes the process's own, tests pass their own. */
 export interface CliIo {
@@ -81,6 +82,31 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<voi
     case 'rollback': {
       const res = await client.rollback(cmd.id, { reason: cmd.reason });
       return void print(res, () => formatAck('rollback accepted', res));
+    }
+    case 'schedules': {
+      if (cmd.action === 'list') {
+        const res = await client.schedules();
+        return void print(res, () => formatSchedules(res.schedules));
+      }
+      if (cmd.action === 'sync') {
+        const res = await client.syncSchedules();
+        return void print(res, () => formatSyncReport(res));
+      }
+      const { environment = '', credential = '' } = cmd;
+      const res =
+        cmd.action === 'show'
+          ? await client.schedule(environment, credential, cmd.kind)
+          : await client.schedule(environment, credential, cmd.kind, {
+              verb: cmd.action,
+              reason: cmd.reason ?? '',
+            });
+      const done = {
+        show: '',
+        pause: 'paused',
+        resume: 'resumed',
+        trigger: 'fired now (its trigger starts)',
+      }[cmd.action];
+      return void print(res, () => (done ? `${res.scheduleId}: ${done}\n` : '') + formatSchedule(res));
     }
     case 'escalate': {
       const res = await client.escalate(cmd.id, { reason: cmd.reason });

@@ -165,7 +165,7 @@ function liftLegacyLocation(raw: unknown): unknown {
   };
 }
 
-/** A rotation schedule (issue 16): Temporal Schedule per credential, built by workflows/schedules. */
+/** A rotation schedule (issue 16): a Temporal Schedule per credential (api/schedules/schedule-sync.ts). */
 export const scheduleSchema = z
   .strictObject({
     every: z

@@ -144,6 +144,17 @@ export const settingsSchema = z.object({
     .max(3600)
     .default(300)
     .describe('how far a GitGuardian Timestamp may be from now, either way, before the alert is refused'),
+  REKEY_SCHEDULE_NOTICE_URL: z
+    .url()
+    .optional()
+    .describe(
+      'where schedule notices (notice_hours ahead) and expiry reminders are POSTed; absent: they are only logged',
+    ),
+  REKEY_SCHEDULE_SYNC: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true')
+    .describe('whether the API makes Temporal’s schedules match the registry when it starts'),
   REKEY_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
 });
 

@@ -5,6 +5,7 @@ import { actionRoutes } from '../routes/actions';
 import { evidenceRoutes } from '../routes/evidence';
 import { exposureReadRoutes } from '../routes/exposures';
 import { rotationRoutes } from '../routes/rotations';
+import { scheduleRoutes } from '../routes/schedules';
 import { usageReportRoutes } from '../routes/usage-reports';
 
 /** The versioned API: one route plugin per resource, behind the token check (registered at /v1). */
@@ -20,5 +21,6 @@ export function v1Plugin(deps: ApiDeps): FastifyPluginAsync {
     await v1.register(evidenceRoutes(deps));
     await v1.register(usageReportRoutes(deps));
     await v1.register(exposureReadRoutes(deps));
+    await v1.register(scheduleRoutes(deps));
   };
 }

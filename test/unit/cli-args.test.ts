@@ -316,3 +316,38 @@ describe('rekey --print-signal', () => {
     expect(of('status prod:k:CHG-1')).toBeUndefined();
   });
 });
+
+describe('rekey schedules', () => {
+  it('parses list, show, pause, resume, trigger and sync', () => {
+    expect(command('schedules list')).toEqual({ name: 'schedules', action: 'list', kind: 'rotation' });
+    expect(command('schedules sync')).toEqual({ name: 'schedules', action: 'sync', kind: 'rotation' });
+    expect(command('schedules show production:router-key --kind expiry')).toEqual({
+      name: 'schedules',
+      action: 'show',
+      environment: 'production',
+      credential: 'router-key',
+      kind: 'expiry',
+    });
+    expect(command('schedules pause production:router-key --reason freeze')).toEqual({
+      name: 'schedules',
+      action: 'pause',
+      environment: 'production',
+      credential: 'router-key',
+      kind: 'rotation',
+      reason: 'freeze',
+    });
+    expect(command('schedules trigger staging:k --reason now')).toMatchObject({
+      action: 'trigger',
+      reason: 'now',
+    });
+  });
+
+  it('says what is missing or wrong', () => {
+    expect(usageError('schedules')).toMatch(/action is missing/);
+    expect(usageError('schedules delete production:k')).toMatch(/action/);
+    expect(usageError('schedules pause production:k')).toBe('--reason is required');
+    expect(usageError('schedules show router-key')).toMatch(/needs <environment>:<credential>/);
+    expect(usageError('schedules list production:k')).toMatch(/unexpected argument/);
+    expect(usageError('schedules show production:k --kind weekly')).toMatch(/kind/);
+  });
+});
