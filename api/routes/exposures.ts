@@ -78,6 +78,15 @@ export function exposureWebhookRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     const bodyOf = (req: FastifyRequest): Buffer => {
+      // Every scanner sends JSON (a GitHub webhook must be set to content type application/json).
+      // No body at all is an unsigned request (401, below); a body of another type is refused unread.
+      const type = String(req.headers['content-type'] ?? '')
+        .split(';')[0]!
+        .trim()
+        .toLowerCase();
+      if (type !== '' && type !== 'application/json') {
+        throw new HttpProblem(415, 'Unsupported media type', 'an alert is application/json');
+      }
       if (!Buffer.isBuffer(req.body)) throw new SignatureRefused('a signed body is required');
       return req.body;
     };

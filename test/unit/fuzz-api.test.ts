@@ -5,7 +5,7 @@ import { buildApp } from '../../api/app';
 import { Authenticator } from '../../api/auth';
 import { approvalBody } from '../../api/routes/action-schemas';
 import { loadRegistry } from '../../config';
-import { TUNED_CHECKS, schemathesisConfig, summarize } from '../../scripts/fuzz-api';
+import { EXCLUDED_PATHS, TUNED_CHECKS, schemathesisConfig, summarize } from '../../scripts/fuzz-api';
 
 // scripts/fuzz-api.ts's own logic (the figures it reports, the checks it widens) and the schema
 // declarations the fuzzer holds the API to; the run itself is `make fuzz-api`.
@@ -91,6 +91,22 @@ describe('the checks the fuzz run widens', () => {
     expect(config).toContain('bearer = "${REKEY_FUZZ_TOKEN}"');
     expect(config).not.toMatch(/rk_[0-9a-f]{16,}/);
     expect(config).toMatch(/\[cache\]\nenabled = false/);
+  });
+});
+
+describe('the operations the fuzz run leaves out', () => {
+  it('are only the signed scanner webhooks, not the exposure records nor any other route', () => {
+    const excluded = (p: string) => Object.keys(EXCLUDED_PATHS).some((re) => new RegExp(re).test(p));
+    expect(excluded('/v1/exposures/github')).toBe(true);
+    expect(excluded('/v1/exposures/gitguardian')).toBe(true);
+    for (const kept of [
+      '/v1/exposures',
+      '/v1/exposures/{source}/{alertId}',
+      '/v1/rotations',
+      '/v1/schedules',
+    ]) {
+      expect(excluded(kept)).toBe(false);
+    }
   });
 });
 
