@@ -131,6 +131,7 @@ describe('rotation ids', () => {
     'POST /v1/rotations/:id/approvals': JSON.stringify({ gate: 'flip' }),
     'POST /v1/rotations/:id/rollback': JSON.stringify({ reason: 'errors up' }),
     'POST /v1/rotations/:id/abort': JSON.stringify({ reason: 'wrong ticket' }),
+    'POST /v1/rotations/:id/escalations': JSON.stringify({ reason: 'key pasted in a public issue' }),
     'POST /v1/rotations/:id/hold-extensions': JSON.stringify({ minutes: 30, reason: 'batch job' }),
     'POST /v1/rotations/:id/revocation-confirmations': JSON.stringify({ comment: 'revoked' }),
     'POST /v1/rotations/:id/replacement-key-revocations': JSON.stringify({ reason: 'drained' }),
