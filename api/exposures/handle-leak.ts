@@ -28,6 +28,8 @@ export interface LeakContext {
   records: ExposureRecordStore;
   index: FingerprintIndex;
   now: () => number;
+  /** The alerts being handled now, by `<source>/<alertId>` (one map per app, not per process). */
+  inFlight: Map<string, Promise<LeakOutcome>>;
 }
 
 /** The record of an alert, and whether it was already recorded (a retry or a duplicate). */
@@ -36,10 +38,9 @@ export interface LeakOutcome {
   record: ExposureRecord;
 }
 
-const inFlight = new Map<string, Promise<LeakOutcome>>();
-
-/** Handles one leak; concurrent deliveries of the same alert in this process share one handling. */
+/** Handles one leak; concurrent deliveries of the same alert to this app share one handling. */
 export function handleLeak(ctx: LeakContext, leak: ReportedLeak): Promise<LeakOutcome> {
+  const inFlight = ctx.inFlight;
   // The token becomes its fingerprint and hash here, and is not kept past this point.
   const token = leak.token;
   delete leak.token;

@@ -60,6 +60,7 @@ export function exposureWebhookRoutes(deps: ApiDeps): FastifyPluginAsync {
           return deps.secretStoreFor(ref);
         }),
       now: ex.now ?? Date.now,
+      inFlight: new Map(),
     };
 
     // HMAC and ECDSA are over the bytes as sent: this scope reads every body as a Buffer.

@@ -67,22 +67,26 @@ const scheduleView = z
   .describe('a rekey schedule as Temporal holds it');
 type ScheduleView = z.infer<typeof scheduleView>;
 
+/** A fire as listed: when it was due, when it ran, the trigger workflow it started. */
+function actionView(a: ScheduleSummary['info']['recentActions'][number]) {
+  return {
+    scheduledAt: a.scheduledAt.toISOString(),
+    takenAt: a.takenAt.toISOString(),
+    workflowId: 'workflow' in a.action ? a.action.workflow.workflowId : '',
+  };
+}
+
 function viewOfSummary(s: ScheduleSummary): ScheduleView | undefined {
   const id = parseScheduleId(s.scheduleId);
   if (!id) return undefined;
   return {
     scheduleId: s.scheduleId,
     ...id,
-    credential: id.credential,
     paused: s.state.paused,
     note: s.state.note ?? null,
     workflowType: s.action?.type === 'startWorkflow' ? s.action.workflowType : null,
     nextActionTimes: s.info.nextActionTimes.map((d) => d.toISOString()),
-    recentActions: s.info.recentActions.map((a) => ({
-      scheduledAt: a.scheduledAt.toISOString(),
-      takenAt: a.takenAt.toISOString(),
-      workflowId: 'workflow' in a.action ? a.action.workflow.workflowId : '',
-    })),
+    recentActions: s.info.recentActions.map(actionView),
   };
 }
 
@@ -96,11 +100,7 @@ function viewOf(d: ScheduleDescription): ScheduleView {
     note: d.state.note ?? null,
     workflowType: d.action.type === 'startWorkflow' ? d.action.workflowType : null,
     nextActionTimes: d.info.nextActionTimes.map((t) => t.toISOString()),
-    recentActions: d.info.recentActions.map((a) => ({
-      scheduledAt: a.scheduledAt.toISOString(),
-      takenAt: a.takenAt.toISOString(),
-      workflowId: 'workflow' in a.action ? a.action.workflow.workflowId : '',
-    })),
+    recentActions: d.info.recentActions.map(actionView),
     spec: {
       every: (d.spec.intervals ?? []).map((i) => `${Math.round(Number(i.every) / 1000)}s`),
       calendars: d.spec.calendars?.length ?? 0,

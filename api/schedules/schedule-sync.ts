@@ -12,6 +12,7 @@
 // notice wait, or the rotation it waits on) is skipped; a rotation of the credential started otherwise
 // is found by the trigger itself (skipped: overlap).
 import {
+  ScheduleAlreadyRunning,
   ScheduleNotFoundError,
   ScheduleOverlapPolicy,
   type Client,
@@ -206,14 +207,19 @@ async function upsert(deps: ScheduleSyncDeps, d: Desired): Promise<boolean> {
     await handle.describe();
   } catch (err) {
     if (!(err instanceof ScheduleNotFoundError)) throw err;
-    await deps.temporal.schedule.create({
-      scheduleId: d.scheduleId,
-      spec: d.spec,
-      action: d.action,
-      policies: d.policies,
-      state: { paused: d.paused, note: d.paused ? `${NOTE}: paused in the registry` : NOTE },
-    });
-    return true;
+    try {
+      await deps.temporal.schedule.create({
+        scheduleId: d.scheduleId,
+        spec: d.spec,
+        action: d.action,
+        policies: d.policies,
+        state: { paused: d.paused, note: d.paused ? `${NOTE}: paused in the registry` : NOTE },
+      });
+      return true;
+    } catch (created) {
+      // Another API replica created it since the describe: update it like any existing one.
+      if (!(created instanceof ScheduleAlreadyRunning)) throw created;
+    }
   }
   await handle.update((prev) => ({
     spec: d.spec,

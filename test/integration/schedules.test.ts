@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { ScheduleSyncReport, ScheduleView } from '../../cli/client';
+import { waitFor } from '../../scripts/local-stack';
 import { ChangeTicketKey } from '../../workflows/search-attributes';
 import {
   rotationStackUnavailableReason,
@@ -47,14 +48,11 @@ const scheduleOf = async (c: StackCredential) => {
   expect(res.statusCode).toBe(200);
   return res.json<ScheduleView>();
 };
+/** waitFor (scripts/local-stack.ts), answering what the probe found. */
 const until = async <T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 150_000) => {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
+  let found: T | undefined;
+  await waitFor(what, async () => (found = await probe()) !== undefined, timeoutMs);
+  return found as T;
 };
 
 const describeStack = rotationStackUnavailableReason() === undefined ? describe : describe.skip;
