@@ -53,9 +53,13 @@ module.exports = {
     {
       name: 'activities-import-domain',
       severity: 'error',
-      comment: 'Activities implement domain ports; they never reach into workflows, api, config or cli.',
+      comment:
+        'Activities implement domain ports; they never reach into workflows, api, config or cli. The one exception is the search attributes, Temporal’s own contract, which the fleet activity reads its members by.',
       from: { path: '^activities/' },
-      to: { path: '^(workflows|api|config|cli|scripts|simulator|test|bench)/|^worker\\.ts$' },
+      to: {
+        path: '^(workflows|api|config|cli|scripts|simulator|test|bench)/|^worker\\.ts$',
+        pathNot: '^workflows/search-attributes\\.ts$',
+      },
     },
     {
       name: 'config-imports-domain',
@@ -67,18 +71,19 @@ module.exports = {
       name: 'api-imports-domain-and-the-workflow-contract',
       severity: 'error',
       comment:
-        'The API talks to rotations through Temporal: domain schemas and the workflow’s messages, search attributes and start options; adapters are injected by api/server.ts. Of the schedule triggers it imports only their argument types (the schedules’ actions).',
+        'The API talks to rotations through Temporal: domain schemas and the workflow’s messages, search attributes and start options; adapters are injected by api/server.ts. Of the schedule triggers and the fleet it imports only their argument types (the schedules’ actions, a fleet’s start), and the fleet’s messages.',
       from: { path: '^api/', pathNot: '^api/server\\.ts$' },
       to: {
         path: '^(activities|config|cli|scripts|simulator|test|bench)/|^worker\\.ts$|^workflows/',
-        pathNot: '^workflows/(messages|search-attributes|start-options|scheduled-rotation)\\.ts$',
+        pathNot:
+          '^workflows/(messages|search-attributes|start-options|scheduled-rotation|fleet|fleet-messages)\\.ts$',
       },
     },
     {
       name: 'api-imports-schedule-trigger-types-only',
       severity: 'error',
       from: { path: '^api/' },
-      to: { path: '^workflows/scheduled-rotation\\.ts$', dependencyTypesNot: ['type-only'] },
+      to: { path: '^workflows/(scheduled-rotation|fleet)\\.ts$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'cli-imports-domain-and-messages',

@@ -1,8 +1,16 @@
 // The rotation worker: runs the rotation workflow and its activities on the configured task queue.
 // Production wiring builds real adapters from config and injects them into createActivities(deps);
 // tests call createRotationWorker with their own connection and activities.
-import { NativeConnection, Runtime, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { writeFileSync } from 'node:fs';
+import {
+  bundleWorkflowCode,
+  NativeConnection,
+  Runtime,
+  Worker,
+  type WorkflowBundleOption,
+} from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
+import { Client, Connection } from '@temporalio/client';
 import {
   createActivities,
   FailureTypes,
@@ -15,6 +23,7 @@ import {
 import { createAutomationActivities } from './activities/automation';
 import { createFilesystemEvidenceStore } from './activities/evidence';
 import { ADMIN_ADAPTERS, createOpenAiProbe, type AdminHttpOptions } from './activities/gateway';
+import { createAdminRateLimiter } from './activities/gateway/admin-rate';
 import { createWebhookNotifier } from './activities/notify';
 import { createSecretStores, type SecretStoreLogger, type SecretStores } from './activities/secrets';
 import pino from 'pino';
@@ -33,6 +42,27 @@ import { ConfigError, loadSettings, type Settings } from './config';
 import { loadRegistry, toCredentialRef, type CredentialEntry } from './config/registry';
 import { webhookAllowlistOf } from './config/settings';
 
+/**
+ * The worker's memory and concurrency knobs (config/settings.ts REKEY_WORKER_*; bench/fleet.ts measures
+ * them). A field left out keeps the Temporal SDK's default, which is what the worker ran with before
+ * these existed.
+ */
+export interface WorkerTuning {
+  /**
+   * Workflow runs kept in memory between tasks (the sticky cache). SDK default with a reused V8
+   * context: 600 per GiB of V8 heap limit above 200 MiB (about 2,300 on a 4 GiB heap), so every open
+   * rotation of a fleet stays cached. A run evicted from the cache is replayed from its history at its
+   * next task: less memory, more CPU and history reads.
+   */
+  maxCachedWorkflows?: number;
+  /** One V8 context shared by every cached run (SDK default true); false: a context per run, far larger. */
+  reuseV8Context?: boolean;
+  /** Workflow tasks run at once (SDK default 40, at most maxCachedWorkflows). */
+  maxConcurrentWorkflowTaskExecutions?: number;
+  /** Activities run at once (SDK default 100): gateway admin calls, probes and telemetry reads in flight. */
+  maxConcurrentActivityTaskExecutions?: number;
+}
+
 /** Options for one rotation worker; exactly one of workflowsPath (default) or a prebuilt bundle. */
 export interface RotationWorkerOptions {
   connection: NativeConnection;
@@ -40,10 +70,13 @@ export interface RotationWorkerOptions {
   taskQueue: string;
   activities: RotationActivities;
   workflowBundle?: WorkflowBundleOption;
+  /** Cache and concurrency settings; the SDK's defaults for what is not given. */
+  tuning?: WorkerTuning;
 }
 
 /** Creates a worker for the rotation workflow with the given activities. */
 export function createRotationWorker(opts: RotationWorkerOptions): Promise<Worker> {
+  const t = opts.tuning ?? {};
   return Worker.create({
     connection: opts.connection,
     namespace: opts.namespace,
@@ -52,7 +85,44 @@ export function createRotationWorker(opts: RotationWorkerOptions): Promise<Worke
     ...(opts.workflowBundle
       ? { workflowBundle: opts.workflowBundle }
       : { workflowsPath: require.resolve('./workflows') }),
+    ...(t.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: t.maxCachedWorkflows } : {}),
+    ...(t.reuseV8Context !== undefined ? { reuseV8Context: t.reuseV8Context } : {}),
+    ...(t.maxConcurrentWorkflowTaskExecutions !== undefined
+      ? { maxConcurrentWorkflowTaskExecutions: t.maxConcurrentWorkflowTaskExecutions }
+      : {}),
+    ...(t.maxConcurrentActivityTaskExecutions !== undefined
+      ? { maxConcurrentActivityTaskExecutions: t.maxConcurrentActivityTaskExecutions }
+      : {}),
   });
+}
+
+/**
+ * Bundles workflows/ as the worker would at start and writes the bundle (inline source map included) to
+ * `file`, for REKEY_WORKFLOW_BUNDLE_FILE: `tsx worker.ts --write-bundle <file>`, e.g. in the image build,
+ * from the same sources the worker runs. Bundling in the worker process leaves webpack's and swc's memory
+ * in it for good (bench/fleet.ts measured about 180 MiB more RSS); a prebuilt bundle does not.
+ */
+export async function writeWorkflowBundle(file: string): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows') });
+  writeFileSync(file, code);
+}
+
+/** The tuning the REKEY_WORKER_* settings ask for (unset ones are left out: the SDK's defaults). */
+export function workerTuningOf(settings: Settings): WorkerTuning {
+  return {
+    ...(settings.REKEY_WORKER_MAX_CACHED_WORKFLOWS !== undefined
+      ? { maxCachedWorkflows: settings.REKEY_WORKER_MAX_CACHED_WORKFLOWS }
+      : {}),
+    ...(settings.REKEY_WORKER_REUSE_V8_CONTEXT !== undefined
+      ? { reuseV8Context: settings.REKEY_WORKER_REUSE_V8_CONTEXT }
+      : {}),
+    ...(settings.REKEY_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS !== undefined
+      ? { maxConcurrentWorkflowTaskExecutions: settings.REKEY_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS }
+      : {}),
+    ...(settings.REKEY_WORKER_MAX_CONCURRENT_ACTIVITIES !== undefined
+      ? { maxConcurrentActivityTaskExecutions: settings.REKEY_WORKER_MAX_CONCURRENT_ACTIVITIES }
+      : {}),
+  };
 }
 
 /** What buildActivityDeps needs besides settings; tests pass their own registry, environment or stores. */
@@ -120,9 +190,12 @@ export function buildActivityDeps(settings: Settings, opts: WiringOptions = {}):
     };
     return { resolve, forget };
   };
+  // One limit per gateway origin for the whole process, so a fleet's rotations share it.
+  const rateLimiter = createAdminRateLimiter({ perSecond: settings.REKEY_GATEWAY_ADMIN_CALLS_PER_SECOND });
   const adminOptions = memo((entry): AdminHttpOptions => {
     const key = adminKeyOf(entry);
     return {
+      rateLimiter,
       baseUrl: entry.gateway.admin_base_url ?? entry.gateway.base_url,
       adminKey: key.resolve,
       adminKeyRejected: key.forget,
@@ -232,19 +305,28 @@ export async function main(): Promise<void> {
   const metricsServer = await serveMetrics(registry, { host, port: settings.REKEY_WORKER_METRICS_PORT });
   try {
     const connection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
+    // A client for the activities that read other workflows (a fleet's members).
+    const clientConnection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
+    const temporal = new Client({ connection: clientConnection, namespace: settings.TEMPORAL_NAMESPACE });
     try {
       const worker = await createRotationWorker({
         connection,
         namespace: settings.TEMPORAL_NAMESPACE,
         taskQueue: settings.REKEY_TASK_QUEUE,
         // The rotation's activities, and those of the triggers that start rotations themselves
-        // (workflows/scheduled-rotation.ts: notices, reminders, the current key's expiry).
-        activities: { ...createActivities(deps), ...createAutomationActivities(deps) },
+        // (workflows/scheduled-rotation.ts: notices, reminders, the current key's expiry) and fleets
+        // (workflows/fleet.ts: where each member's rotation is).
+        activities: { ...createActivities(deps), ...createAutomationActivities({ ...deps, temporal }) },
+        tuning: workerTuningOf(settings),
+        ...(settings.REKEY_WORKFLOW_BUNDLE_FILE
+          ? { workflowBundle: { codePath: settings.REKEY_WORKFLOW_BUNDLE_FILE } }
+          : {}),
       });
       // SIGINT/SIGTERM make the SDK drain in-flight tasks and resolve run().
       await worker.run();
     } finally {
       await connection.close();
+      await clientConnection.close();
     }
   } finally {
     await metricsServer.close();
@@ -252,7 +334,8 @@ export async function main(): Promise<void> {
 }
 
 if (require.main === module) {
-  main().catch((err: unknown) => {
+  const bundleFile = process.argv[2] === '--write-bundle' ? process.argv[3] : undefined;
+  (bundleFile ? writeWorkflowBundle(bundleFile) : main()).catch((err: unknown) => {
     console.error(`[rekey] ${(err as Error).message}`);
     process.exit(1);
   });

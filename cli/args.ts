@@ -1,6 +1,15 @@
 // The command line: one spec per command drives both parsing (node:util parseArgs, strict) and help.
 // The token is read from REKEY_TOKEN only, never from a flag: flags show up in `ps` and shell history.
 import { parseArgs } from 'node:util';
+import {
+  FLEET_APPROVALS,
+  FleetSelectorError,
+  isFleetId,
+  parseSelector,
+  selectorIsEmpty,
+  type FleetApproval,
+  type FleetSelector,
+} from '../domain/fleet';
 import { PHASES, type ExceptionInput, type Gate, type Outcome } from '../workflows/messages';
 import type { ListFilters } from './client';
 
@@ -53,9 +62,28 @@ export type Command =
       credential?: string;
       kind: 'rotation' | 'expiry';
       reason?: string;
-    };
+    }
+  | FleetCommand;
 export const SCHEDULE_ACTIONS = ['list', 'show', 'pause', 'resume', 'trigger', 'sync'] as const;
 export type ScheduleAction = (typeof SCHEDULE_ACTIONS)[number];
+export const FLEET_ACTIONS = ['start', 'status', 'list', 'approve'] as const;
+export type FleetAction = (typeof FLEET_ACTIONS)[number];
+/** `rekey fleet …`: many registered credentials rotated under one fleet workflow. */
+export type FleetCommand =
+  | {
+      name: 'fleet';
+      action: 'start';
+      selector: FleetSelector;
+      reason: string;
+      /** Unset: the API's default (fleet). */
+      approval?: FleetApproval;
+      concurrency?: number;
+      startsPerMinute?: number;
+      id?: string;
+    }
+  | { name: 'fleet'; action: 'status'; id: string }
+  | { name: 'fleet'; action: 'list' }
+  | { name: 'fleet'; action: 'approve'; id: string; gate: Gate; comment?: string };
 export type CommandName = Command['name'];
 
 /** What a command line asks for: run a command, or print help or the version. */
@@ -123,6 +151,19 @@ const exceptionOpt: OptionSpec = {
   value: '<exception>',
   help: 'consumer=<app>,owner=<who>,expires=<ISO date>,control=<text>: a consumer still on the old key, accepted on record (repeatable)',
 };
+
+const FLEET_SELECTOR_FIELDS = 'environment=, owner=, tag=, reader=, names=a+b+c';
+// The API's bounds (api/routes/fleets.ts), checked here so a typo fails before anything is sent.
+const FLEET_CONCURRENCY = { min: 1, max: 100 } as const;
+const FLEET_STARTS_PER_MINUTE = { min: 0, max: 600 } as const;
+/** The options each fleet action takes; any other is refused rather than silently ignored. */
+const FLEET_ACTION_OPTIONS: Record<FleetAction, readonly string[]> = {
+  start: ['selector', 'reason', 'approval', 'concurrency', 'starts-per-minute', 'id'],
+  status: [],
+  list: [],
+  approve: ['gate', 'comment'],
+};
+const FLEET_OPTIONS = [...new Set(Object.values(FLEET_ACTION_OPTIONS).flat())];
 
 export const COMMANDS: Record<CommandName, CommandSpec> = {
   start: {
@@ -343,7 +384,128 @@ export const COMMANDS: Record<CommandName, CommandSpec> = {
       };
     },
   },
+  fleet: {
+    args: '<start|status|list|approve> [<fleet-id>]',
+    summary: 'rotate many registered credentials at once, by selector, under one fleet workflow',
+    options: {
+      selector: {
+        type: 'string',
+        multiple: true,
+        value: '<field=value>',
+        help: `start: which credentials, ${FLEET_SELECTOR_FIELDS}; terms joined by "," or repeated (required)`,
+      },
+      reason: { type: 'string', value: '<text>', help: 'start: why (required)' },
+      approval: {
+        type: 'string',
+        value: 'fleet|per-rotation',
+        help: 'start: fleet, one approval per gate for every member (default); per-rotation, each on its own',
+      },
+      concurrency: {
+        type: 'string',
+        value: '<n>',
+        help: `start: members working at once (${FLEET_CONCURRENCY.min}-${FLEET_CONCURRENCY.max}, default 10)`,
+      },
+      'starts-per-minute': {
+        type: 'string',
+        value: '<n>',
+        help: `start: at most n member starts a minute (${FLEET_STARTS_PER_MINUTE.min}-${FLEET_STARTS_PER_MINUTE.max}, 0 no spacing, default 30)`,
+      },
+      id: {
+        type: 'string',
+        value: '<fleet-id>',
+        help: 'start: the fleet id (default: made from the time); a second start with it is refused',
+      },
+      gate: { type: 'string', value: 'revoke|flip', help: 'approve: the gate to approve for every member' },
+      comment: { type: 'string', value: '<text>', help: 'approve: recorded with the approval' },
+    },
+    build: (v, p) => {
+      const [actionText, target, ...extra] = p;
+      if (actionText === undefined) throw new UsageError('the fleet action is missing', 'fleet');
+      const action = oneOf('fleet', 'action', actionText, FLEET_ACTIONS);
+      if (extra.length) throw new UsageError(`unexpected argument: ${extra.join(' ')}`, 'fleet');
+      onlyOptions(v, action, FLEET_ACTION_OPTIONS[action]);
+      if (action === 'start' || action === 'list') {
+        if (target !== undefined) throw new UsageError(`unexpected argument: ${target}`, 'fleet');
+      } else if (target === undefined) {
+        throw new UsageError(`fleet ${action} needs the fleet id`, 'fleet');
+      }
+      switch (action) {
+        case 'list':
+          return { name: 'fleet', action };
+        case 'status':
+          return { name: 'fleet', action, id: target! };
+        case 'approve': {
+          const comment = nonBlank('fleet', v, 'comment');
+          return {
+            name: 'fleet',
+            action,
+            id: target!,
+            gate: gate('fleet', v),
+            ...(comment ? { comment } : {}),
+          };
+        }
+        case 'start': {
+          const selector = fleetSelector(v);
+          const reason = required('fleet', v, 'reason');
+          const approvalText = optional(v, 'approval');
+          const approval =
+            approvalText === undefined
+              ? undefined
+              : oneOf('fleet', 'approval', approvalText, FLEET_APPROVALS);
+          const concurrency = optionalInteger(v, 'concurrency', FLEET_CONCURRENCY);
+          const startsPerMinute = optionalInteger(v, 'starts-per-minute', FLEET_STARTS_PER_MINUTE);
+          const id = nonBlank('fleet', v, 'id');
+          if (id !== undefined && !isFleetId(id)) {
+            throw new UsageError(
+              `--id must be letters, digits, ".", "_" and "-" (at most 100, starting with a letter or digit); got ${id}`,
+              'fleet',
+            );
+          }
+          return {
+            name: 'fleet',
+            action,
+            selector,
+            reason,
+            ...(approval ? { approval } : {}),
+            ...(concurrency === undefined ? {} : { concurrency }),
+            ...(startsPerMinute === undefined ? {} : { startsPerMinute }),
+            ...(id ? { id } : {}),
+          };
+        }
+      }
+    },
+  },
 };
+
+function optionalInteger(v: Values, name: string, range: { min: number; max: number }): number | undefined {
+  const text = optional(v, name);
+  return text === undefined ? undefined : integer('fleet', name, text, range.min, range.max);
+}
+
+function onlyOptions(v: Values, action: FleetAction, allowed: readonly string[]): void {
+  const misplaced = FLEET_OPTIONS.filter((o) => v[o] !== undefined && !allowed.includes(o));
+  if (misplaced.length) {
+    throw new UsageError(`fleet ${action} takes no ${misplaced.map((o) => `--${o}`).join(', ')}`, 'fleet');
+  }
+}
+
+/** Every `--selector` given, as one selector (domain/fleet parseSelector); a bad term is a usage error. */
+function fleetSelector(v: Values): FleetSelector {
+  const given = v.selector;
+  const terms = (Array.isArray(given) ? given : given === undefined ? [] : [given]).map(String);
+  if (terms.length === 0) throw new UsageError('--selector is required', 'fleet');
+  let selector: FleetSelector;
+  try {
+    selector = parseSelector(terms);
+  } catch (err) {
+    if (err instanceof FleetSelectorError) throw new UsageError(`--selector: ${err.message}`, 'fleet');
+    throw err;
+  }
+  if (selector.names?.length === 0) throw new UsageError('--selector: names= lists no name', 'fleet');
+  if (selectorIsEmpty(selector))
+    throw new UsageError('--selector: a selector needs at least one field', 'fleet');
+  return selector;
+}
 
 const isCommand = (s: string): s is CommandName => Object.hasOwn(COMMANDS, s);
 

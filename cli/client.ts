@@ -1,5 +1,8 @@
 // A small typed client for the rekey HTTP API (/v1/rotations). No module-level state: each caller builds
 // one with createApiClient({ baseUrl, token, fetch }), so tests and scripts can inject what they need.
+import type { FleetApproval, FleetApprovalRecord, FleetSelector, FleetStatus } from '../domain/fleet';
+
+export type { FleetApprovalRecord } from '../domain/fleet';
 import type { ExceptionInput, Gate, Outcome, Phase, RotationStatus } from '../workflows/messages';
 
 /** An RFC 9457 problem document as the API sends it; extra members (`running`, `registered`) are kept. */
@@ -132,6 +135,7 @@ export function createApiClient(opts: ApiClientOptions) {
   const base = opts.baseUrl.replace(/\/+$/, '');
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const rotation = (id: string, suffix = '') => `/v1/rotations/${encodeURIComponent(id)}${suffix}`;
+  const fleet = (id: string, suffix = '') => `/v1/fleets/${encodeURIComponent(id)}${suffix}`;
 
   async function request(
     method: string,
@@ -282,6 +286,26 @@ export function createApiClient(opts: ApiClientOptions) {
       return (await json<ScheduleSyncReport>('POST', '/v1/schedules/sync')).body;
     },
 
+    /** POST /v1/fleets: start a fleet (operator); every member's policy is validated first (422). */
+    async startFleet(body: FleetStartBody) {
+      return (await json<FleetStartResult>('POST', '/v1/fleets', body)).body;
+    },
+
+    /** GET /v1/fleets: the latest fleets, newest first. */
+    async fleets() {
+      return (await json<{ fleets: FleetListRow[] }>('GET', '/v1/fleets')).body;
+    },
+
+    /** GET /v1/fleets/:id: counts, members and approvals. */
+    async fleet(id: string) {
+      return (await json<FleetView>('GET', fleet(id))).body;
+    },
+
+    /** POST /v1/fleets/:id/approvals: approve a gate for every member of a fleet under one approval. */
+    async approveFleet(id: string, body: { gate: Gate; comment?: string }) {
+      return (await json<FleetApprovalRecord>('POST', fleet(id, '/approvals'), body)).body;
+    },
+
     /** GET /v1/rotations/:id/evidence rendered as Markdown. */
     async evidenceMarkdown(id: string) {
       return (await request('GET', rotation(id, '/evidence'), { accept: 'text/markdown' })).text;
@@ -355,4 +379,41 @@ export interface ScheduleSyncReport {
   updated: string[];
   deleted: string[];
   failed: { scheduleId: string; error: string }[];
+}
+
+/** POST /v1/fleets; what is left out takes the API's default. */
+export interface FleetStartBody {
+  id?: string;
+  selector: FleetSelector;
+  reason: string;
+  approval?: FleetApproval;
+  concurrency?: number;
+  startsPerMinute?: number;
+  pollSeconds?: number;
+}
+
+/** What POST /v1/fleets answers (201). */
+export interface FleetStartResult {
+  id: string;
+  workflowId: string;
+  runId: string;
+  members: { rotationId: string; workflowId: string }[];
+  statusUrl: string;
+  temporalUiUrl: string;
+}
+
+/** One row of GET /v1/fleets. */
+export interface FleetListRow {
+  id: string;
+  status: string;
+  startedAt: string;
+}
+
+/** GET /v1/fleets/:id: the fleet workflow's status query, with its Temporal status and links. */
+export interface FleetView extends Omit<FleetStatus, 'fleetId' | 'run'> {
+  id: string;
+  workflowId: string;
+  /** The fleet workflow's status: RUNNING, COMPLETED, … */
+  status: string;
+  temporalUiUrl: string;
 }

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import { UsageError, type Command } from './args';
 import type { ApiClient, PolicyContentType } from './client';
+import { formatFleetApproval, formatFleets, formatFleetStart, formatFleetStatus } from './fleet-format';
 import { formatAck, formatHandOff, formatList, formatStart, formatStatus } from './format';
 import { formatSchedule, formatSchedules, formatSyncReport } from './schedule-format';
 
@@ -107,6 +108,28 @@ export async function runCommand(cmd: Command, ctx: CommandContext): Promise<voi
         trigger: 'fired now (its trigger starts)',
       }[cmd.action];
       return void print(res, () => (done ? `${res.scheduleId}: ${done}\n` : '') + formatSchedule(res));
+    }
+    case 'fleet': {
+      switch (cmd.action) {
+        case 'start': {
+          const { name: _n, action: _a, ...body } = cmd;
+          const res = await client.startFleet(body);
+          return void print(res, () => formatFleetStart(res, ctx.apiUrl));
+        }
+        case 'list': {
+          const res = await client.fleets();
+          return void print(res, () => formatFleets(res.fleets));
+        }
+        case 'status': {
+          const res = await client.fleet(cmd.id);
+          return void print(res, () => formatFleetStatus(res));
+        }
+        case 'approve': {
+          const res = await client.approveFleet(cmd.id, { gate: cmd.gate, comment: cmd.comment });
+          return void print(res, () => formatFleetApproval(cmd.id, res));
+        }
+      }
+      return;
     }
     case 'escalate': {
       const res = await client.escalate(cmd.id, { reason: cmd.reason });

@@ -22,7 +22,8 @@ export function table(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }
 
-const fields = (rows: [string, string][]) => {
+/** `key  value` rows, the keys padded to one width, each row indented. */
+export const fields = (rows: [string, string][]) => {
   const width = Math.max(...rows.map(([k]) => k.length));
   return rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n') + '\n';
 };
@@ -262,7 +263,9 @@ export function formatProblem(p: Problem, hints: { tokenSet: boolean }): string 
   for (const e of p.errors ?? []) lines.push(`  ${e.path || '(body)'}: ${e.message}`);
   for (const [k, v] of Object.entries(p)) {
     if (STANDARD_PROBLEM_MEMBERS.has(k) || v === undefined) continue;
-    lines.push(`  ${k}: ${Array.isArray(v) ? v.join(', ') : typeof v === 'string' ? v : JSON.stringify(v)}`);
+    // An array of objects (a fleet's `problems`) as JSON each, not `[object Object]`.
+    const text = (x: unknown) => (typeof x === 'string' ? x : JSON.stringify(x));
+    lines.push(`  ${k}: ${Array.isArray(v) ? v.map(text).join(', ') : text(v)}`);
   }
   if (p.status === 401 && !hints.tokenSet) lines.push('  hint: REKEY_TOKEN is not set');
   if (p.requestId) lines.push(`  request id: ${p.requestId}`);
@@ -270,9 +273,9 @@ export function formatProblem(p: Problem, hints: { tokenSet: boolean }): string 
 }
 
 // The API's links are relative to its root, which may sit under a path prefix behind a proxy.
-const absolute = (apiUrl: string, path: string) => (path.startsWith('/') ? `${apiUrl}${path}` : path);
+export const absolute = (apiUrl: string, path: string) => (path.startsWith('/') ? `${apiUrl}${path}` : path);
 
-const indent = (s: string) =>
+export const indent = (s: string) =>
   s
     .split('\n')
     .map((l) => (l ? `  ${l}` : l))

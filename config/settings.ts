@@ -97,6 +97,55 @@ export const settingsSchema = z.object({
   REKEY_TEMPORAL_METRICS_PORT: port
     .default(9465)
     .describe("port of the Temporal SDK's own /metrics (Core's Prometheus exporter) in the worker"),
+  // The worker's cache and concurrency (worker.ts workerTuningOf); unset: the Temporal SDK's defaults.
+  // bench/fleet.ts measures the worker's memory under a fleet with them.
+  REKEY_WORKER_MAX_CACHED_WORKFLOWS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(100_000)
+    .optional()
+    .describe(
+      "workflow runs the worker keeps in memory between tasks; unset: the SDK's default (600 per GiB of V8 heap over 200 MiB); an evicted run is replayed at its next task",
+    ),
+  REKEY_WORKER_REUSE_V8_CONTEXT: z
+    .enum(['true', 'false'])
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === 'true'))
+    .describe(
+      "false: a V8 context per cached workflow run (much more memory); unset: the SDK's default, true",
+    ),
+  REKEY_WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: z.coerce
+    .number()
+    .int()
+    .min(2)
+    .max(10_000)
+    .optional()
+    .describe("workflow tasks the worker runs at once; unset: the SDK's default (40)"),
+  REKEY_WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .optional()
+    .describe(
+      "activities the worker runs at once (gateway admin calls among them); unset: the SDK's default (100)",
+    ),
+  REKEY_GATEWAY_ADMIN_CALLS_PER_SECOND: z.coerce
+    .number()
+    .min(0)
+    .max(10_000)
+    .default(20)
+    .describe(
+      'gateway admin calls the worker makes per second to one gateway (per origin), across every rotation it runs, with a burst of one second; 0: no limit',
+    ),
+  REKEY_WORKFLOW_BUNDLE_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'a workflow bundle written by `tsx worker.ts --write-bundle <file>` from the same sources; unset: the worker bundles workflows/ itself at start, which leaves about 180 MiB more in its RSS',
+    ),
   REKEY_CREDENTIALS_FILE: z
     .string()
     .min(1)

@@ -3,6 +3,7 @@
 // parses its snake_case YAML into this shape; workflows carry it in their input (references only).
 import { z } from 'zod';
 import { secretLocationSchema } from './secrets';
+import { IDENTIFIER } from './vocabulary';
 
 /** Which admin API the gateway has; `manual` means a human issues and revokes keys. */
 export const ADMIN_ADAPTER_KINDS = ['manual', 'litellm', 'openrouter', 'portkey', 'openai-admin'] as const;
@@ -12,8 +13,8 @@ export type AdminAdapterKind = z.infer<typeof adminAdapterKindSchema>;
 /** How an app picks up a new secret version. */
 export const RELOAD_METHODS = ['dynamic', 'on-deploy', 'restart'] as const;
 
-/** What names (credentials, environments, tickets) may contain; ':' is kept free to join them into ids. */
-export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** What names may contain (domain/vocabulary.ts, zod-free for the workflows). */
+export { IDENTIFIER };
 export const identifierSchema = z
   .string()
   .min(1)

@@ -19,6 +19,8 @@ export const FailureTypes = {
   GatewayAdminRejected: 'GatewayAdminRejected',
   /** A manual gateway has no admin API: a human issues and revokes its keys. */
   ManualGateway: 'ManualGateway',
+  /** The worker lacks what an activity needs (e.g. a Temporal client for fleets). */
+  WorkerMisconfigured: 'WorkerMisconfigured',
 
   // Keys: what the gateway and the vault say about the old and the new key.
   OldKeyRejected: 'OldKeyRejected',

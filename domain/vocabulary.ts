@@ -163,3 +163,6 @@ export const REFUSAL_KINDS = ['NotAllowed', 'NotOpen', 'Invalid'] as const;
 
 /** `sha256:` + the first 12 hex characters of the key's SHA-256 (domain/secrets.ts fingerprintSchema). */
 export const FINGERPRINT = /^sha256:[0-9a-f]{12}$/;
+
+/** What names (credentials, environments, tickets) may contain; ':' is kept free to join them into ids. */
+export const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;

@@ -83,6 +83,15 @@ export const TUNED_CHECKS: {
       'a credential the registry does not hold (runtime data the document does not list, since only ' +
       'operators may see the names: 422)',
   },
+  {
+    operation: 'POST /v1/fleets',
+    check: 'positive_data_acceptance',
+    expected: ['2xx', '3xx', 401, 403, 404, 409, 422, 429, '5xx'],
+    why:
+      '422: a schema-valid selector may match no registered credential, name one the registry does not ' +
+      'hold, or pick an entry whose rotation_policy is not valid (runtime data the document does not ' +
+      'list: 422)',
+  },
 ];
 
 /**

@@ -7,23 +7,11 @@
 //   cannot (another rotation runs, or it failed) it sends each reminder (7, 3, 1 days) once: the check
 //   that first finds the expiry within a threshold sends it (reminderDue), so no state is kept between fires.
 // Deterministic: times come from the workflow clock and the schedule's TemporalScheduledStartTime.
-import {
-  ApplicationFailure,
-  ChildWorkflowFailure,
-  ParentClosePolicy,
-  type ChildWorkflowHandle,
-  WorkflowIdReusePolicy,
-  proxyActivities,
-  sleep,
-  startChild,
-  workflowInfo,
-} from '@temporalio/workflow';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/common';
+import { ApplicationFailure, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { AutomationActivities } from '../activities/automation';
 import { FailureTypes } from '../domain/failure-types';
 import type { RotationInput } from '../domain/policy';
-import type { RotationStatus } from '../domain/status';
-import { rotationSearchAttributes, rotationSummary } from './rotation-labels';
+import { rotationEnd, rotationFor, startRotation } from './child-rotation';
 
 /** A daily UTC window: `start` HH:MM, lasting durationMinutes (may cross midnight). */
 export interface DailyWindow {
@@ -95,63 +83,6 @@ function firedAt(given?: string): Date {
   if (raw instanceof Date) return raw;
   if (typeof raw === 'string') return new Date(raw);
   return info.runStartTime;
-}
-
-/** The rotation for this ticket, from the template. */
-function rotationFor(template: RotationInput, ticketId: string, reason: string): RotationInput {
-  return {
-    ...template,
-    reason,
-    rotationId: `${template.environment}:${template.credential}:${ticketId}`,
-    changeTicket: { ...template.changeTicket, id: ticketId },
-  };
-}
-
-/** workflows/start-options.ts rotationStartOptions, as a child: the same id, attributes, memo, summary. */
-function childOptions(input: RotationInput, workflowId: string) {
-  return {
-    workflowId,
-    args: [input] as [RotationInput],
-    parentClosePolicy: ParentClosePolicy.ABANDON,
-    workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
-    typedSearchAttributes: rotationSearchAttributes(input),
-    memo: { startedAt: new Date().toISOString() },
-    ...rotationSummary(input),
-  };
-}
-
-/** The rotation workflow's signature, as the child is started by name (no import of its code). */
-type RotationWorkflow = (input: RotationInput) => Promise<RotationStatus>;
-
-/** Starts the rotation; undefined when another rotation holds the credential's workflow id. */
-async function startRotation(input: RotationInput, workflowId: string) {
-  try {
-    return await startChild<RotationWorkflow>('rotation', childOptions(input, workflowId));
-  } catch (err) {
-    if (err instanceof WorkflowExecutionAlreadyStartedError) return undefined;
-    throw err;
-  }
-}
-
-/**
- * How the child rotation ended: its final status when it completed, else why not. A rotation that does
- * not complete ends with a typed failure (RotationRolledBack, RotationAborted, RotationFailed), which
- * the child's result rejects with.
- */
-async function rotationEnd(
-  child: ChildWorkflowHandle<RotationWorkflow>,
-): Promise<{ completed: true } | { completed: false; why: string }> {
-  try {
-    const status = await child.result();
-    return status.outcome === 'completed'
-      ? { completed: true }
-      : { completed: false, why: `ended ${status.outcome ?? 'without an outcome'}` };
-  } catch (err) {
-    if (!(err instanceof ChildWorkflowFailure)) throw err;
-    const cause = err.cause;
-    const type = cause instanceof ApplicationFailure && cause.type ? `${cause.type}: ` : '';
-    return { completed: false, why: `ended ${type}${cause?.message ?? err.message}` };
-  }
 }
 
 /** Fails (so that pause_on_failure pauses the schedule) when the rotation did not complete. */

@@ -3,8 +3,10 @@
 // apply) and the current key's expiry (through the credential's secret store). No key values: the
 // expiry read returns a time only.
 import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { ActivityDeps } from '../deps';
 import { FailureTypes } from '../../domain/failure-types';
+import { ChangeTicketKey, RotationOutcomeKey, RotationPhaseKey } from '../../workflows/search-attributes';
 
 export interface AutomationNotice {
   kind: 'schedule-notice' | 'expiry-reminder';
@@ -16,11 +18,85 @@ export interface AutomationNotice {
   webhookUrl?: string;
 }
 
+/** Where a fleet member's rotation is, as its workflow says (workflows/fleet.ts). */
+export interface FleetMemberSeen {
+  workflowId: string;
+  /** unknown: not found (yet), try again at the next poll. */
+  state: 'running' | 'completed' | 'failed' | 'unknown';
+  phase?: string;
+  why?: string;
+}
+
+/** How many member workflows one poll describes at once. */
+const DESCRIBE_PARALLEL = 16;
+
+/** A member's state from its workflow's description (status, phase and outcome search attributes). */
+export function memberSeen(
+  workflowId: string,
+  d: Pick<WorkflowExecutionDescription, 'status' | 'typedSearchAttributes'>,
+): FleetMemberSeen {
+  const phase = d.typedSearchAttributes.get(RotationPhaseKey);
+  const outcome = d.typedSearchAttributes.get(RotationOutcomeKey);
+  const withPhase = phase ? { phase } : {};
+  const status = d.status.name;
+  if (status === 'RUNNING') return { workflowId, state: 'running', ...withPhase };
+  if (status === 'COMPLETED' && outcome === 'completed') {
+    return { workflowId, state: 'completed', ...withPhase };
+  }
+  const how = outcome ? `ended ${outcome}` : `workflow ${status.toLowerCase()}`;
+  return { workflowId, state: 'failed', ...withPhase, why: phase ? `${how} (phase ${phase})` : how };
+}
+
+/** Runs fn over items, at most `limit` at once, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, lane));
+  return out;
+}
+
 /** Builds the automation activities over the same ports as the rotation's. */
 export function createAutomationActivities(
-  deps: Pick<ActivityDeps, 'notifier' | 'registry' | 'secretStoreFor'>,
+  deps: Pick<ActivityDeps, 'notifier' | 'registry' | 'secretStoreFor'> & {
+    /** The worker's Temporal client, which fleets read their members through; absent: no fleets. */
+    temporal?: Pick<Client, 'workflow'>;
+  },
 ) {
+  /** One member: its latest run if it is the fleet's (by ticket), else the fleet's run in visibility. */
+  async function seen(client: Pick<Client, 'workflow'>, ticketId: string, workflowId: string) {
+    try {
+      const d = await client.workflow.getHandle(workflowId).describe();
+      if (d.typedSearchAttributes.get(ChangeTicketKey) === ticketId) return memberSeen(workflowId, d);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      return { workflowId, state: 'unknown' as const };
+    }
+    // Another rotation of the credential started after the fleet's ended: find the fleet's run.
+    const query = `WorkflowId = '${workflowId}' AND ${ChangeTicketKey.name} = '${ticketId}'`;
+    for await (const w of client.workflow.list({ query })) return memberSeen(workflowId, w);
+    return { workflowId, state: 'unknown' as const };
+  }
+
   return {
+    /** Where each fleet member's rotation is: running (and its phase), completed or failed (and why). */
+    async fleetMemberStates(req: { ticketId: string; workflowIds: string[] }): Promise<FleetMemberSeen[]> {
+      const client = deps.temporal;
+      if (!client) {
+        throw ApplicationFailure.create({
+          type: FailureTypes.WorkerMisconfigured,
+          message: 'this worker has no Temporal client for fleet activities',
+          nonRetryable: true,
+        });
+      }
+      return mapLimit(req.workflowIds, DESCRIBE_PARALLEL, (id) => seen(client, req.ticketId, id));
+    },
+
     /** Sends a notice; a refused or failing webhook is recorded (delivered: false), not retried forever. */
     async sendAutomationNotice(n: AutomationNotice): Promise<{ delivered: boolean; error?: string }> {
       try {

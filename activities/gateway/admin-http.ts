@@ -2,6 +2,7 @@
 // never in config), and errors mapped once: 401/403 non-retryable, 429/5xx retryable.
 import { ApplicationFailure } from '@temporalio/common';
 import { FailureTypes } from '../../domain/failure-types';
+import type { AdminRateLimiter } from './admin-rate';
 
 export interface AdminHttpOptions {
   /** Base URL of the admin API (LiteLLM proxy root; OpenRouter's https://openrouter.ai/api/v1). */
@@ -20,6 +21,8 @@ export interface AdminHttpOptions {
   portkeyWorkspaceId?: string;
   /** OpenAI Admin API: the project whose service-account keys rekey manages (`gateway.openai_project_id`). */
   openaiProjectId?: string;
+  /** The worker's rate limit on admin calls, per gateway origin (REKEY_GATEWAY_ADMIN_CALLS_PER_SECOND). */
+  rateLimiter?: AdminRateLimiter;
 }
 
 export interface AdminResponse<T> {
@@ -47,6 +50,7 @@ export async function adminCall<T>(
   auth?: string,
 ): Promise<AdminResponse<T>> {
   const url = `${opts.baseUrl.replace(/\/+$/, '')}${path}`;
+  await opts.rateLimiter?.take(new URL(url).origin);
   const res = await fetch(url, {
     method,
     headers: {

@@ -4,6 +4,7 @@ import type { ApiDeps } from '../deps';
 import { actionRoutes } from '../routes/actions';
 import { evidenceRoutes } from '../routes/evidence';
 import { exposureReadRoutes } from '../routes/exposures';
+import { fleetRoutes } from '../routes/fleets';
 import { rotationRoutes } from '../routes/rotations';
 import { scheduleRoutes } from '../routes/schedules';
 import { usageReportRoutes } from '../routes/usage-reports';
@@ -22,5 +23,6 @@ export function v1Plugin(deps: ApiDeps): FastifyPluginAsync {
     await v1.register(usageReportRoutes(deps));
     await v1.register(exposureReadRoutes(deps));
     await v1.register(scheduleRoutes(deps));
+    await v1.register(fleetRoutes(deps));
   };
 }

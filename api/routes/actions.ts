@@ -7,13 +7,8 @@
 // nothing; /signal-inputs prints a signed input for on-call who send it with `temporal workflow signal`.
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import {
-  WorkflowNotFoundError,
-  WorkflowUpdateFailedError,
-  WorkflowUpdateRPCTimeoutOrCancelledError,
-  type WorkflowHandle,
-} from '@temporalio/client';
-import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import type { UpdateDefinition } from '@temporalio/common';
 import { z } from 'zod';
 import { workflowIdFor } from '../../domain/policy';
 import {
@@ -27,16 +22,15 @@ import {
   revokeReplacementKeyUpdate,
   rollbackUpdate,
   statusQuery,
-  refusalFailureType,
   type Actor,
   type MessageAck,
-  type RefusalKind,
 } from '../../workflows/messages';
 import { ChangeTicketKey, RotationOutcomeKey } from '../../workflows/search-attributes';
 import type { ApiDeps } from '../deps';
 import { principalOf, requireRole, type Principal } from '../auth';
 import { SIGNAL_PROOF_TTL_MS, type MessageSigner } from '../message-signing';
 import { Conflict, HttpProblem, NotAllowed, NotFound, Unprocessable } from '../errors';
+import { isAbort, messageSender, UPDATE_TIMEOUT_MS } from '../rotation-messages';
 import { storeProblem } from '../store-problem';
 import { fingerprint } from '../../domain/fingerprint';
 import {
@@ -52,12 +46,6 @@ import {
   signalInputSchema,
 } from './action-schemas';
 import { parseRotationId } from './rotation-id';
-
-/** How long the API waits for a worker to run an update's validator before answering 503. */
-const UPDATE_TIMEOUT_MS = 15_000;
-
-/** The refusal kinds the workflow signals, as HTTP statuses. */
-const REFUSAL_STATUS: Record<RefusalKind, number> = { NotAllowed: 403, NotOpen: 409, Invalid: 400 };
 
 export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
   // eslint-disable-next-line @typescript-eslint/require-await -- Fastify plugins are async by contract
@@ -93,40 +81,7 @@ export function actionRoutes(deps: ApiDeps): FastifyPluginAsync {
       return { handle, environment, credential, ticket };
     }
 
-    /** Signs a message for a rotation and sends it as an update; a refusal becomes the matching problem. */
-    async function send<A extends Actor>(
-      rotationId: string,
-      who: Principal,
-      handle: WorkflowHandle,
-      update: UpdateDefinition<MessageAck, [A]>,
-      args: A,
-      updateId: string,
-    ): Promise<MessageAck> {
-      const signed = signer.sign({ rotationId, message: update.name, args, principal: who, via: 'api' });
-      try {
-        // The update id comes from the request id: a client that retries with the same X-Request-Id
-        // gets the first attempt's outcome instead of a second message.
-        return await deps.temporal.withAbortSignal(AbortSignal.timeout(UPDATE_TIMEOUT_MS), () =>
-          handle.executeUpdate(update, { args: [signed], updateId }),
-        );
-      } catch (err) {
-        if (err instanceof WorkflowUpdateFailedError && err.cause instanceof ApplicationFailure) {
-          const kind = (Object.keys(REFUSAL_STATUS) as RefusalKind[]).find(
-            (k) => refusalFailureType(k) === (err.cause as ApplicationFailure).type,
-          );
-          if (kind) throw new HttpProblem(REFUSAL_STATUS[kind], 'Refused', err.cause.message);
-        }
-        if (err instanceof WorkflowNotFoundError) throw Conflict('the rotation finished meanwhile');
-        if (isAbort(err)) {
-          throw new HttpProblem(
-            503,
-            'Service unavailable',
-            'no rekey worker answered in time: the outcome is unknown. Check the status, then retry with the same X-Request-Id',
-          );
-        }
-        throw err;
-      }
-    }
+    const send = messageSender({ temporal: deps.temporal, signer });
 
     const handOffs = keyedSerial();
     const ack = (id: string, a: MessageAck) => ({ id, accepted: a.accepted, phase: a.phase });
@@ -409,14 +364,6 @@ function keyedSerial() {
       return next;
     },
   };
-}
-
-/** The API's own wait bound ran out (the SDK reports an update's as WorkflowUpdateRPCTimeoutOrCancelledError). */
-function isAbort(err: unknown): boolean {
-  return (
-    err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
-    (err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError'))
-  );
 }
 
 /** A word for a POSIX shell: single-quoted, with embedded single quotes closed, escaped and reopened. */

@@ -6,8 +6,9 @@
 // secret path and call the gateway give the hold windows their traffic (`startApp`).
 // Used by test/integration/api-rotation.test.ts (logs, webhooks, the CLI), gates-on-evidence.test.ts,
 // temporal-ui.test.ts and adapter-rotations.test.ts (one full rotation per admin adapter).
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
@@ -26,7 +27,7 @@ import { Authenticator, tokenHash } from '../../api/auth';
 import { loadSettings, type Settings } from '../../config';
 import { webhookAllowlistOf } from '../../config/settings';
 import { parseRegistry } from '../../config/registry';
-import { freePort, startPrometheus } from '../../scripts/local-stack';
+import { freePort, ROOT, startPrometheus } from '../../scripts/local-stack';
 import { connectLocalStore, type LocalStore } from '../../scripts/stores/local-store';
 import type { SecretBackendKind } from '../../domain/secrets';
 import type { AdminAdapterKind } from '../../domain/activity-io';
@@ -42,7 +43,8 @@ import { buildSimulator, type Simulator } from '../../simulator/app';
 import type { Faults } from '../../simulator/state';
 import { configureSpendLog, type SpendLogSettings } from '../../simulator/spend-log';
 import { startReplicas, type ReplicaOptions, type RunningReplica } from '../../simulator/replicas';
-import { buildActivityDeps, createRotationWorker } from '../../worker';
+import { buildActivityDeps, createRotationWorker, type WorkerTuning } from '../../worker';
+import { createAutomationActivities } from '../../activities/automation';
 import type { RotationStatus } from '../../workflows/messages';
 import { decodedHistoryText } from '../workflows/rotation-harness';
 import { startUsageReporter, type UsageReporter } from './app-reporter';
@@ -97,7 +99,35 @@ export interface RotationStackOptions {
   registryFields?: (c: StackCredential) => Record<string, unknown>;
   /** API deps on top of the stack's, e.g. `exposures` for the leak-alert endpoints. */
   apiDeps?: Partial<ApiDeps>;
+  /**
+   * Runs the worker in a child process of its own (bench/worker-process.ts: the same worker, activities,
+   * registry and settings, handed over in a file) instead of in this process beside the API and the
+   * gateway, so that its memory and CPU are its alone (bench/fleet.ts reads its RSS); the stack's
+   * `workerPid` is then set. Its output goes to this process's stderr and the stack's log lines.
+   */
+  workerProcess?: boolean;
+  /** Node options of the worker's process with `workerProcess`, e.g. `--max-old-space-size=384`. */
+  workerNodeArgs?: string[];
+  /** The worker's cache and concurrency (worker.ts WorkerTuning); the Temporal SDK's defaults otherwise. */
+  workerTuning?: WorkerTuning;
+  /** A workflow bundle prebuilt with bundleWorkflowCode and written to this file, instead of bundling at start. */
+  workflowBundlePath?: string;
 }
+
+/** What bench/worker-process.ts builds its worker from (JSON, in the file its one argument names). */
+export interface WorkerProcessSpec {
+  settings: Settings;
+  /** The stack's registry, as the YAML it parsed. */
+  registryYaml: string;
+  /** Where the secret backends read their settings (the emulators' and the harness stores'). */
+  env: Record<string, string | undefined>;
+  taskQueue: string;
+  tuning?: WorkerTuning;
+  workflowBundlePath?: string;
+}
+
+/** The child-process worker's script (run with `node --import tsx`). */
+export const WORKER_PROCESS_SCRIPT = path.join(ROOT, 'bench', 'worker-process.ts');
 
 /** Parts of the policy a test changes; each is merged over the stack's section of the same name. */
 export interface PolicyOverrides {
@@ -178,6 +208,13 @@ export interface RotationStack {
   startApp(c: StackCredential, opts: { requestsPerMinute: number }): Promise<StackApp>;
   /** Where the API stores usage reports (and the worker reads them), with app-reports telemetry. */
   appReportsDir: string;
+  /** The worker's process id when it runs in a child process (`workerProcess`). */
+  workerPid: number | undefined;
+  /**
+   * Responses the primary gateway gave since the stack started, per `METHOD route` (the route's
+   * pattern, e.g. `POST /key/generate`): admin calls and inference calls alike, the stack's own too.
+   */
+  gatewayRequests(): Record<string, number>;
   /** `${environment}:${name}:${ticket}`, the API's rotation id. */
   idOf(c: StackCredential): string;
   /** The rotation policy YAML for a credential, the seed's template with a short cutover. */
@@ -315,6 +352,12 @@ export async function startRotationStack(
       ...(opts.spendLog ? { spendLog: opts.spendLog } : {}),
       now: Date.now,
     });
+    // Counted per route before it listens (hooks are fixed at ready): what gatewayRequests answers.
+    const gatewayRequests = new Map<string, number>();
+    gateway.app.addHook('onResponse', async (req) => {
+      const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
+      gatewayRequests.set(route, (gatewayRequests.get(route) ?? 0) + 1);
+    });
     const gatewayBase = await gateway.app.listen({ port: 0, host: '127.0.0.1' });
     closers.push(() => gateway.app.close());
     const replicas = await startReplicas(gateway, opts.replicas ?? []);
@@ -365,8 +408,8 @@ export async function startRotationStack(
       if (adapterKey) secrets.add(adapterKey);
       await storeOf(c).put(c.name, adapterKey ?? (await newGatewayKey()));
     }
-    const registry = parseRegistry(
-      stringify({
+    const registryYaml = stringify(
+      {
         credentials: credentials.map((c) => ({
           name: c.name,
           environment: c.environment,
@@ -401,40 +444,65 @@ export async function startRotationStack(
           ],
           ...opts.registryFields?.(c),
         })),
-      }),
-      'rotation stack registry',
+      },
+      // No YAML aliases for objects the entries share (registryFields' policy): past 100 of them the
+      // parser refuses the registry as an alias bomb.
+      { aliasDuplicateObjects: false },
     );
+    const registry = parseRegistry(registryYaml, 'rotation stack registry');
 
     const taskQueue = `rotation-stack-${run}`;
-    const deps = buildActivityDeps(
-      {
-        ...settings,
-        REKEY_EVIDENCE_DIR: evidenceDir,
-        REKEY_APP_REPORTS_DIR: appReportsDir,
-        ...opts.workerSettings,
-      },
-      {
-        registry,
-        env: { ...EMULATOR_ENV, ...Object.assign({}, ...backends.map((b) => stores[b]!.env)) },
-      },
-    );
-    const nativeConnection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
-    closers.push(() => nativeConnection.close());
-    const worker: Worker = await createRotationWorker({
-      connection: nativeConnection,
-      namespace: settings.TEMPORAL_NAMESPACE,
-      taskQueue,
-      activities: createActivities(deps),
-    });
-    const workerRun = worker.run();
-    closers.push(async () => {
-      worker.shutdown();
-      await workerRun;
-    });
-
+    const workerSettings: Settings = {
+      ...settings,
+      REKEY_EVIDENCE_DIR: evidenceDir,
+      REKEY_APP_REPORTS_DIR: appReportsDir,
+      ...opts.workerSettings,
+    };
+    const storeEnv: Record<string, string | undefined> = {
+      ...EMULATOR_ENV,
+      ...Object.assign({}, ...backends.map((b) => stores[b]!.env)),
+    };
+    const deps = buildActivityDeps(workerSettings, { registry, env: storeEnv });
     const connection = await Connection.connect({ address: settings.TEMPORAL_ADDRESS });
     closers.push(() => connection.close());
     const client = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+    let workerPid: number | undefined;
+    if (opts.workerProcess) {
+      const spec: WorkerProcessSpec = {
+        settings: workerSettings,
+        registryYaml,
+        env: storeEnv,
+        taskQueue,
+        ...(opts.workerTuning ? { tuning: opts.workerTuning } : {}),
+        ...(opts.workflowBundlePath ? { workflowBundlePath: opts.workflowBundlePath } : {}),
+      };
+      const specFile = path.join(dir, 'worker-process.json');
+      writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
+      const child = await startWorkerProcess(specFile, opts.workerNodeArgs ?? []);
+      workerPid = child.pid;
+      closers.push(() => stopWorkerProcess(child));
+    } else {
+      const nativeConnection = await NativeConnection.connect({ address: settings.TEMPORAL_ADDRESS });
+      closers.push(() => nativeConnection.close());
+      const worker: Worker = await createRotationWorker({
+        connection: nativeConnection,
+        namespace: settings.TEMPORAL_NAMESPACE,
+        taskQueue,
+        // The rotation's activities and the triggers' and fleets' (as worker.ts main registers them).
+        activities: {
+          ...createActivities(deps),
+          ...createAutomationActivities({ ...deps, temporal: client }),
+        },
+        ...(opts.workerTuning ? { tuning: opts.workerTuning } : {}),
+        ...(opts.workflowBundlePath ? { workflowBundle: { codePath: opts.workflowBundlePath } } : {}),
+      });
+      const workerRun = worker.run();
+      closers.push(async () => {
+        worker.shutdown();
+        await workerRun;
+      });
+    }
+
     const apiLog = new Writable({
       write(chunk: Buffer, _enc, done) {
         logLines.push(chunk.toString('utf8'));
@@ -723,6 +791,8 @@ export async function startRotationStack(
       taskQueue,
       prometheusUrl,
       appReportsDir,
+      workerPid,
+      gatewayRequests: () => Object.fromEntries(gatewayRequests),
       apiUrl,
       tokens,
       secrets,
@@ -750,4 +820,48 @@ export async function startRotationStack(
     await close();
     throw err;
   }
+}
+
+/**
+ * Starts bench/worker-process.ts on the spec file with `node --import tsx` (the worker itself is then
+ * the child, not a tsx launcher in between); resolves once its worker is created (the bundle built),
+ * rejects if it exits first or takes over two minutes. Its output goes to this process's stderr.
+ */
+async function startWorkerProcess(specFile: string, nodeArgs: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', WORKER_PROCESS_SCRIPT, specFile], {
+    cwd: ROOT,
+    env: process.env,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  for (const stream of [child.stdout!, child.stderr!]) {
+    stream.setEncoding('utf8');
+    // This process's stderr, which the stack captures into its log lines as the in-process worker's.
+    stream.on('data', (chunk: string) => process.stderr.write(chunk));
+  }
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error('the worker process was not ready after 2 minutes'));
+    }, 120_000);
+    child.once('message', (m: unknown) => {
+      clearTimeout(timer);
+      if ((m as { ready?: boolean }).ready) resolve();
+      else reject(new Error(`the worker process failed: ${JSON.stringify(m)}`));
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`the worker process exited before it was ready (${signal ?? code})`));
+    });
+  });
+  return child;
+}
+
+/** SIGTERM (the SDK drains in-flight tasks and the process exits), SIGKILL after 30 s. */
+async function stopWorkerProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
 }

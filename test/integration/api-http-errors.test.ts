@@ -137,6 +137,8 @@ describe('rotation ids', () => {
     'POST /v1/rotations/:id/replacement-key-revocations': JSON.stringify({ reason: 'drained' }),
     'POST /v1/rotations/:id/signal-inputs': JSON.stringify({ message: 'rollback', args: { reason: 'x' } }),
     'PUT /v1/rotations/:id/replacement-key': JSON.stringify({ key: `sk-${randomBytes(24).toString('hex')}` }),
+    'GET /v1/fleets/:id': undefined,
+    'POST /v1/fleets/:id/approvals': JSON.stringify({ gate: 'revoke' }),
   };
 
   it(`reach the handler of every route that takes :id at the longest valid length (${longest.length} characters)`, async () => {

@@ -33,7 +33,7 @@ const notices: (AutomationNotice & { at: number })[] = [];
 let expiry: string | undefined;
 
 async function startWorker(e: TestWorkflowEnvironment) {
-  const activities: AutomationActivities = {
+  const activities: Pick<AutomationActivities, 'sendAutomationNotice' | 'readCurrentExpiry'> = {
     async sendAutomationNotice(x) {
       notices.push({ ...x, at: await e.currentTimeMs() });
       return { delivered: Boolean(x.webhookUrl) };
