@@ -395,6 +395,9 @@ export function fleetRoutes(deps: ApiDeps): FastifyPluginAsync {
             record.refused.push({ rotationId, why: err.message });
           }
         }
+        // Refused by every member: nothing was approved, so nothing is recorded (a retried refusal must not
+        // grow the fleet's status); the caller gets the first refusal.
+        if (record.accepted.length === 0 && firstRefusal) throw firstRefusal;
         await deps.temporal.workflow
           .getHandle(fleet.workflowId)
           .signal(fleetApprovalRecorded, record)
@@ -413,7 +416,6 @@ export function fleetRoutes(deps: ApiDeps): FastifyPluginAsync {
           },
           'fleet approval',
         );
-        if (record.accepted.length === 0 && firstRefusal) throw firstRefusal;
         return record;
       },
     );
