@@ -233,6 +233,12 @@ export const holdSchema = z.object({
   observationEndsAt: timestamp,
   maxHoldEndsAt: timestamp,
   oldKeyZeroSince: timestamp.optional(),
+  waitingFor: z
+    .array(z.string())
+    .optional()
+    .describe(
+      "past the observation window: the revoke gate's blockers as of the latest check, what keeps the hold going",
+    ),
   totals: z
     .object({
       checks: count,

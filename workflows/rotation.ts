@@ -747,7 +747,10 @@ class Rotation {
     if (!resumed) this.startHold(start, observationEnd, maxHoldEnd(), emergency);
     for (;;) {
       await this.continueAsNewIfDue('hold', { hold: { lastCheckMs: lastCheck } });
-      this.details(`next check at ${iso(Date.now() + this.input.checkIntervalMs)}`);
+      const waiting = this.s.hold?.waitingFor;
+      this.details(
+        `next check at ${iso(Date.now() + this.input.checkIntervalMs)}${waiting?.length ? `; the hold goes on for: ${waiting.join('; ')}` : ''}`,
+      );
       await this.sleepUnlessInterrupted(this.input.checkIntervalMs, 'hold check interval');
       const now = Date.now();
       const m = await this.measure(
@@ -805,7 +808,17 @@ class Rotation {
       if (emergencyNow ? verdict === 'pass' : now >= observationEnd && (drained || !waitForDrain)) {
         if (this.attributionRequired() && this.s.attribution?.verdict !== 'pass')
           await this.checkAttribution(1);
-        if (this.revokeGate().evidence === 'positive' || emergencyNow || !waitForDrain) return;
+        const gate = this.revokeGate();
+        if (gate.evidence === 'positive' || emergencyNow || !waitForDrain) {
+          delete this.s.hold!.waitingFor;
+          return;
+        }
+        // Said on the status and the UI: why a hold past its observation window goes on.
+        this.s.hold!.waitingFor = gate.blockers;
+      } else if (now >= observationEnd) {
+        this.s.hold!.waitingFor = [
+          emergencyNow ? 'a passing post-flip check' : 'old-key traffic at zero for the drain window',
+        ];
       }
       if (now >= maxHoldEnd()) {
         const onOld = this.s.coverage.filter(

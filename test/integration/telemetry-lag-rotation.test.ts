@@ -121,7 +121,7 @@ it('keeps the hold inconclusive while the spend log lags, then passes once it ca
     return s.phase === 'AWAITING_REVOKE_APPROVAL';
   }).catch((err: Error) => {
     throw new Error(
-      `${err.message}\nwindows:\n${shown()}\nrevoke evidence: ${JSON.stringify(last?.gateEvidence.revoke)}`,
+      `${err.message}\nwindows:\n${shown()}\nthe hold goes on for: ${JSON.stringify(last?.hold?.waitingFor)}\nchecks: ${JSON.stringify(last?.checks.filter((c) => c.name !== 'new-key traffic'))}`,
     );
   });
   expect(gate.pendingGate).toMatchObject({ gate: 'revoke', evidence: 'positive' });

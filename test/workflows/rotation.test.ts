@@ -412,6 +412,10 @@ describe('hold and drain', () => {
       r.cutover.max_hold_minutes = 120;
     });
     const { status } = await runScenario(env, world, input, 'never-drains', async (h) => {
+      // Past the observation window the status says what the hold goes on for.
+      const held = await until(env, h, (s) => (s.hold?.waitingFor?.length ?? 0) > 0, { step: '5 minutes' });
+      expect(held.phase).toBe('HOLDING');
+      expect(held.hold!.waitingFor).toEqual(['old-key traffic at zero for the drain window']);
       const gate = await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
       expect(gate.pendingGate).toMatchObject({ gate: 'revoke', evidence: 'insufficient' });
       expect(gate.pendingGate?.blockers?.join(' ')).toMatch(/enrichment-worker still used the old key/);
@@ -553,6 +557,11 @@ describe('gates open on evidence, never on its absence', () => {
       r.cutover.max_hold_minutes = 120;
     });
     const { status } = await runScenario(env, world, input, 'consumer-never-seen', async (h) => {
+      const held = await until(env, h, (s) => (s.hold?.waitingFor?.length ?? 0) > 0, { step: '5 minutes' });
+      expect(held.phase).toBe('HOLDING');
+      expect(held.hold!.waitingFor!.join(' ')).toMatch(
+        /runtimeCoverage unknown: enrichment-worker never seen/,
+      );
       const gate = await untilPhase(env, h, 'AWAITING_REVOKE_APPROVAL', { step: '5 minutes' });
       expect(gate.pendingGate?.evidence).toBe('insufficient');
       const coverage = gate.gateEvidence.revoke?.rows.find((r) => r.signal === 'runtimeCoverage');
