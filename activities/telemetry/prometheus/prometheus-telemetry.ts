@@ -126,20 +126,37 @@ export function createPrometheusTelemetry(opts: PrometheusTelemetryOptions): Tel
   const query = async (promql: string, atMs: number) =>
     (await api<Sample[] | undefined>('query', { query: promql, time: String(atMs / 1000) })) ?? [];
 
-  /** The first scrape at or after `atMs`, or undefined while Prometheus has none yet. */
-  async function scrapeAfter(atMs: number): Promise<number | undefined> {
-    const start = atMs / 1000;
-    const series = await api<Series[] | undefined>('query_range', {
-      query: q.scrapeTime,
-      start: String(start),
-      end: String(start + SCRAPE_SEARCH_S),
-      step: '1',
-    });
-    return firstScrapeAtOrAfter(series ?? [], atMs);
+  /**
+   * Each scrape time from `fromS` up to SCRAPE_SEARCH_S past `toS`, never past now: the query is
+   * evaluated per second over every series of the metric, so a search into the future costs as much
+   * as one into the past.
+   */
+  async function scrapesBetween(fromMs: number, toMs: number): Promise<Series[]> {
+    const startS = Math.floor(fromMs / 1000);
+    const endS = Math.max(
+      startS,
+      Math.min(Math.ceil(toMs / 1000) + SCRAPE_SEARCH_S, Math.ceil(Date.now() / 1000)),
+    );
+    return (
+      (await api<Series[] | undefined>('query_range', {
+        query: q.scrapeTime,
+        start: String(startS),
+        end: String(endS),
+        step: '1',
+      })) ?? []
+    );
   }
-  /** A window's edges snapped to scrapes; `complete` once a scrape after its end exists. */
+  /**
+   * A window's edges snapped to scrapes (the first at or after each edge); `complete` once a scrape
+   * after its end exists. A hold window is short, so one search covers both edges.
+   */
   async function edges(fromMs: number, toMs: number) {
-    const [from, to] = await Promise.all([scrapeAfter(fromMs), scrapeAfter(toMs)]);
+    const [fromSeries, toSeries]: [Series[], Series[]] =
+      toMs - fromMs <= SCRAPE_SEARCH_S * 1000
+        ? await scrapesBetween(fromMs, toMs).then((s) => [s, s])
+        : await Promise.all([scrapesBetween(fromMs, fromMs), scrapesBetween(toMs, toMs)]);
+    const from = firstScrapeAtOrAfter(fromSeries, fromMs);
+    const to = firstScrapeAtOrAfter(toSeries, toMs);
     if (to === undefined) return { fromMs, toMs, complete: false };
     return { fromMs: Math.min(from ?? fromMs, to), toMs: to, complete: true };
   }
