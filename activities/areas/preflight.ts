@@ -55,12 +55,19 @@ export function preflightActivities(
         ...(described ? { gatewayKeyId: described.keyId } : {}),
       };
       const t = now();
+      const perConsumer = deps.telemetry.source(credential).capabilities.perConsumer;
       const readBaseline = async () => ({
         baseline: await deps.telemetry.window(credential, key, t - BASELINE_WINDOW_MS, t),
         byConsumer: await deps.telemetry
           .usageByConsumer(credential, key, t - BASELINE_WINDOW_MS, t)
-          // Without a per-consumer baseline the volume rows at the revoke gate are unknown, not green.
-          .catch((err: unknown) => (isLagging(err) ? ('lagging' as const) : undefined)),
+          .catch((err: unknown) => {
+            if (isLagging(err)) return 'lagging' as const;
+            // A source that sees consumers but failed to answer (a query timeout): the activity fails
+            // and is retried, since a rotation without a per-consumer baseline can never show the revoke
+            // gate's volume rows green. Only a source that cannot see consumers goes on without one.
+            if (perConsumer) throw err;
+            return undefined;
+          }),
       });
       // The source may be seconds behind (scrape interval, spend-log batches): wait for it a while.
       const read = await untilCaughtUp(
