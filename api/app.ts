@@ -16,6 +16,7 @@ import { requestIdOf, requestIdPlugin } from './plugins/request-id';
 import { swaggerPlugin } from './plugins/swagger';
 import { v1Plugin } from './plugins/v1';
 import { yamlBodyPlugin } from './plugins/yaml-body';
+import { expiryEventRoutes } from './routes/expiry-events';
 import { exposureWebhookRoutes } from './routes/exposures';
 import { MAX_PARAM_LENGTH } from './routes/rotation-id';
 
@@ -53,5 +54,7 @@ export function buildApp(given: ApiDeps): FastifyInstance {
   void app.register(v1Plugin(deps), { prefix: '/v1' });
   // Scanner webhooks: under /v1 but authenticated by the scanner's signature, not the bearer token.
   void app.register(exposureWebhookRoutes(deps), { prefix: '/v1' });
+  // Event Grid deliveries: authenticated by the subscription's secret delivery property.
+  void app.register(expiryEventRoutes(deps), { prefix: '/v1' });
   return app;
 }

@@ -46,6 +46,11 @@ export interface ApiDeps {
    * record store (REKEY_EXPOSURES_DIR); absent: those endpoints answer 503.
    */
   exposures?: ExposureDeps;
+  /**
+   * Azure Event Grid's Key Vault expiry events (POST /v1/expiry-events/azure-key-vault): the secret each
+   * delivery carries (REKEY_EVENT_GRID_SECRET_FILE); absent: that endpoint answers 503.
+   */
+  expiryEvents?: { eventGridSecret?: string };
   /** Where schedule notices and expiry reminders are POSTed (REKEY_SCHEDULE_NOTICE_URL). */
   scheduleNoticeUrl?: string;
   /** pino options (`stream`: where the log goes, default stdout), or false for no request log. */

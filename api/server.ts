@@ -12,7 +12,7 @@ import { createSecretStores } from '../activities/secrets';
 import { ConfigError, loadRegistry, loadSettings, type Settings } from '../config';
 import { webhookAllowlistOf } from '../config/settings';
 import { buildApp, type ApiDeps } from './app';
-import { exposureDepsFrom } from './exposures/exposure-config';
+import { exposureDepsFrom, readSecretFile } from './exposures/exposure-config';
 import { startScheduleSync } from './schedules/schedule-sync';
 import { Authenticator, tokenConfigSchema, type TokenConfig } from './auth';
 import { MessageSigner } from './message-signing';
@@ -152,6 +152,16 @@ export async function startServer(
       evidence: createFilesystemEvidenceStore(settings.REKEY_EVIDENCE_DIR),
       appReports: createAppReportStore(settings.REKEY_APP_REPORTS_DIR),
       exposures: exposureDepsFrom(settings),
+      ...(settings.REKEY_EVENT_GRID_SECRET_FILE
+        ? {
+            expiryEvents: {
+              eventGridSecret: readSecretFile(
+                'REKEY_EVENT_GRID_SECRET_FILE',
+                settings.REKEY_EVENT_GRID_SECRET_FILE,
+              ),
+            },
+          }
+        : {}),
       ...(settings.REKEY_SCHEDULE_NOTICE_URL
         ? { scheduleNoticeUrl: settings.REKEY_SCHEDULE_NOTICE_URL }
         : {}),

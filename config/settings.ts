@@ -193,6 +193,13 @@ export const settingsSchema = z.object({
     .max(3600)
     .default(300)
     .describe('how far a GitGuardian Timestamp may be from now, either way, before the alert is refused'),
+  REKEY_EVENT_GRID_SECRET_FILE: z
+    .string()
+    .min(1)
+    .optional()
+    .describe(
+      'file holding the secret Azure Event Grid sends as the X-Rekey-Event-Grid-Secret delivery property (Key Vault expiry events); absent: that endpoint answers 503',
+    ),
   REKEY_SCHEDULE_NOTICE_URL: z
     .url()
     .optional()

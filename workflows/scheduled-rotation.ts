@@ -7,7 +7,7 @@
 //   cannot (another rotation runs, or it failed) it sends each reminder (7, 3, 1 days) once: the check
 //   that first finds the expiry within a threshold sends it (reminderDue), so no state is kept between fires.
 // Deterministic: times come from the workflow clock and the schedule's TemporalScheduledStartTime.
-import { ApplicationFailure, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { AutomationActivities } from '../activities/automation';
 import { FailureTypes } from '../domain/failure-types';
 import type { RotationInput } from '../domain/policy';
@@ -166,9 +166,24 @@ export type ExpiryOutcome =
       outcome: 'blocked';
       expiresAt: string;
       ticketId: string;
-      why: 'another-rotation' | 'rotation-failed';
+      why: ExpiryBlocked;
       reminder?: { days: number; delivered: boolean; error?: string };
     };
+
+/**
+ * Why an expiry check could not rotate: another rotation holds the credential, the rotation did not
+ * complete, or it completed and the current version still expires then (a rotation carries the expiry
+ * forward and never extends it: renewing it is the owner's call, so the check reminds, and does not
+ * rotate again under the same ticket).
+ */
+export type ExpiryBlocked = 'another-rotation' | 'rotation-failed' | 'expiry-unchanged';
+
+const BLOCKED_WHY: Record<ExpiryBlocked, string> = {
+  'another-rotation': 'another rotation holds the credential',
+  'rotation-failed': 'its rotation did not complete',
+  'expiry-unchanged':
+    'it was rotated for this expiry, and the new version expires at the same time (rekey never extends an expiry): renew it',
+};
 
 /** `expiry-20261215` for an expiry on 2026-12-15: one ticket per expiry, so every check joins it. */
 export function expiryTicketId(expiresAt: Date): string {
@@ -227,8 +242,8 @@ export async function expiryWatch(args: ExpiryWatchArgs): Promise<ExpiryOutcome>
     ticketId,
     `the current key expires at ${expiresAt.toISOString()} (lead time ${args.leadDays} days)`,
   );
-  const blocked = async (why: 'another-rotation' | 'rotation-failed') => {
-    const reminder = await remind(args, expiresAt, why);
+  const blocked = async (why: ExpiryBlocked) => {
+    const reminder = await remind(args, expiresAt, BLOCKED_WHY[why]);
     return {
       outcome: 'blocked' as const,
       expiresAt: read.expiresAt!,
@@ -237,6 +252,11 @@ export async function expiryWatch(args: ExpiryWatchArgs): Promise<ExpiryOutcome>
       ...(reminder ? { reminder } : {}),
     };
   };
+  // Once per expiry: a rotation of this ticket that completed leaves the expiry where it was.
+  if (patched('expiry-once-per-ticket')) {
+    const earlier = await acts.rotationOfTicket({ ticketId, workflowId: args.rotationWorkflowId });
+    if (earlier.state === 'completed') return blocked('expiry-unchanged');
+  }
   const child = await startRotation(input, args.rotationWorkflowId);
   if (!child) return blocked('another-rotation');
   if (!(await rotationEnd(child)).completed) return blocked('rotation-failed');

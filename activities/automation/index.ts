@@ -63,7 +63,7 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => 
 
 /** Builds the automation activities over the same ports as the rotation's. */
 export function createAutomationActivities(
-  deps: Pick<ActivityDeps, 'notifier' | 'registry' | 'secretStoreFor'> & {
+  deps: Pick<ActivityDeps, 'notifier' | 'registry' | 'secretStoreFor' | 'gatewayAdminFor'> & {
     /** The worker's Temporal client, which fleets read their members through; absent: no fleets. */
     temporal?: Pick<Client, 'workflow'>;
   },
@@ -83,18 +83,26 @@ export function createAutomationActivities(
     return { workflowId, state: 'unknown' as const };
   }
 
+  /** The worker's Temporal client; a worker built without one cannot run fleets or expiry checks. */
+  function temporal(): Pick<Client, 'workflow'> {
+    if (deps.temporal) return deps.temporal;
+    throw ApplicationFailure.create({
+      type: FailureTypes.WorkerMisconfigured,
+      message: 'this worker has no Temporal client for fleet and expiry activities',
+      nonRetryable: true,
+    });
+  }
+
   return {
     /** Where each fleet member's rotation is: running (and its phase), completed or failed (and why). */
     async fleetMemberStates(req: { ticketId: string; workflowIds: string[] }): Promise<FleetMemberSeen[]> {
-      const client = deps.temporal;
-      if (!client) {
-        throw ApplicationFailure.create({
-          type: FailureTypes.WorkerMisconfigured,
-          message: 'this worker has no Temporal client for fleet activities',
-          nonRetryable: true,
-        });
-      }
+      const client = temporal();
       return mapLimit(req.workflowIds, DESCRIBE_PARALLEL, (id) => seen(client, req.ticketId, id));
+    },
+
+    /** Where the rotation of a credential under this ticket is (unknown: none was started). */
+    async rotationOfTicket(req: { ticketId: string; workflowId: string }): Promise<FleetMemberSeen> {
+      return seen(temporal(), req.ticketId, req.workflowId);
     },
 
     /** Sends a notice; a refused or failing webhook is recorded (delivered: false), not retried forever. */
@@ -114,8 +122,16 @@ export function createAutomationActivities(
       }
     },
 
-    /** The current version's expiry, as the credential's secret store reports it; absent: none. */
-    async readCurrentExpiry(c: { credential: string; environment: string }): Promise<{ expiresAt?: string }> {
+    /**
+     * When the current key stops working: the earlier of the secret version's expiry (Key Vault
+     * `attributes.exp`, a Vault KV version's deletion time) and the gateway key's own (`expires` of a
+     * LiteLLM key, `expires_at` of an OpenRouter one); absent: neither expires. A time only, never a
+     * value: the value is resolved here to look the gateway key up, and goes no further.
+     */
+    async readCurrentExpiry(c: {
+      credential: string;
+      environment: string;
+    }): Promise<{ expiresAt?: string; source?: 'secret' | 'gateway-key' }> {
       const ref = deps.registry.lookup(c.credential, c.environment);
       if (!ref) {
         throw ApplicationFailure.create({
@@ -124,8 +140,20 @@ export function createAutomationActivities(
           nonRetryable: true,
         });
       }
-      const current = await deps.secretStoreFor(ref).readCurrent();
-      return current.expiresAt ? { expiresAt: current.expiresAt } : {};
+      const store = deps.secretStoreFor(ref);
+      const current = await store.readCurrent();
+      const found: { expiresAt: string; source: 'secret' | 'gateway-key' }[] = [];
+      if (current.expiresAt) found.push({ expiresAt: current.expiresAt, source: 'secret' });
+      const admin = deps.gatewayAdminFor(ref);
+      if (admin) {
+        const key = await admin.describeKey(await store.resolve(current));
+        const at = key?.scope.expiresAt;
+        if (at && !Number.isNaN(Date.parse(at))) {
+          found.push({ expiresAt: new Date(at).toISOString(), source: 'gateway-key' });
+        }
+      }
+      found.sort((a, b) => Date.parse(a.expiresAt) - Date.parse(b.expiresAt));
+      return found[0] ?? {};
     },
   };
 }

@@ -13,7 +13,8 @@ export interface ExposureSettings {
   REKEY_GITGUARDIAN_TOLERANCE_SECONDS: number;
 }
 
-function read(variable: string, file: string): string {
+/** A secret file's text, trimmed; a missing or empty file fails the start, naming the variable. */
+export function readSecretFile(variable: string, file: string): string {
   try {
     const text = readFileSync(file, 'utf8').trim();
     if (!text) throw new Error('the file is empty');
@@ -29,18 +30,26 @@ export function exposureDepsFrom(s: ExposureSettings): ExposureDeps {
     records: createExposureRecordStore(s.REKEY_EXPOSURES_DIR),
     gitguardianToleranceSeconds: s.REKEY_GITGUARDIAN_TOLERANCE_SECONDS,
     ...(s.REKEY_GITHUB_WEBHOOK_SECRET_FILE
-      ? { githubWebhookSecret: read('REKEY_GITHUB_WEBHOOK_SECRET_FILE', s.REKEY_GITHUB_WEBHOOK_SECRET_FILE) }
+      ? {
+          githubWebhookSecret: readSecretFile(
+            'REKEY_GITHUB_WEBHOOK_SECRET_FILE',
+            s.REKEY_GITHUB_WEBHOOK_SECRET_FILE,
+          ),
+        }
       : {}),
     ...(s.REKEY_GITHUB_SECRET_SCANNING_KEYS_FILE
       ? {
           githubPublicKeys: parseGithubPublicKeys(
-            read('REKEY_GITHUB_SECRET_SCANNING_KEYS_FILE', s.REKEY_GITHUB_SECRET_SCANNING_KEYS_FILE),
+            readSecretFile(
+              'REKEY_GITHUB_SECRET_SCANNING_KEYS_FILE',
+              s.REKEY_GITHUB_SECRET_SCANNING_KEYS_FILE,
+            ),
           ),
         }
       : {}),
     ...(s.REKEY_GITGUARDIAN_SIGNATURE_TOKEN_FILE
       ? {
-          gitguardianToken: read(
+          gitguardianToken: readSecretFile(
             'REKEY_GITGUARDIAN_SIGNATURE_TOKEN_FILE',
             s.REKEY_GITGUARDIAN_SIGNATURE_TOKEN_FILE,
           ),

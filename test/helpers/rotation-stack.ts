@@ -256,6 +256,22 @@ export interface RotationStack {
   close(): Promise<void>;
 }
 
+/**
+ * A registry entry's `rotation_policy` for rotations rekey starts itself on the stack (schedules, expiry,
+ * fleets): the seed's checks with a one-minute hold checked every 15 s, no drain wait, 20 requests a
+ * window, and the flip approval as the test needs it.
+ */
+export function stackAutoPolicy(opts: { flipApproval: boolean }) {
+  return {
+    change_ticket: { rollback_owner: 'carol@example.com' },
+    allowed_routes: ['chat-completions', 'responses'],
+    pre_checks: { inventory_confirmed: true },
+    cutover: { observation_window_minutes: 1, check_interval_minutes: 0.25, drain_window_minutes: 0 },
+    thresholds: { min_requests: 20 },
+    approvals: { flip_approval_required: opts.flipApproval },
+  };
+}
+
 const TERMINAL = ['COMPLETED', 'ROLLED_BACK', 'ABORTED', 'FAILED'];
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

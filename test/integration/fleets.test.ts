@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { waitFor } from '../../scripts/local-stack';
 import {
   rotationStackUnavailableReason,
+  stackAutoPolicy,
   startRotationStack,
   type RotationStack,
   type StackApp,
@@ -35,15 +36,8 @@ const broken = credentials[Math.min(7, N - 1)]!;
 const CONCURRENCY = Math.max(2, Math.min(25, Math.ceil(N / 2)));
 const HEALTHY = N - 1;
 
-const POLICY = {
-  change_ticket: { rollback_owner: 'carol@example.com' },
-  allowed_routes: ['chat-completions', 'responses'],
-  pre_checks: { inventory_confirmed: true },
-  cutover: { observation_window_minutes: 1, check_interval_minutes: 0.25, drain_window_minutes: 0 },
-  // 100 requests a minute per app: about 25 in each 15 s window (what bench/fleet runs 50 with).
-  thresholds: { min_requests: 20 },
-  approvals: { flip_approval_required: false },
-};
+// 100 requests a minute per app: about 25 in each 15 s window (what bench/fleet runs 50 with).
+const POLICY = stackAutoPolicy({ flipApproval: false });
 
 interface FleetView {
   id: string;

@@ -184,6 +184,21 @@ describe('the HashiCorp Vault KV v2 secret store on OpenBao', () => {
     });
   });
 
+  it("reads the current version's expiry from its deletion time (delete_version_after), as expiry checks do", async () => {
+    const { location } = await freshSecret();
+    const store = session().open(location);
+    expect((await store.readCurrent()).expiresAt).toBeUndefined();
+    // The platform team makes versions expire after 30 days; the next version written carries it.
+    await baoOk('POST', `secret/metadata/${location.path}`, { delete_version_after: '720h' });
+    await baoOk('POST', `secret/data/${location.path}`, {
+      data: { api_key: newKey('renewed'), username: 'svc-payments' },
+    });
+    const current = await store.readCurrent();
+    expect(current.version).toBe('2');
+    const lifetimeMs = Date.parse(current.expiresAt!) - Date.parse(current.createdAt!);
+    expect(lifetimeMs).toBe(720 * 3600_000);
+  });
+
   it('rolls back twice: the old value is copied forward first, then the rolled-back version is soft-deleted', async () => {
     const { old, location } = await freshSecret();
     const store = session().open(location);

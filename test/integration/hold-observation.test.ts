@@ -3,6 +3,7 @@ import type { SecretClient } from '@azure/keyvault-secrets';
 import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import { createActivities, type RotationActivities } from '../../activities';
+import { createAutomationActivities, type AutomationActivities } from '../../activities/automation';
 import { fingerprint } from '../../domain/fingerprint';
 import { createSecretClient } from '../../activities/secrets';
 import type { CredentialRef } from '../../domain/activity-io';
@@ -33,6 +34,7 @@ let vault: SecretClient;
 let acts: RotationActivities;
 /** The same activities, waiting 3 s (not 30 s) for a lagging spend log. */
 let impatient: RotationActivities;
+let automation: AutomationActivities;
 let spendLogged: CredentialRef;
 let unreachable: CredentialRef;
 const keys: string[] = [];
@@ -82,6 +84,7 @@ beforeAll(async () => {
   const deps = buildActivityDeps(loadSettings(), { registry, env: EMULATOR_ENV });
   acts = createActivities(deps);
   impatient = createActivities({ ...deps, telemetryCatchUpMs: 3000 });
+  automation = createAutomationActivities(deps);
   spendLogged = registry.lookup(watched, environment)!;
   unreachable = registry.lookup(blind, environment)!;
 });
@@ -299,5 +302,26 @@ describe('preflight', () => {
       verified: false,
       detail: 'the gateway has no request with this id',
     });
+  });
+});
+
+describe("the current key's expiry, as expiry checks read it", () => {
+  it("is the earlier of the gateway key's expiry and the secret version's", async () => {
+    const DAY = 86_400_000;
+    const issued = await gw.newKey({ duration: '10d' });
+    keys.push(issued.key);
+    const written = await vault.setSecret(watched, issued.key);
+    const read = () => automation.readCurrentExpiry({ credential: watched, environment });
+    const fromGateway = await read();
+    expect(fromGateway.source).toBe('gateway-key');
+    expect(Math.abs(Date.parse(fromGateway.expiresAt!) - (Date.now() + 10 * DAY))).toBeLessThan(60_000);
+    // The platform team set the secret version to expire sooner: that is when the key stops working.
+    const sooner = new Date(Math.floor((Date.now() + 5 * DAY) / 1000) * 1000);
+    await vault.updateSecretProperties(watched, written.properties.version!, { expiresOn: sooner });
+    expect(await read()).toEqual({ expiresAt: sooner.toISOString(), source: 'secret' });
+    // A key and secret that never expire: none.
+    const forever = await newKey();
+    await vault.setSecret(watched, forever.key);
+    expect(await read()).toEqual({});
   });
 });

@@ -5,6 +5,7 @@ import { waitFor } from '../../scripts/local-stack';
 import { ChangeTicketKey } from '../../workflows/search-attributes';
 import {
   rotationStackUnavailableReason,
+  stackAutoPolicy,
   startRotationStack,
   type RotationStack,
   type StackCredential,
@@ -33,14 +34,7 @@ const outside: StackCredential = {
 };
 
 const hhmm = (ms: number) => new Date(ms).toISOString().slice(11, 16);
-const POLICY = {
-  change_ticket: { rollback_owner: 'carol@example.com' },
-  allowed_routes: ['chat-completions', 'responses'],
-  pre_checks: { inventory_confirmed: true },
-  cutover: { observation_window_minutes: 1, check_interval_minutes: 0.25, drain_window_minutes: 0 },
-  thresholds: { min_requests: 20 },
-  approvals: { flip_approval_required: true },
-};
+const POLICY = stackAutoPolicy({ flipApproval: true });
 
 let stack: RotationStack;
 const scheduleOf = async (c: StackCredential) => {

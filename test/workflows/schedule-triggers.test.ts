@@ -6,7 +6,11 @@
 import { Worker } from '@temporalio/worker';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
-import type { AutomationActivities, AutomationNotice } from '../../activities/automation';
+import {
+  createAutomationActivities,
+  type AutomationActivities,
+  type AutomationNotice,
+} from '../../activities/automation';
 import type { RotationInput } from '../../domain/policy';
 import { reminderDue } from '../../workflows/scheduled-rotation';
 import type {
@@ -33,7 +37,15 @@ const notices: (AutomationNotice & { at: number })[] = [];
 let expiry: string | undefined;
 
 async function startWorker(e: TestWorkflowEnvironment) {
-  const activities: Pick<AutomationActivities, 'sendAutomationNotice' | 'readCurrentExpiry'> = {
+  const lookup = createAutomationActivities({
+    temporal: e.client,
+  } as unknown as Parameters<typeof createAutomationActivities>[0]);
+  const activities: Pick<
+    AutomationActivities,
+    'sendAutomationNotice' | 'readCurrentExpiry' | 'rotationOfTicket'
+  > = {
+    // The real lookup, against this test server.
+    rotationOfTicket: (req) => lookup.rotationOfTicket(req),
     async sendAutomationNotice(x) {
       notices.push({ ...x, at: await e.currentTimeMs() });
       return { delivered: Boolean(x.webhookUrl) };
@@ -228,6 +240,38 @@ describe('expiryWatch', () => {
     expect(result.ticketId).toBe(`expiry-${expiry.slice(0, 10).replaceAll('-', '')}`);
     const desc = await env.client.workflow.getHandle(`rekey:${t.environment}:${t.credential}`).describe();
     expect(desc.typedSearchAttributes.get(ChangeTicketKey)).toBe(result.ticketId);
+  });
+
+  it('rotates once per expiry: when the rotated version still expires then, it reminds instead', async () => {
+    // On the dev server (the time-skipping one skips its clock past the expiry while a check waits).
+    const t = template('stub-block');
+    expiry = new Date(Date.now() + 6.5 * DAY).toISOString();
+    // Checked weekly, so that the 7-day reminder is due on any check within 7 days of the expiry.
+    const args = { ...watchArgs(t), checkEveryHours: 7 * 24 };
+    const checking = watch(args, dev);
+    const rotation = dev.client.workflow.getHandle(`rekey:${t.environment}:${t.credential}`);
+    for (let i = 0; ; i++) {
+      const started = await rotation.describe().then(
+        () => true,
+        () => false,
+      );
+      if (started) break;
+      if (i > 100) throw new Error('the expiry rotation did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await rotation.signal('release');
+    expect(await checking).toMatchObject({ outcome: 'started', result: 'completed' });
+    const { runId } = await rotation.describe();
+    // The next check finds the same expiry (the rotation carried it forward): no second rotation.
+    const second = await watch(args, dev);
+    expect(second).toMatchObject({
+      outcome: 'blocked',
+      why: 'expiry-unchanged',
+      reminder: { days: 7, delivered: true },
+    });
+    const reminder = notices.filter((x) => x.credential === t.credential).at(-1)!;
+    expect(reminder.message).toMatch(/rotated for this expiry.*renew it/);
+    expect((await rotation.describe()).runId).toBe(runId);
   });
 
   it('reminds at 3 days once when another rotation blocks it, then at 1 day, on daily checks', async () => {

@@ -346,6 +346,10 @@ function ref(
   gatewayKeyId?: string,
 ): SecretVersionRef {
   const createdAt = isoTime(meta?.createdTime);
+  // A live version with a deletion time ahead is deleted then (the path's or the mount's
+  // delete_version_after): that is when it expires for the apps reading it.
+  const deletion = isoTime(meta?.deletionTime);
+  const expiresAt = deletion && Date.parse(deletion) > Date.now() ? deletion : undefined;
   return {
     store,
     name: path,
@@ -353,6 +357,7 @@ function ref(
     fingerprint: fp,
     enabled: meta ? isLive({ version, createdTime: '', deletionTime: '', destroyed: false, ...meta }) : true,
     ...(createdAt ? { createdAt } : {}),
+    ...(expiresAt ? { expiresAt } : {}),
     ...(gatewayKeyId ? { gatewayKeyId } : {}),
   };
 }
