@@ -23,11 +23,17 @@ RUN npm ci --include=dev && npm cache clean --force
 
 COPY . .
 
+# The workflow code bundled once, at build time, from the sources just copied: the worker loads this file
+# (REKEY_WORKFLOW_BUNDLE_FILE) instead of running webpack at every start (about 100 MiB less RSS, seconds
+# sooner polling). Rebuilt with the image, so it can never drift from the sources beside it.
+RUN mkdir -p /app/.workflow-bundle && npx tsx worker.ts --write-bundle /app/.workflow-bundle/workflows.js
+
 # Where the settings point inside the container (config/settings.ts names them; compose sets them too):
 # the registry and the token hashes are mounted at /etc/rekey, evidence is kept in a volume.
 RUN mkdir -p /etc/rekey /var/lib/rekey/evidence /var/lib/rekey/app-reports /var/lib/rekey/demo \
   && chown -R node:node /var/lib/rekey
 ENV REKEY_CREDENTIALS_FILE=/etc/rekey/credentials.yaml \
+  REKEY_WORKFLOW_BUNDLE_FILE=/app/.workflow-bundle/workflows.js \
   REKEY_API_TOKENS_FILE=/etc/rekey/api-tokens.yaml \
   REKEY_EVIDENCE_DIR=/var/lib/rekey/evidence \
   REKEY_APP_REPORTS_DIR=/var/lib/rekey/app-reports \

@@ -97,6 +97,8 @@ const rekeyProcesses = [...workers, ...apis];
 // @azure/identity's DefaultAzureCredential. Each must be documented in the README.
 const DOCUMENTED_NON_SETTINGS = [
   'NODE_EXTRA_CA_CERTS',
+  // The worker's V8 heap limits (README: Worker memory).
+  'NODE_OPTIONS',
   'AZURE_CLIENT_ID',
   'AZURE_TENANT_ID',
   'AZURE_CLIENT_SECRET',
