@@ -11,6 +11,7 @@ import { loadRegistry, loadSettings } from '../../config';
 import { rotationPolicySchema, toRotationInput, workflowIdFor } from '../../domain/policy';
 import type { CredentialRegistry } from '../../domain/ports';
 import { CHANGE_TICKETS_MEMO, rotationStartOptions } from '../../workflows/start-options';
+import { terminateRunning } from '../helpers/terminate-running';
 
 // POST /v1/rotations against the real Temporal dev server the harness started, through a listening API
 // (real HTTP, so concurrent requests really are concurrent). No worker polls the task queue: runs wait in
@@ -77,12 +78,12 @@ beforeAll(async () => {
   base = await app.listen({ host: '127.0.0.1', port: 0 });
 });
 afterAll(async () => {
-  for await (const wf of client.workflow.list({
-    query: `RotationEnvironment = '${ENV}' AND ExecutionStatus = 'Running'`,
-  })) {
-    if (wf.workflowId.startsWith(`rekey:${ENV}:start-${run}-`))
-      await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('api start test over');
-  }
+  await terminateRunning(
+    client,
+    `RotationEnvironment = '${ENV}' AND ExecutionStatus = 'Running'`,
+    'api start test over',
+    (id) => id.startsWith(`rekey:${ENV}:start-${run}-`),
+  );
   await app?.close();
   await connection?.close();
 });

@@ -10,6 +10,7 @@ import { loadSettings } from '../../config';
 import { parseRegistry } from '../../config/registry';
 import { workflowIdFor } from '../../domain/policy';
 import { webhookAllowlist } from '../../domain/webhook-targets';
+import { terminateRunning } from '../helpers/terminate-running';
 
 // POST /v1/rotations against the real Temporal dev server the harness started: a change ticket's
 // webhook or a rollout hook outside the allowlist is refused before anything starts. No worker polls
@@ -77,11 +78,11 @@ beforeAll(async () => {
   client = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
 });
 afterAll(async () => {
-  for await (const wf of client.workflow.list({
-    query: `TaskQueue = 'api-webhook-test-${run}' AND ExecutionStatus = 'Running'`,
-  })) {
-    await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('test over');
-  }
+  await terminateRunning(
+    client,
+    `TaskQueue = 'api-webhook-test-${run}' AND ExecutionStatus = 'Running'`,
+    'test over',
+  );
   for (const app of apps) await app.close();
   await connection?.close();
 });

@@ -20,6 +20,7 @@ import {
   receivedQuery,
   type RecorderInput,
 } from './workflows/message-recorder';
+import { terminateRunning } from '../helpers/terminate-running';
 
 // The API against the real Temporal dev server the harness started. No worker polls the app's task
 // queue: rotations it starts wait in PREPARING, which is all these tests need (gates are covered by
@@ -61,11 +62,11 @@ beforeAll(async () => {
   await app.ready();
 });
 afterAll(async () => {
-  for await (const wf of client.workflow.list({
-    query: `WorkflowType = 'rotation' AND ExecutionStatus = 'Running'`,
-  })) {
-    await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('api test over');
-  }
+  await terminateRunning(
+    client,
+    `WorkflowType = 'rotation' AND ExecutionStatus = 'Running'`,
+    'api test over',
+  );
   await app?.close();
   await connection?.close();
 });

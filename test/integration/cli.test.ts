@@ -14,6 +14,7 @@ import { Authenticator, tokenHash } from '../../api/auth';
 import { loadRegistry, loadSettings } from '../../config';
 import { REKEY_SEARCH_ATTRIBUTES } from '../../workflows/search-attributes';
 import { ROOT, runRekey, type CliRun } from '../helpers/cli';
+import { terminateRunning } from '../helpers/terminate-running';
 
 // The real `rekey` bin, run as a child process against the API listening on a port, backed by the
 // Temporal dev server the harness started. No worker runs: rotations wait in PREPARING, and the status
@@ -114,11 +115,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (client) {
-    for await (const wf of client.workflow.list({
-      query: `WorkflowType = 'rotation' AND ExecutionStatus = 'Running'`,
-    })) {
-      await client.workflow.getHandle(wf.workflowId, wf.runId).terminate('cli test over');
-    }
+    await terminateRunning(
+      client,
+      `WorkflowType = 'rotation' AND ExecutionStatus = 'Running'`,
+      'cli test over',
+    );
   }
   await app?.close();
   await connection?.close();

@@ -1,0 +1,20 @@
+// Test teardown: terminates the runs a visibility query lists as running. A run that ends between the
+// list and the terminate (it completed, or another file's teardown ended it) is what teardown wants
+// anyway, so its WorkflowNotFoundError ("workflow execution already completed") is not a failure.
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+
+export async function terminateRunning(
+  client: Pick<Client, 'workflow'>,
+  query: string,
+  reason: string,
+  which: (workflowId: string) => boolean = () => true,
+): Promise<void> {
+  for await (const wf of client.workflow.list({ query })) {
+    if (!which(wf.workflowId)) continue;
+    try {
+      await client.workflow.getHandle(wf.workflowId, wf.runId).terminate(reason);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }
+}
