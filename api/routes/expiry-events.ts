@@ -79,13 +79,17 @@ export function expiryEventRoutes(deps: ApiDeps): FastifyPluginAsync {
     });
 
     const path = '/expiry-events/azure-key-vault';
-    const authenticate = (req: FastifyRequest) => {
+    /** The subscription's secret; 503 while none is configured (nothing here can be verified then). */
+    const configuredSecret = (): string => {
       const secret = deps.expiryEvents?.eventGridSecret;
       if (!secret) {
         throw new HttpProblem(503, 'Service unavailable', 'this API has no Event Grid secret configured');
       }
+      return secret;
+    };
+    const authenticate = (req: FastifyRequest) => {
       const v = req.headers[EVENT_GRID_SECRET_HEADER];
-      if (!secretMatches(secret, Array.isArray(v) ? v[0] : v)) {
+      if (!secretMatches(configuredSecret(), Array.isArray(v) ? v[0] : v)) {
         req.log.warn({ eventGridRefused: 'secret' }, 'Event Grid delivery refused');
         throw new HttpProblem(
           401,
@@ -152,9 +156,7 @@ export function expiryEventRoutes(deps: ApiDeps): FastifyPluginAsync {
           // The handshake proves the endpoint to Event Grid; it starts nothing, so it needs no secret,
           // but a wrong secret is still refused.
           if (req.headers[EVENT_GRID_SECRET_HEADER] !== undefined) authenticate(req);
-          if (!deps.expiryEvents?.eventGridSecret) {
-            throw new HttpProblem(503, 'Service unavailable', 'this API has no Event Grid secret configured');
-          }
+          configuredSecret();
           req.log.info('Event Grid subscription validation answered');
           return reply.code(200).send({ validationResponse: delivery.validationCode });
         }

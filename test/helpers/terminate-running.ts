@@ -1,4 +1,4 @@
-// Test teardown: terminates the runs a visibility query lists as running. A run that ends between the
+// Test helpers over a test's Temporal client. Teardown: terminates the runs a visibility query lists as running. A run that ends between the
 // list and the terminate (it completed, or another file's teardown ended it) is what teardown wants
 // anyway, so its WorkflowNotFoundError ("workflow execution already completed") is not a failure.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -17,4 +17,18 @@ export async function terminateRunning(
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
   }
+}
+
+/** Whether any run of this workflow id was ever started. */
+export function workflowExists(client: Pick<Client, 'workflow'>, workflowId: string): Promise<boolean> {
+  return client.workflow
+    .getHandle(workflowId)
+    .describe()
+    .then(
+      () => true,
+      (err: unknown) => {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      },
+    );
 }

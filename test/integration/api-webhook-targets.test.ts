@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { parse, stringify } from 'yaml';
 import { buildApp } from '../../api/app';
@@ -10,7 +10,7 @@ import { loadSettings } from '../../config';
 import { parseRegistry } from '../../config/registry';
 import { workflowIdFor } from '../../domain/policy';
 import { webhookAllowlist } from '../../domain/webhook-targets';
-import { terminateRunning } from '../helpers/terminate-running';
+import { terminateRunning, workflowExists } from '../helpers/terminate-running';
 
 // POST /v1/rotations against the real Temporal dev server the harness started: a change ticket's
 // webhook or a rollout hook outside the allowlist is refused before anything starts. No worker polls
@@ -61,16 +61,7 @@ const start = (app: FastifyInstance, body: string) =>
   });
 const handle = () => client.workflow.getHandle(workflowIdFor(String(seed.rotation.environment), credential));
 /** Whether a rotation of the test's credential was ever started. */
-const started = () =>
-  handle()
-    .describe()
-    .then(
-      () => true,
-      (err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
-      },
-    );
+const started = () => workflowExists(client, handle().workflowId);
 
 beforeAll(async () => {
   const settings = loadSettings();

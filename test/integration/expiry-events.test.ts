@@ -1,10 +1,10 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { WorkflowNotFoundError } from '@temporalio/client';
 import { createSecretClient } from '../../activities/secrets/azure-key-vault';
 import type { ScheduleSyncReport, ScheduleView } from '../../cli/client';
 import { waitFor } from '../../scripts/local-stack';
 import { ChangeTicketKey } from '../../workflows/search-attributes';
 import { expiryTicketId } from '../../workflows/scheduled-rotation';
+import { workflowExists } from '../helpers/terminate-running';
 import {
   rotationStackUnavailableReason,
   stackAutoPolicy,
@@ -68,17 +68,7 @@ const deliver = (body: unknown, headers: Record<string, string> = {}) =>
     'x-rekey-event-grid-secret': eventGridSecret,
     ...headers,
   });
-const rotationExists = () =>
-  stack.client.workflow
-    .getHandle(workflowId())
-    .describe()
-    .then(
-      () => true,
-      (err: unknown) => {
-        if (err instanceof WorkflowNotFoundError) return false;
-        throw err;
-      },
-    );
+const rotationExists = () => workflowExists(stack.client, workflowId());
 
 const describeStack = rotationStackUnavailableReason() === undefined ? describe : describe.skip;
 
