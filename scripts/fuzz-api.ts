@@ -203,12 +203,15 @@ async function startStack(started: RunningServer[]) {
 }
 
 /** The st command line: every check, the seed, reports in the run folder. */
-function stArgs(apiUrl: string, config: string, reportDir: string, opts: Record<string, string>) {
+export function stArgs(apiUrl: string, config: string, reportDir: string, opts: Record<string, string>) {
   const args = ['--config-file', config, 'run', `${apiUrl}/openapi.json`, '--url', apiUrl];
   args.push('--checks', 'all');
   if (Object.keys(EXCLUDED_CHECKS).length > 0)
     args.push('--exclude-checks', Object.keys(EXCLUDED_CHECKS).join(','));
-  for (const pattern of Object.keys(EXCLUDED_PATHS)) args.push('--exclude-path-regex', pattern);
+  // Schemathesis keeps only the last --exclude-path-regex it is given (measured with 4.32.5: two flags
+  // fuzzed the first path), so every pattern goes into one alternation.
+  const excluded = Object.keys(EXCLUDED_PATHS);
+  if (excluded.length > 0) args.push('--exclude-path-regex', excluded.map((p) => `(?:${p})`).join('|'));
   args.push('--max-examples', opts.maxExamples!, '--seed', opts.seed!, '--workers', opts.workers!);
   args.push('--generation-database', 'none', '--request-timeout', '30', '--no-color');
   args.push('--report', 'junit,ndjson', '--report-dir', reportDir);
