@@ -347,7 +347,10 @@ export class RegistryError extends Error {
 }
 
 /** The registry entry as the workflow and activities see it (references only). */
-export function toCredentialRef(c: CredentialEntry): CredentialRef {
+export function toCredentialRef(
+  c: CredentialEntry,
+  pairedWith: string[] = c.paired_with ?? [],
+): CredentialRef {
   return {
     name: c.name,
     environment: c.environment,
@@ -356,6 +359,7 @@ export function toCredentialRef(c: CredentialEntry): CredentialRef {
     adminAdapter: c.gateway.admin_adapter,
     ...(c.gateway.replicas ? { gatewayReplicas: c.gateway.replicas } : {}),
     ...(c.gateway.replicas_dns ? { gatewayReplicasDns: c.gateway.replicas_dns } : {}),
+    ...(pairedWith.length > 0 ? { pairedWith } : {}),
     consumers: c.consumers.map(({ app, environment, reload, owner, canary }) => ({
       app,
       environment,
@@ -485,11 +489,25 @@ export function parseRegistry(
         `${at}: staging_twin ${twin.environment}/${twin.name} is not a credential of another environment in the registry`,
       );
   });
+  // A pair is one pair whichever side names it: both rotations must know to wait for the other.
+  const pairs = new Map<string, Set<string>>();
+  for (const c of entries) {
+    for (const other of c.paired_with ?? []) {
+      for (const [a, b] of [
+        [c.name, other],
+        [other, c.name],
+      ] as const) {
+        const key = `${c.environment}/${a}`;
+        pairs.set(key, (pairs.get(key) ?? new Set()).add(b));
+      }
+    }
+  }
+  const pairedWith = (c: CredentialEntry) => [...(pairs.get(`${c.environment}/${c.name}`) ?? [])].sort();
   return {
     entries,
     lookup: (name, environment) => {
       const entry = entries.find((c) => c.name === name && c.environment === environment);
-      return entry ? toCredentialRef(entry) : undefined;
+      return entry ? toCredentialRef(entry, pairedWith(entry)) : undefined;
     },
     names: () => [...new Set(entries.map((c) => c.name))].sort(),
     automations: () => entries.map(toAutomation),

@@ -50,5 +50,10 @@ export const credentialRefSchema = z.object({
   gatewayReplicas: z.array(z.url()).min(1).optional(),
   /** A name resolving (A/AAAA) to every replica; each address replaces the host of `gatewayBaseUrl`. */
   gatewayReplicasDns: z.string().min(1).optional(),
+  /**
+   * Credentials of the same environment that share consumers, named by either side's `paired_with`:
+   * never flipped and held at the same time (issue 16 item 1).
+   */
+  pairedWith: z.array(identifierSchema).min(1).optional(),
 });
 export type CredentialRef = z.infer<typeof credentialRefSchema>;

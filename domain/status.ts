@@ -304,6 +304,15 @@ export const rotationStatusSchema = z.object({
   attribution: attributionReportSchema.optional(),
   baseline: windowMetricsSchema.optional(),
   hold: holdSchema.optional(),
+  pairWait: z
+    .object({
+      pairedWith: z
+        .array(z.string())
+        .describe('the paired credentials whose flip or hold this one waits out'),
+      since: timestamp,
+    })
+    .optional()
+    .describe('present while the flip waits for a paired credential (shared consumers) to leave HOLDING'),
   exceptions: z.array(exceptionRecordSchema),
   analysis: analysisTallySchema.optional().describe('the analysis in progress or last run (soak or hold)'),
   coverage: z

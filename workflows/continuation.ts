@@ -66,6 +66,8 @@ export interface RotationCarry {
   ending?: { outcome: Outcome; end: Extract<Phase, 'ROLLED_BACK' | 'ABORTED'> };
   /** Nonces of accepted message proofs, with their expiry (ms): a proof counts once across runs. */
   usedProofs?: Array<[string, number]>;
+  /** The pair holds (workflow ids) the rotation holds: a continued hold keeps them. */
+  pairHolds?: string[];
 }
 
 /** What `workflowInfo()` says of the run's history. */

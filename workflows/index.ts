@@ -2,3 +2,4 @@
 export { rotation } from './rotation';
 export { scheduledRotation, expiryWatch } from './scheduled-rotation';
 export { fleetRotation } from './fleet';
+export { pairHold } from './pair-hold';

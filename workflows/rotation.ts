@@ -42,6 +42,7 @@ import {
 import { describeProof, verifyProof, type ProofRecord, type ProofVerdict } from '../domain/message-proof';
 import { secretLocationOf, secretPaths } from '../domain/secret-refs';
 import { EMERGENCY_ACCEPTED_RISK } from '../domain/risk';
+import { PAIR_HOLD_LEASE_MARGIN_MS, otherOfPair, pairHoldId, releasePairs, takePairs } from './pair-hold';
 import {
   canaryOptions,
   evidenceOptions,
@@ -160,6 +161,9 @@ const MAX_TOTAL_EXTENSION_MS = 7 * 24 * 3600_000;
 /** Negative test: old-key probes while revocation propagates (backoff doubles from the interval). */
 const NEGATIVE_TEST_ATTEMPTS = 6;
 const NEGATIVE_TEST_INTERVAL_MS = 2_000;
+/** A flip waiting for a paired credential's hold retries after 30 s, doubling up to 5 min. */
+const PAIR_WAIT_FIRST_MS = 30_000;
+const PAIR_WAIT_MAX_MS = 5 * 60_000;
 
 /** A human (or a gate) stopped the forward path; `kind` says how it ends. */
 class Interrupted extends Error {
@@ -265,6 +269,8 @@ class Rotation {
   private readonly usedProofs = new Map<string, number>();
   /** Where a continued run picks up, and the locals of that wait. */
   private readonly resume?: RotationCarry;
+  /** The pair holds (workflow ids) this rotation holds from before its flip to the end of its hold. */
+  private readonly pairHolds: string[] = [];
 
   constructor(
     private readonly input: RotationInput,
@@ -320,6 +326,7 @@ class Rotation {
     this.cancelled = c.cancelled;
     this.phaseSince = c.phaseSince;
     for (const [nonce, expiresAtMs] of c.usedProofs ?? []) this.usedProofs.set(nonce, expiresAtMs);
+    this.pairHolds.push(...(c.pairHolds ?? []));
   }
 
   async run(): Promise<RotationStatus> {
@@ -386,6 +393,7 @@ class Rotation {
       const soak = at === 'flip-gate' ? this.s.pendingGate?.blockers : await this.soak(at === 'soak');
       if (this.policy.flipApprovalRequired || soak || at === 'flip-gate')
         await this.awaitApproval('flip', this.input.flipRoles, soak, undefined, at === 'flip-gate');
+      await this.takePairHolds();
       await this.flip();
     }
     // Past the flip, a continued run picks up inside the loop once, then goes round as usual.
@@ -742,9 +750,29 @@ class Rotation {
     const observationEnd = start + this.input.observationWindowMs;
     const maxHoldEnd = () => start + this.input.maxHoldMs + this.extensionMs;
     const emergency = this.s.mode === 'emergency';
-    const credential = this.credential!;
-    let lastCheck = resumed ? this.resume!.hold!.lastCheckMs : Date.now();
+    if (!resumed) await this.takePairHolds();
+    const lastCheck = resumed ? this.resume!.hold!.lastCheckMs : Date.now();
     if (!resumed) this.startHold(start, observationEnd, maxHoldEnd(), emergency);
+    try {
+      await this.holdChecks(start, observationEnd, maxHoldEnd, lastCheck);
+    } catch (err) {
+      // A continued run keeps its pairs; a rollback lets them go (as finish would).
+      if (!(err instanceof ContinueAsNew)) await this.releasePairHolds();
+      throw err;
+    }
+    // Leaving HOLDING for the revoke gate: a paired credential may flip and hold now.
+    await this.releasePairHolds();
+  }
+
+  /** The hold's checks, until the hold ends or stops short; throws to roll back. */
+  private async holdChecks(
+    start: number,
+    observationEnd: number,
+    maxHoldEnd: () => number,
+    lastCheckMs: number,
+  ): Promise<void> {
+    const credential = this.credential!;
+    let lastCheck = lastCheckMs;
     for (;;) {
       await this.continueAsNewIfDue('hold', { hold: { lastCheckMs: lastCheck } });
       const waiting = this.s.hold?.waitingFor;
@@ -832,6 +860,62 @@ class Rotation {
         return;
       }
     }
+  }
+
+  /**
+   * Before the flip and each entry into HOLDING: takes the holds of every pair (paired credentials
+   * share consumers), waiting while a paired credential flips or holds. An emergency does not wait.
+   */
+  private async takePairHolds(): Promise<void> {
+    const credential = this.credential!;
+    const pairs = credential.pairedWith ?? [];
+    if (pairs.length === 0 || !patched('paired-holds')) return;
+    const ids = pairs.map((p) => pairHoldId(credential.environment, credential.name, p));
+    const holder = this.input.rotationId;
+    const leaseMs = this.input.maxHoldMs + this.extensionMs + PAIR_HOLD_LEASE_MARGIN_MS;
+    let backoffMs = PAIR_WAIT_FIRST_MS;
+    for (;;) {
+      // A leak does not wait (an escalation mid-wait ends it): the pairing is said in the timeline.
+      if (this.s.mode === 'emergency') {
+        await this.releasePairHolds();
+        if (!this.s.timeline.some((t) => t.event === 'pair-wait-skipped'))
+          this.log('pair-wait-skipped', `emergency: does not wait for ${pairs.join(', ')}`);
+        break;
+      }
+      const busy = await takePairs(ids, this.pairHolds, (id) => ({
+        holder,
+        environment: credential.environment,
+        credential: credential.name,
+        pairedWith: otherOfPair(id, credential.name),
+        leaseMs,
+      }));
+      if (!busy) break;
+      // All or none: what this try took goes back, so two rotations never hold half each.
+      await this.releasePairHolds();
+      const other = otherOfPair(busy, credential.name);
+      if (!this.s.pairWait) {
+        this.s.pairWait = { pairedWith: [other], since: iso(Date.now()) };
+        this.log('pair-wait', `${other} shares consumers and is flipping or holding: the flip waits`);
+      } else this.s.pairWait.pairedWith = [other];
+      this.details(`waiting for paired credential ${other} to leave HOLDING`);
+      // Jittered so two waiters do not retry in step; Math.random is seeded per workflow (deterministic).
+      await this.sleepUnlessInterrupted(
+        backoffMs * (0.75 + Math.random() / 2),
+        `waiting for paired credential ${other}`,
+        () => this.s.mode === 'emergency',
+      );
+      backoffMs = Math.min(backoffMs * 2, PAIR_WAIT_MAX_MS);
+    }
+    if (this.s.pairWait) {
+      this.log('pair-wait-over', `waited since ${this.s.pairWait.since}`);
+      delete this.s.pairWait;
+    }
+  }
+
+  /** Lets every pair this rotation holds go (none held: nothing happens). */
+  private async releasePairHolds(): Promise<void> {
+    if (this.pairHolds.length === 0) return;
+    await CancellationScope.nonCancellable(() => releasePairs(this.pairHolds, this.input.rotationId));
   }
 
   /** Enters HOLDING: the hold's dates, its totals (kept across extensions), a fresh analysis. */
@@ -1332,6 +1416,8 @@ class Rotation {
    * CLI's workflow list and Temporal's own metrics show it apart from a completed one.
    */
   private async finish(outcome: Outcome, end: Phase): Promise<RotationStatus> {
+    await this.releasePairHolds();
+    delete this.s.pairWait;
     this.s.outcome = outcome;
     if (end === 'COMPLETED') this.enter('ARCHIVING', 'archiving');
     upsertSearchAttributes([{ key: RotationOutcomeKey, value: outcome }]);
@@ -1495,6 +1581,7 @@ class Rotation {
       cancelled: this.cancelled,
       phaseSince: this.phaseSince,
       ...(this.usedProofs.size > 0 ? { usedProofs: [...this.usedProofs] } : {}),
+      ...(this.pairHolds.length > 0 ? { pairHolds: [...this.pairHolds] } : {}),
       ...extra,
     };
     const info = workflowInfo();

@@ -4,8 +4,9 @@
 // abandoned child under its own id:
 // - scheduledRotation: notice webhook, sleep notice_hours, window check at the real start time, rotation;
 // - expiryWatch: reads the current key's expiry; inside the lead time it starts the rotation, and when it
-//   cannot (another rotation runs, or it failed) it sends each reminder (7, 3, 1 days) once: the check
-//   that first finds the expiry within a threshold sends it (reminderDue), so no state is kept between fires.
+//   cannot (another rotation runs, or it failed; or the rotation of this expiry completed and the expiry
+//   stands: renew it) it sends each reminder (7, 3, 1 days) once: the check that first finds the expiry
+//   within a threshold sends it (reminderDue), so no state is kept between fires.
 // Deterministic: times come from the workflow clock and the schedule's TemporalScheduledStartTime.
 import { ApplicationFailure, patched, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
 import type { AutomationActivities } from '../activities/automation';

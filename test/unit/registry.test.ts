@@ -232,3 +232,45 @@ describe('the credential registry', () => {
     expect(readFileSync(example, 'utf8')).not.toMatch(/sk-[A-Za-z0-9]/);
   });
 });
+
+describe('paired credentials in the registry', () => {
+  const credential = (name: string, extra = '') => `  - name: ${name}
+    environment: production
+    secret:
+      backend: azure-key-vault
+      vault_url: https://kv.vault.azure.net
+      name: ${name}
+    gateway:
+      base_url: https://gw.example/v1
+      admin_adapter: litellm
+      admin_base_url: https://gw.example
+      admin_key_secret: admin
+    telemetry:
+      adapter: litellm-spend-logs
+    consumers:
+      - app: shared-app
+        environment: production
+        reload: dynamic
+${extra}`;
+
+  it('pair both ways, whichever side names the other, and reach the rotation in its credential', () => {
+    const registry = parseRegistry(
+      `credentials:\n${credential('a', '    paired_with: [b]\n')}${credential('b')}${credential('c', '    paired_with: [a]\n')}${credential('d')}`,
+      'r.yaml',
+    );
+    expect(registry.lookup('a', 'production')?.pairedWith).toEqual(['b', 'c']);
+    expect(registry.lookup('b', 'production')?.pairedWith).toEqual(['a']);
+    expect(registry.lookup('c', 'production')?.pairedWith).toEqual(['a']);
+    // Unpaired: no field at all (the rotation takes no pair holds).
+    expect(registry.lookup('d', 'production')).not.toHaveProperty('pairedWith');
+  });
+
+  it('refuse a pair that names no other credential of the environment', () => {
+    expect(() =>
+      parseRegistry(`credentials:\n${credential('a', '    paired_with: [ghost]\n')}`, 'r.yaml'),
+    ).toThrow(/paired_with names ghost, which is not another credential of production/);
+    expect(() =>
+      parseRegistry(`credentials:\n${credential('a', '    paired_with: [a]\n')}`, 'r.yaml'),
+    ).toThrow(RegistryError);
+  });
+});

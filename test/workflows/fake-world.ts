@@ -60,6 +60,8 @@ export interface WorldOptions {
   /** The gateway refuses the new key once the old one is disabled (a broken key cache). */
   newKeyFailsOnceDisabled?: boolean;
   registered?: boolean;
+  /** The registry's pairs of the credential (shared consumers): never held at the same time. */
+  pairedWith?: string[];
 }
 
 const ALL_SIGNALS: SignalCapabilities = observing(SIGNALS);
@@ -154,6 +156,7 @@ export class FakeWorld {
       },
       gatewayBaseUrl: 'https://router.flatkey.ai/v1',
       adminAdapter: this.opts.adminAdapter ?? 'litellm',
+      ...(this.opts.pairedWith ? { pairedWith: this.opts.pairedWith } : {}),
       consumers: [
         { app: 'customer-chat-api', environment, reload: 'dynamic' as const },
         { app: 'enrichment-worker', environment, reload: 'restart' as const },
