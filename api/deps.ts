@@ -13,6 +13,7 @@ import type { Authenticator, Principal } from './auth';
 import type { TrustProxySetting } from './client-address';
 import type { MessageSigner } from './message-signing';
 import type { ExposureDeps } from './exposures/exposure-deps';
+import type { StagingTwinChecker } from '../domain/staging-twin';
 
 export interface ApiDeps {
   temporal: Client;
@@ -51,6 +52,12 @@ export interface ApiDeps {
    * delivery carries (REKEY_EVENT_GRID_SECRET_FILE); absent: that endpoint answers 503.
    */
   expiryEvents?: { eventGridSecret?: string };
+  /**
+   * Staging before production: checks a start against the credential's staging twin, so that a start
+   * the twin gate would fail is refused with 409 (activities/automation/staging-twin.ts). Absent: only
+   * the workflow's own gate checks.
+   */
+  stagingTwin?: StagingTwinChecker;
   /** Where schedule notices and expiry reminders are POSTed (REKEY_SCHEDULE_NOTICE_URL). */
   scheduleNoticeUrl?: string;
   /** pino options (`stream`: where the log goes, default stdout), or false for no request log. */

@@ -9,6 +9,7 @@ import { parse as parseYaml } from 'yaml';
 import { createFilesystemEvidenceStore } from '../activities/evidence';
 import { createAppReportStore } from '../activities/telemetry/app-reports';
 import { createSecretStores } from '../activities/secrets';
+import { createStagingTwinActivities } from '../activities/automation/staging-twin';
 import { ConfigError, loadRegistry, loadSettings, type Settings } from '../config';
 import { webhookAllowlistOf } from '../config/settings';
 import { buildApp, type ApiDeps } from './app';
@@ -133,9 +134,11 @@ export async function startServer(
       signerFor(settings, (message) =>
         pino({ level: settings.REKEY_LOG_LEVEL, base: { service: 'rekey-api' } }).warn(message),
       );
+    const twins = createStagingTwinActivities({ registry, temporal: () => temporal });
     const app = buildApp({
       temporal,
       registry,
+      stagingTwin: (input) => twins.checkStagingTwin({ input, nowMs: Date.now() }),
       auth: deps.auth ?? authenticatorFor(settings),
       signer,
       trustProxy: settings.REKEY_API_TRUST_PROXY,

@@ -50,6 +50,10 @@ export const FailureTypes = {
   RotationFailed: 'RotationFailed',
   /** A rotation a schedule started did not complete: fails the trigger, so pause_on_failure can pause. */
   ScheduledRotationFailed: 'ScheduledRotationFailed',
+  /** A production rotation's staging twin has no completed rotation with the same policy in the window. */
+  StagingTwinMissing: 'StagingTwinMissing',
+  /** The staging twin's rotation, run first (mode run), did not complete, or could not start. */
+  StagingTwinFailed: 'StagingTwinFailed',
 
   // A message an update validator refused (refusalFailureType).
   MessageRefusedNotAllowed: 'MessageRefused.NotAllowed',

@@ -280,6 +280,29 @@ export const liveStateSchema = z.object({
 });
 
 /** The `status` query: everything an operator or the API shows about a rotation. */
+/** What the production rotation found, or ran, of its staging twin: in its status and its evidence. */
+export const stagingTwinRecordSchema = z.object({
+  credential: z.string().describe('the twin credential'),
+  environment: z.string().describe('the twin’s environment, e.g. staging'),
+  mode: z.enum(['require', 'run']).describe('require: one had to exist; run: rekey ran one first'),
+  withinDays: z.number().describe('how recent the twin’s completed rotation had to be'),
+  policyFingerprint: z
+    .string()
+    .optional()
+    .describe('sha256 of the policy fields (domain/staging-twin.ts) both rotations share'),
+  state: z
+    .enum(['checking', 'running', 'passed', 'skipped', 'failed'])
+    .describe(
+      'checking: looking for a twin rotation; running: the twin rotation runs (mode run); passed: a twin rotation with the same policy completed; skipped: an emergency does not wait; failed: none did',
+    ),
+  rotationId: z.string().optional().describe('the twin’s rotation this one relies on'),
+  workflowId: z.string().optional(),
+  runId: z.string().optional(),
+  completedAt: timestamp.optional().describe('when the twin’s rotation completed'),
+  detail: z.string().optional(),
+});
+export type StagingTwinRecord = z.infer<typeof stagingTwinRecordSchema>;
+
 export const rotationStatusSchema = z.object({
   rotationId: z.string(),
   credential: z.string(),
@@ -313,6 +336,9 @@ export const rotationStatusSchema = z.object({
     })
     .optional()
     .describe('present while the flip waits for a paired credential (shared consumers) to leave HOLDING'),
+  stagingTwin: stagingTwinRecordSchema
+    .optional()
+    .describe('the staging twin this production rotation relied on, or ran first; absent when none'),
   exceptions: z.array(exceptionRecordSchema),
   analysis: analysisTallySchema.optional().describe('the analysis in progress or last run (soak or hold)'),
   coverage: z

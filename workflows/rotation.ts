@@ -22,6 +22,10 @@ import {
 } from '@temporalio/workflow';
 import type { SignalDefinition, UpdateDefinition } from '@temporalio/common';
 import type { RotationActivities } from '../activities';
+import type { AutomationActivities } from '../activities/automation';
+import type { StagingTwinRecord } from '../domain/status';
+import { twinMissingReason } from '../domain/staging-twin';
+import { rotationEnd, startRotation } from './child-rotation';
 import type { TelemetryKey } from '../domain/ports';
 import type {
   CanaryReport,
@@ -155,6 +159,7 @@ const negative = proxyActivities<RotationActivities>(negativeTestOptions);
 const rollout = proxyActivities<RotationActivities>(rolloutHookOptions);
 const evidence = proxyActivities<RotationActivities>(evidenceOptions);
 const notifier = proxyActivities<RotationActivities>(notifyOptions);
+const twinActs = proxyActivities<AutomationActivities>(preflightOptions);
 
 /** Longest total extension of a hold, so a forgotten rotation cannot be extended forever. */
 const MAX_TOTAL_EXTENSION_MS = 7 * 24 * 3600_000;
@@ -381,7 +386,10 @@ class Rotation {
 
   /** The forward path up to a proven revocation, from the start or from where a continued run waits. */
   private async forward(at: ResumePoint | undefined): Promise<void> {
-    if (stage(at) < stage('replacement-key')) await this.prepare();
+    if (stage(at) < stage('replacement-key')) {
+      await this.stagingTwinGate();
+      await this.prepare();
+    }
     if (stage(at) <= stage('replacement-key')) {
       const pending =
         this.credential?.adminAdapter === 'manual'
@@ -409,6 +417,100 @@ class Rotation {
   }
 
   // ── phases ────────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Staging before production, before PREPARING reads anything: a credential whose registry entry names
+   * a staging twin needs the twin's rotation with the same policy first, completed within the window
+   * (mode require), or run now as a child workflow (mode run), which this one waits for. An emergency
+   * does not wait. Nothing has changed when this fails, so the rotation fails with nothing to undo.
+   */
+  private async stagingTwinGate(): Promise<void> {
+    if (!patched('staging-twin')) return;
+    const check = await twinActs.checkStagingTwin({ input: this.input, nowMs: Date.now() });
+    const twin = check.twin;
+    if (!twin) return;
+    const label = `${twin.environment}/${twin.name}`;
+    const record: StagingTwinRecord = {
+      credential: twin.name,
+      environment: twin.environment,
+      mode: twin.mode,
+      withinDays: twin.withinDays,
+      policyFingerprint: check.policyFingerprint,
+      state: 'checking',
+    };
+    this.s.stagingTwin = record;
+    const refuse = (type: string, detail: string): never => {
+      record.state = 'failed';
+      record.detail = detail;
+      this.log('staging-twin-failed', detail);
+      throw ApplicationFailure.nonRetryable(detail, type);
+    };
+    if (this.s.mode === 'emergency') {
+      record.state = 'skipped';
+      record.detail = `emergency: does not wait for ${label}`;
+      this.log('staging-twin-skipped', record.detail);
+      return;
+    }
+    if (twin.mode === 'require') {
+      const missing = twinMissingReason(this.s, check);
+      if (missing) return refuse(FailureTypes.StagingTwinMissing, missing);
+      const m = check.match!;
+      Object.assign(record, { state: 'passed', ...m });
+      this.log('staging-twin-passed', `${m.rotationId} completed ${m.completedAt} with the same policy`);
+      return;
+    }
+    const start = check.twinStart;
+    if (!start) {
+      return refuse(FailureTypes.StagingTwinMissing, `staging twin ${label} is not in the registry`);
+    }
+    const child = await startRotation(start.input, start.workflowId);
+    if (!child) {
+      return refuse(
+        FailureTypes.StagingTwinFailed,
+        `staging twin ${label} has a rotation running already (${start.workflowId}): let it end, then start this one again`,
+      );
+    }
+    Object.assign(record, {
+      state: 'running',
+      rotationId: start.input.rotationId,
+      workflowId: start.workflowId,
+      runId: child.firstExecutionRunId,
+    });
+    this.log('staging-twin-started', `${start.input.rotationId} runs first, with the same policy`);
+    this.details(`waiting for staging twin rotation ${start.input.rotationId}`);
+    let end: Awaited<ReturnType<typeof rotationEnd>> | undefined;
+    let endError: Error | undefined;
+    void rotationEnd(child).then(
+      (e) => void (end = e),
+      (err: unknown) =>
+        void (endError = err instanceof Error ? err : new Error(`staging twin rotation: ${String(err)}`)),
+    );
+    await condition(
+      () =>
+        end !== undefined ||
+        endError !== undefined ||
+        this.interrupt !== undefined ||
+        this.s.mode === 'emergency',
+    );
+    this.checkpoint();
+    if (endError !== undefined) throw endError;
+    if (!end) {
+      record.state = 'skipped';
+      record.detail = `escalated to emergency while ${start.input.rotationId} ran: goes on without it`;
+      this.log('staging-twin-skipped', record.detail);
+      return;
+    }
+    if (!end.completed) {
+      return refuse(
+        FailureTypes.StagingTwinFailed,
+        `staging twin rotation ${start.input.rotationId} ${end.why}: ${this.input.environment} is not rotated`,
+      );
+    }
+    record.state = 'passed';
+    record.completedAt = iso(Date.now());
+    this.details(undefined);
+    this.log('staging-twin-passed', `${start.input.rotationId} completed with the same policy`);
+  }
 
   /** PREPARING: registry entry, current version and fingerprint, old key works, scope, baseline, pre-checks. */
   private async prepare(): Promise<void> {

@@ -7,6 +7,7 @@ import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription }
 import type { ActivityDeps } from '../deps';
 import { FailureTypes } from '../../domain/failure-types';
 import { ChangeTicketKey, RotationOutcomeKey, RotationPhaseKey } from '../../workflows/search-attributes';
+import { createStagingTwinActivities, type TwinClient } from './staging-twin';
 
 export interface AutomationNotice {
   kind: 'schedule-notice' | 'expiry-reminder';
@@ -64,8 +65,11 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T) => 
 /** Builds the automation activities over the same ports as the rotation's. */
 export function createAutomationActivities(
   deps: Pick<ActivityDeps, 'notifier' | 'registry' | 'secretStoreFor' | 'gatewayAdminFor'> & {
-    /** The worker's Temporal client, which fleets read their members through; absent: no fleets. */
-    temporal?: Pick<Client, 'workflow'>;
+    /**
+     * The worker's Temporal client, which fleets read their members through and the staging-twin gate
+     * its twin's rotations; absent: no fleets, and a credential with a twin cannot rotate.
+     */
+    temporal?: TwinClient;
   },
 ) {
   /** One member: its latest run if it is the fleet's (by ticket), else the fleet's run in visibility. */
@@ -83,17 +87,19 @@ export function createAutomationActivities(
     return { workflowId, state: 'unknown' as const };
   }
 
-  /** The worker's Temporal client; a worker built without one cannot run fleets or expiry checks. */
-  function temporal(): Pick<Client, 'workflow'> {
+  /** The worker's Temporal client; a worker built without one cannot run fleets, expiry checks or staging twins. */
+  function temporal(): TwinClient {
     if (deps.temporal) return deps.temporal;
     throw ApplicationFailure.create({
       type: FailureTypes.WorkerMisconfigured,
-      message: 'this worker has no Temporal client for fleet and expiry activities',
+      message: 'this worker has no Temporal client for fleet, expiry and staging-twin activities',
       nonRetryable: true,
     });
   }
 
   return {
+    ...createStagingTwinActivities({ registry: deps.registry, temporal }),
+
     /** Where each fleet member's rotation is: running (and its phase), completed or failed (and why). */
     async fleetMemberStates(req: { ticketId: string; workflowIds: string[] }): Promise<FleetMemberSeen[]> {
       const client = temporal();

@@ -23,11 +23,15 @@ export interface StartAnswer {
 
 const quote = (s: string) => `'${s.replace(/'/g, "\\'")}'`;
 
-/** Starts the rotation, joins the same ticket's running run, or refuses (409) another or a spent ticket. */
+/**
+ * Starts the rotation, joins the same ticket's running run, or refuses (409) another or a spent ticket.
+ * `beforeStart` runs only when a new run would start (not for a join): it may refuse the start by throwing.
+ */
 export async function startRotationOnce(
   temporal: Pick<Client, 'workflow'>,
   input: RotationInput,
   taskQueue: string,
+  beforeStart?: () => Promise<void>,
 ): Promise<StartAnswer> {
   const workflowId = workflowIdFor(input.environment, input.credential);
   const ticket = input.changeTicket.id;
@@ -40,6 +44,7 @@ export async function startRotationOnce(
       `change ticket ${ticket} already ran${outcome ? ` (${outcome})` : ''}; open a new ticket to rotate again`,
     );
   }
+  await beforeStart?.();
   try {
     const handle = await temporal.workflow.start(
       'rotation',

@@ -23,7 +23,8 @@ import {
 import type { ApiDeps } from '../deps';
 import { finalStatusOf } from '../final-status';
 import { principalOf, requireRole, type Principal } from '../auth';
-import { InputError, NotFound, Unprocessable } from '../errors';
+import { Conflict, InputError, NotFound, Unprocessable } from '../errors';
+import { twinMissingReason } from '../../domain/staging-twin';
 import { parseRotationId, rotationIdParams } from './rotation-id';
 import { startRotationOnce } from './rotation-start';
 
@@ -137,7 +138,18 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
           messageTrust: deps.signer!.trust(),
         };
         const workflowId = workflowIdFor(environment, credential);
-        const answer = await startRotationOnce(deps.temporal, input, deps.taskQueue);
+        const answer = await startRotationOnce(deps.temporal, input, deps.taskQueue, async () => {
+          // Staging before production: refused now rather than failed in PREPARING (the workflow checks
+          // again, for rotations started elsewhere and for a twin rotation that ages out meanwhile).
+          const check = await deps.stagingTwin?.(input);
+          const missing = check && twinMissingReason(input, check);
+          if (missing) {
+            throw Conflict(missing, {
+              stagingTwin: `${check.twin!.environment}/${check.twin!.name}`,
+              policyFingerprint: check.policyFingerprint,
+            });
+          }
+        });
         // Only the request whose start created the run counts it; joiners answer 200 with its run id.
         if (answer.created) app.metrics.rotationsStarted.inc({ environment, mode: input.mode });
         return reply.code(answer.created ? 201 : 200).send({

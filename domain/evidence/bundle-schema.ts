@@ -96,6 +96,24 @@ const exposureLinkSchema = z.strictObject({
   receivedAt: timestamp,
 });
 
+/** The staging twin's rotation a production rotation relied on or ran first (domain/staging-twin.ts). */
+const stagingTwinLinkSchema = z.strictObject({
+  credential: z.string().min(1),
+  environment: z.string().min(1),
+  mode: z.enum(['require', 'run']),
+  withinDays: z.number(),
+  state: z.enum(['checking', 'running', 'passed', 'skipped', 'failed']),
+  rotationId: z.string().nullable().describe('the twin’s rotation; null when none was found or run'),
+  completedAt: timestamp.nullable(),
+  policyFingerprint: z
+    .string()
+    .nullable()
+    .describe(
+      'sha256 of the policy fields both rotations share (thresholds, holds, routes, approvals, evidence)',
+    ),
+  detail: z.string().nullable(),
+});
+
 const escalationSchema = z.strictObject({
   at: timestamp,
   principal: z.string().min(1).describe('who escalated: a person, or exposure:<source>:<alertId>'),
@@ -148,6 +166,12 @@ const changeTicketSchema = z
       .nullable()
       .optional()
       .describe('the leak alert that started or escalated the rotation; null when none'),
+    stagingTwin: stagingTwinLinkSchema
+      .nullable()
+      .optional()
+      .describe(
+        'staging before production: the twin rotation with the same policy; null when none is registered',
+      ),
     escalations: z
       .array(escalationSchema)
       .optional()

@@ -110,6 +110,17 @@ export function renderEvidenceMarkdown(
             `received ${t.exposure.receivedAt}${t.exposure.url ? ` (${t.exposure.url})` : ''}`,
         ]
       : []),
+    ...(t.stagingTwin
+      ? [
+          '',
+          `**Staging twin (${t.stagingTwin.mode}):** ${t.stagingTwin.environment}/${t.stagingTwin.credential} ` +
+            `${t.stagingTwin.state}` +
+            (t.stagingTwin.rotationId ? `, rotation ${t.stagingTwin.rotationId}` : '') +
+            (t.stagingTwin.completedAt ? ` completed ${t.stagingTwin.completedAt}` : '') +
+            (t.stagingTwin.policyFingerprint ? `, policy ${t.stagingTwin.policyFingerprint}` : '') +
+            (t.stagingTwin.detail ? ` (${t.stagingTwin.detail})` : ''),
+        ]
+      : []),
     ...(t.escalations?.length
       ? [
           '',

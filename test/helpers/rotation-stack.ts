@@ -45,6 +45,7 @@ import { configureSpendLog, type SpendLogSettings } from '../../simulator/spend-
 import { startReplicas, type ReplicaOptions, type RunningReplica } from '../../simulator/replicas';
 import { buildActivityDeps, createRotationWorker, type WorkerTuning } from '../../worker';
 import { createAutomationActivities } from '../../activities/automation';
+import { createStagingTwinActivities } from '../../activities/automation/staging-twin';
 import type { RotationStatus } from '../../workflows/messages';
 import { decodedHistoryText } from '../workflows/rotation-harness';
 import { startUsageReporter, type UsageReporter } from './app-reporter';
@@ -543,6 +544,12 @@ export async function startRotationStack(
       evidence: createFilesystemEvidenceStore(evidenceDir),
       appReports: createAppReportStore(appReportsDir),
       logger: { level: 'info', stream: apiLog },
+      // The API's early staging-twin check, as api/server.ts wires it.
+      stagingTwin: (input) =>
+        createStagingTwinActivities({ registry, temporal: () => client }).checkStagingTwin({
+          input,
+          nowMs: Date.now(),
+        }),
       ...opts.apiDeps,
     });
     closers.push(() => app.close());

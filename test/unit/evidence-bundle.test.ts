@@ -68,6 +68,7 @@ describe('the evidence bundle', () => {
       acceptedRisk: null,
       // No leak alert started or escalated this rotation.
       exposure: null,
+      stagingTwin: null,
       window: { startedAt: '2026-06-19T09:00:00.000Z', endedAt: '2026-06-19T11:20:13.000Z' },
       scope: {
         apps: ['customer-chat-api', 'enrichment-worker'],
@@ -384,6 +385,39 @@ describe('the evidence bundle', () => {
     expect(md).toContain('### Escalations to emergency');
     expect(md).toMatch(/\| 2026-06-19T09:30:01\.000Z \| exposure:github-partner:gh-8812 \| HOLDING \|/);
     expect(md).not.toContain(OLD_KEY);
+  });
+
+  it('links the staging twin rotation it relied on, with the shared policy fingerprint, in the bundle and its Markdown', () => {
+    const status = evidenceStatus();
+    const fp = `sha256:${'ab'.repeat(32)}`;
+    status.stagingTwin = {
+      credential: 'router-key',
+      environment: 'staging',
+      mode: 'require',
+      withinDays: 7,
+      policyFingerprint: fp,
+      state: 'passed',
+      rotationId: 'staging:router-key:CHG-2040',
+      workflowId: 'rekey:staging:router-key',
+      runId: 'run-1',
+      completedAt: '2026-06-18T15:00:00.000Z',
+    };
+    const b = build(status);
+    expect(b.changeTicket.stagingTwin).toEqual({
+      credential: 'router-key',
+      environment: 'staging',
+      mode: 'require',
+      withinDays: 7,
+      state: 'passed',
+      rotationId: 'staging:router-key:CHG-2040',
+      completedAt: '2026-06-18T15:00:00.000Z',
+      policyFingerprint: fp,
+      detail: null,
+    });
+    expect(evidenceBundleSchema.safeParse(b).success).toBe(true);
+    expect(markdownOf(b)).toContain(
+      `**Staging twin (require):** staging/router-key passed, rotation staging:router-key:CHG-2040 completed 2026-06-18T15:00:00.000Z, policy ${fp}`,
+    );
   });
 
   it('records why a rotation rolled back, with the restored version and the breach that caused it', () => {

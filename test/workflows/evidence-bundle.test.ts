@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { createActivities, type ActivityDeps, type RotationActivities } from '../../activities';
+import { createActivities, type ActivityDeps } from '../../activities';
 import {
   checkEvidenceBundle,
   createFilesystemEvidenceStore,
@@ -20,7 +20,7 @@ import {
   revocationConfirmedUpdate,
 } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
-import { FakeWorld, type WorldOptions } from './fake-world';
+import { FakeWorld, type WorldActivities, type WorldOptions } from './fake-world';
 import { APPROVER, OPERATOR, REQUESTER, runScenario, seedInput, until, untilPhase } from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
@@ -62,7 +62,7 @@ class EvidenceWorld extends FakeWorld {
     };
   }
 
-  override activities(): RotationActivities {
+  override activities(): WorldActivities {
     const unused = () => {
       throw new Error('not used by writeEvidence');
     };

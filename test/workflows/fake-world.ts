@@ -3,6 +3,10 @@
 // tests assert that none of them reaches a workflow history.
 import { randomBytes } from 'node:crypto';
 import type { RotationActivities } from '../../activities';
+import type { AutomationActivities } from '../../activities/automation';
+import { policyFingerprint } from '../../activities/automation/staging-twin';
+import type { TwinRotation } from '../../domain/staging-twin';
+import type { StagingTwinSpec } from '../../domain/automation';
 import { fingerprint } from '../../domain/fingerprint';
 import type {
   CanaryRequest,
@@ -25,6 +29,9 @@ interface Version {
   enabled: boolean;
   stage: string;
 }
+
+/** What a world's worker runs: the rotation's activities, and the staging-twin gate's. */
+export type WorldActivities = RotationActivities & Pick<AutomationActivities, 'checkStagingTwin'>;
 
 /** Options that shape a scenario's world. */
 export interface WorldOptions {
@@ -62,6 +69,11 @@ export interface WorldOptions {
   registered?: boolean;
   /** The registry's pairs of the credential (shared consumers): never held at the same time. */
   pairedWith?: string[];
+  /**
+   * The registry's staging twin of the credential, and what visibility holds of it: the completed twin
+   * rotation with the same policy (`match`), and how many completed with another one (`differing`).
+   */
+  stagingTwin?: { spec: StagingTwinSpec; match?: TwinRotation; differing?: number };
 }
 
 const ALL_SIGNALS: SignalCapabilities = observing(SIGNALS);
@@ -212,9 +224,21 @@ export class FakeWorld {
   }
 
   /** The activity implementations, recording each call by name. */
-  activities(): RotationActivities {
+  activities(): WorldActivities {
     const record = (name: string) => this.calls.push(name);
     return {
+      checkStagingTwin: async ({ input }) => {
+        record('checkStagingTwin');
+        const t = this.opts.stagingTwin;
+        const policy = policyFingerprint(input);
+        if (!t) return { policyFingerprint: policy, differing: 0 };
+        return {
+          twin: t.spec,
+          policyFingerprint: policy,
+          differing: t.differing ?? 0,
+          ...(t.match ? { match: t.match } : {}),
+        };
+      },
       preflight: async (input) => {
         record('preflight');
         if (this.opts.registered === false) {

@@ -5,7 +5,7 @@ import { FailureTypes } from '../../domain/failure-types';
 import type { KeyScopeCheck } from '../../domain/key-scope';
 import { approveUpdate } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
-import { FakeWorld } from './fake-world';
+import { FakeWorld, type WorldActivities } from './fake-world';
 import { APPROVER, runScenario, seedInput, untilPhase } from './rotation-harness';
 
 // The rotation's status carries the scope comparison the issuing activity returns (or refuses on).
@@ -29,7 +29,7 @@ class ScopeWorld extends FakeWorld {
   ) {
     super();
   }
-  override activities(): RotationActivities {
+  override activities(): WorldActivities {
     const base = super.activities();
     return {
       ...base,

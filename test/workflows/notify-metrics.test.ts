@@ -2,7 +2,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { RotationActivities } from '../../activities';
 import { approveUpdate } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
-import { FakeWorld } from './fake-world';
+import { FakeWorld, type WorldActivities } from './fake-world';
 import { APPROVER, runScenario, seedInput, untilPhase } from './rotation-harness';
 
 // The worker's rekey_phase_duration_seconds and rekey_rotations_finished_total come from figures the
@@ -12,7 +12,7 @@ type NotifyInput = Parameters<RotationActivities['notify']>[0];
 /** A fake world that also keeps every notify input whole. */
 class NotifyRecordingWorld extends FakeWorld {
   readonly notifyInputs: NotifyInput[] = [];
-  override activities(): RotationActivities {
+  override activities(): WorldActivities {
     const acts = super.activities();
     return {
       ...acts,

@@ -34,6 +34,19 @@ export function changeTicketOf(
       .map((r) => ({ gate: r.gate, principal: r.principal, at: r.at, reason: r.reason, missing: r.missing }))
       .sort((a, b) => a.at.localeCompare(b.at)),
     exposure: status.exposure ? exposureLinkOf(status.exposure) : null,
+    stagingTwin: status.stagingTwin
+      ? {
+          credential: status.stagingTwin.credential,
+          environment: status.stagingTwin.environment,
+          mode: status.stagingTwin.mode,
+          withinDays: status.stagingTwin.withinDays,
+          state: status.stagingTwin.state,
+          rotationId: status.stagingTwin.rotationId ?? null,
+          completedAt: status.stagingTwin.completedAt ?? null,
+          policyFingerprint: status.stagingTwin.policyFingerprint ?? null,
+          detail: status.stagingTwin.detail ?? null,
+        }
+      : null,
     ...(status.escalations?.length
       ? {
           escalations: status.escalations.map((e) => ({
