@@ -23,10 +23,12 @@ status:
 check: bootstrap
 	@npm run --silent check
 
-## test: bootstrap everything, then check and the whole suite (unit, workflow, integration)
+## test: bootstrap everything, then check and the whole suite (unit, workflow, integration) as parallel jest
+##   processes: unit + workflows, and the integration files in shards with a harness each (scripts/test-suite.ts)
+##   make test TEST_ARGS="--shards 2"    fewer shards; "--reports DIR": where logs and JSON reports go
 test: bootstrap
 	@npm run --silent check
-	@npx jest --ci $(JEST_ARGS)
+	@$(TSX) scripts/test-suite.ts $(TEST_ARGS)
 
 test-unit: bootstrap
 	@npx jest --ci --selectProjects unit

@@ -20,7 +20,13 @@ const common = {
 module.exports = {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
-    { ...common, displayName: 'workflows', testMatch: ['<rootDir>/test/workflows/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'workflows',
+      testMatch: ['<rootDir>/test/workflows/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/harness/workflows-global-setup.ts',
+      globalTeardown: '<rootDir>/test/harness/workflows-global-teardown.ts',
+    },
     {
       ...common,
       displayName: 'integration',

@@ -24,6 +24,7 @@ import {
 import { startMoto } from '../../scripts/stores/moto';
 import { startOpenBao } from '../../scripts/stores/openbao';
 import { HARNESS_STATE_ENV, OPENBAO_ENV, type HarnessState } from './harness-state';
+import { ensureWorkflowBundle } from './workflow-bundle';
 
 const base = path.join(ROOT, '.run', 'test');
 
@@ -36,7 +37,8 @@ function alive(pid: number): boolean {
   }
 }
 
-async function reapAbandonedRuns(): Promise<void> {
+/** Stops the servers of runs whose jest process is gone (killed before its teardown), and clears their folders. */
+export async function reapAbandonedRuns(): Promise<void> {
   for (const entry of existsSync(base) ? readdirSync(base) : []) {
     const file = path.join(base, entry, 'servers.json');
     if (!existsSync(file)) continue;
@@ -144,6 +146,8 @@ export default async function globalSetup(): Promise<void> {
     }
     // Where tests put files of servers they start themselves (e.g. a reference Key Vault they restart).
     process.env.REKEY_TEST_RUN_DIR = dir;
+    // One workflow bundle for the run's workers (./workflow-bundle.ts), removed with the run's folder.
+    await ensureWorkflowBundle(dir);
   } catch (err) {
     // Jest skips the teardown when setup throws: stop what did start here.
     for (const s of [...started].reverse()) await s.stop();

@@ -14,3 +14,9 @@ export interface HarnessState {
   ownerPid: number;
   servers: { name: string; pid: number }[];
 }
+
+/**
+ * The workflow bundle global setup built once for the run (worker.ts writeWorkflowBundle), which every
+ * rotation stack's worker loads instead of bundling workflows/ again (webpack: seconds of CPU each).
+ */
+export const WORKFLOW_BUNDLE_ENV = 'REKEY_TEST_WORKFLOW_BUNDLE';

@@ -38,7 +38,7 @@ import {
   STACK_OPENAI_PROJECT,
   STACK_OWNER,
 } from './adapter-keys';
-import { OPENBAO_ENV } from '../harness/harness-state';
+import { OPENBAO_ENV, WORKFLOW_BUNDLE_ENV } from '../harness/harness-state';
 import { buildSimulator, type Simulator } from '../../simulator/app';
 import type { Faults } from '../../simulator/state';
 import { configureSpendLog, type SpendLogSettings } from '../../simulator/spend-log';
@@ -111,7 +111,10 @@ export interface RotationStackOptions {
   workerNodeArgs?: string[];
   /** The worker's cache and concurrency (worker.ts WorkerTuning); the Temporal SDK's defaults otherwise. */
   workerTuning?: WorkerTuning;
-  /** A workflow bundle prebuilt with bundleWorkflowCode and written to this file, instead of bundling at start. */
+  /**
+   * A workflow bundle prebuilt with bundleWorkflowCode and written to this file, instead of bundling at start;
+   * by default the one the harness built for this jest run (REKEY_TEST_WORKFLOW_BUNDLE), if any.
+   */
   workflowBundlePath?: string;
 }
 
@@ -322,6 +325,7 @@ export async function startRotationStack(
   >;
   const storeOf = (c: StackCredential) => stores[c.backend ?? 'azure-key-vault']!;
   const settings = loadSettings();
+  const workflowBundlePath = opts.workflowBundlePath ?? process.env[WORKFLOW_BUNDLE_ENV];
   const run = randomBytes(3).toString('hex');
   const token = () => `rk_${randomBytes(16).toString('hex')}`;
   const tokens: Record<Who, string> = {
@@ -491,7 +495,7 @@ export async function startRotationStack(
         env: storeEnv,
         taskQueue,
         ...(opts.workerTuning ? { tuning: opts.workerTuning } : {}),
-        ...(opts.workflowBundlePath ? { workflowBundlePath: opts.workflowBundlePath } : {}),
+        ...(workflowBundlePath ? { workflowBundlePath } : {}),
       };
       const specFile = path.join(dir, 'worker-process.json');
       writeFileSync(specFile, JSON.stringify(spec), { mode: 0o600 });
@@ -511,7 +515,7 @@ export async function startRotationStack(
           ...createAutomationActivities({ ...deps, temporal: client }),
         },
         ...(opts.workerTuning ? { tuning: opts.workerTuning } : {}),
-        ...(opts.workflowBundlePath ? { workflowBundle: { codePath: opts.workflowBundlePath } } : {}),
+        ...(workflowBundlePath ? { workflowBundle: { codePath: workflowBundlePath } } : {}),
       });
       const workerRun = worker.run();
       closers.push(async () => {

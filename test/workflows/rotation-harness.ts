@@ -12,7 +12,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode } from '@temporalio/worker';
 import { parse } from 'yaml';
 import {
   rotationPolicySchema,
@@ -28,6 +28,7 @@ import {
   type RotationStatus,
 } from '../../workflows/messages';
 import type { rotation } from '../../workflows/rotation';
+import { WORKFLOW_BUNDLE_ENV } from '../harness/harness-state';
 import { rotationStartOptions } from '../../workflows/start-options';
 import { createRotationWorker } from '../../worker';
 import { runChain } from '../helpers/histories';
@@ -59,10 +60,13 @@ export function seedInput(
   return toRotationInput(policy, REQUESTER.principal, ticket);
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The workflow bundle, built once per test file. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+let bundle: Promise<{ code: string }> | undefined;
+/** The workflow bundle: the one global setup built for the run, or else one built once per test file. */
+export function workflowBundle(): Promise<{ code: string }> {
+  const prebuilt = process.env[WORKFLOW_BUNDLE_ENV];
+  bundle ??= prebuilt
+    ? Promise.resolve({ code: readFileSync(prebuilt, 'utf8') })
+    : bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
   return bundle;
 }
 
