@@ -95,11 +95,36 @@ export function runCommand(
 export interface RunningServer {
   name: string;
   pid: number;
+  /** When the process started (processStartTime), so that a recorded pid used again by another is left alone. */
+  started?: string;
   stop(): Promise<void>;
 }
 
-/** Ends a process group started with `detached: true`: TERM, then KILL after a grace period. */
-export async function stopProcessGroup(pid: number, graceMs = 5000): Promise<void> {
+/**
+ * When process `pid` started, in clock ticks since boot (/proc/<pid>/stat, field 22); undefined where
+ * there is no such process or no /proc. With `pid` it names one process for good: pids are reused (a
+ * 2-core CI machine has pid_max 32768, and a run starts thousands of processes).
+ */
+export function processStartTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Ends a process group started with `detached: true`: TERM, then KILL after a grace period. Given when
+ * its leader started, it leaves alone a group whose id a later process took (the leader gone, its pid
+ * used again): a stale state file never stops someone else's server.
+ */
+export async function stopProcessGroup(pid: number, graceMs = 5000, started?: string): Promise<void> {
+  if (started !== undefined) {
+    const now = processStartTime(pid);
+    if (now !== undefined && now !== started) return;
+  }
   const alive = () => {
     try {
       process.kill(-pid, 0);
@@ -141,7 +166,11 @@ export function startProcess(
     throw new Error(`${name}: could not start ${cmd} (is it installed? scripts/bootstrap.sh)`);
   child.unref();
   const pid = child.pid;
-  return { child, server: { name, pid, stop: () => stopProcessGroup(pid) } satisfies RunningServer };
+  const started = processStartTime(pid);
+  return {
+    child,
+    server: { name, pid, started, stop: () => stopProcessGroup(pid, 5000, started) } satisfies RunningServer,
+  };
 }
 
 async function assertPortsFree(what: string, ports: number[]) {

@@ -14,7 +14,7 @@ const dir = path.join(process.env.REKEY_RUN_DIR ?? path.join(ROOT, '.run'), 'sta
 const stateFile = path.join(dir, 'state.json');
 
 interface StackState {
-  servers: { name: string; pid: number }[];
+  servers: { name: string; pid: number; started?: string }[];
   env: Record<string, string>;
 }
 
@@ -66,7 +66,10 @@ async function up() {
     for (const s of started.reverse()) await s.stop();
     throw err;
   }
-  const state: StackState = { servers: started.map(({ name, pid }) => ({ name, pid })), env };
+  const state: StackState = {
+    servers: started.map(({ name, pid, started }) => ({ name, pid, started })),
+    env,
+  };
   writeFileSync(stateFile, JSON.stringify(state, null, 2));
   writeFileSync(
     path.join(dir, 'env.sh'),
@@ -87,7 +90,7 @@ async function down() {
     return;
   }
   for (const s of [...state.servers].reverse()) {
-    await stopProcessGroup(s.pid);
+    await stopProcessGroup(s.pid, 5000, s.started);
     console.log(`stopped ${s.name} (pid ${s.pid})`);
   }
   rmSync(stateFile);

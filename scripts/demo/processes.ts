@@ -4,13 +4,13 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { stopProcessGroup, type RunningServer } from '../local-stack';
+import { processStartTime, stopProcessGroup, type RunningServer } from '../local-stack';
 
 /** What state.json records: who runs the demo, whether it was kept, and every process group it started. */
 export interface DemoState {
   ownerPid: number;
   keep: boolean;
-  servers: { name: string; pid: number }[];
+  servers: { name: string; pid: number; started?: string }[];
   urls?: Record<string, string>;
 }
 
@@ -49,7 +49,8 @@ export class DemoProcesses {
     if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
     child.unref();
     const pid = child.pid;
-    return this.add({ name, pid, stop: () => stopProcessGroup(pid) });
+    const started = processStartTime(pid);
+    return this.add({ name, pid, started, stop: () => stopProcessGroup(pid, 5000, started) });
   }
 
   /** Whether the named process group still runs. */
@@ -74,7 +75,7 @@ export class DemoProcesses {
     const state: DemoState = {
       ownerPid: process.pid,
       keep: this.keep,
-      servers: this.servers.map(({ name, pid }) => ({ name, pid })),
+      servers: this.servers.map(({ name, pid, started }) => ({ name, pid, started })),
       urls: this.urls,
     };
     writeFileSync(this.stateFile, JSON.stringify(state, null, 2));
@@ -97,7 +98,7 @@ export async function stopRecorded(stateFile: string): Promise<string[]> {
   const stopped: string[] = [];
   for (const s of [...(state?.servers ?? [])].reverse()) {
     if (!alive(-s.pid)) continue;
-    await stopProcessGroup(s.pid);
+    await stopProcessGroup(s.pid, 5000, s.started);
     stopped.push(`${s.name} (pid ${s.pid})`);
   }
   rmSync(stateFile, { force: true });

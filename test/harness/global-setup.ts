@@ -51,7 +51,7 @@ export async function reapAbandonedRuns(): Promise<void> {
       continue;
     }
     if (alive(state.ownerPid)) continue;
-    for (const s of state.servers) await stopProcessGroup(s.pid);
+    for (const s of state.servers) await stopProcessGroup(s.pid, 5000, s.started);
     rmSync(state.dir, { recursive: true, force: true });
   }
 }
@@ -66,7 +66,7 @@ export default async function globalSetup(): Promise<void> {
     const state: HarnessState = {
       dir,
       ownerPid: process.pid,
-      servers: started.map(({ name, pid }) => ({ name, pid })),
+      servers: started.map(({ name, pid, started }) => ({ name, pid, started })),
     };
     writeFileSync(stateFile, JSON.stringify(state));
   };

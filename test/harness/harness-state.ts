@@ -12,7 +12,7 @@ export const OPENBAO_ENV = {
 export interface HarnessState {
   dir: string;
   ownerPid: number;
-  servers: { name: string; pid: number }[];
+  servers: { name: string; pid: number; started?: string }[];
 }
 
 /**

@@ -71,7 +71,7 @@ function recordServer(server: RunningServer): void {
   const file = process.env[HARNESS_STATE_ENV];
   if (!file || !existsSync(file)) return;
   const state = JSON.parse(readFileSync(file, 'utf8')) as HarnessState;
-  state.servers.push({ name: server.name, pid: server.pid });
+  state.servers.push({ name: server.name, pid: server.pid, started: server.started });
   writeFileSync(file, JSON.stringify(state));
 }
 
