@@ -7,6 +7,7 @@ import {
   NativeConnection,
   Runtime,
   Worker,
+  type BundleOptions,
   type WorkflowBundleOption,
 } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
@@ -102,8 +103,11 @@ export function createRotationWorker(opts: RotationWorkerOptions): Promise<Worke
  * from the same sources the worker runs. Bundling in the worker process leaves webpack's and swc's memory
  * in it for good (bench/fleet.ts measured about 180 MiB more RSS); a prebuilt bundle does not.
  */
-export async function writeWorkflowBundle(file: string): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: require.resolve('./workflows') });
+export async function writeWorkflowBundle(file: string, logger?: BundleOptions['logger']): Promise<void> {
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: require.resolve('./workflows'),
+    ...(logger ? { logger } : {}),
+  });
   writeFileSync(file, code);
 }
 

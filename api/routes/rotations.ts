@@ -1,7 +1,7 @@
 // /v1/rotations: start (idempotent by change ticket), list (Temporal visibility), status.
 import type { FastifyPluginAsync } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowNotFoundError, type WorkflowExecutionInfo } from '@temporalio/client';
 import { z } from 'zod';
 import {
   IDENTIFIER as identifier,
@@ -98,6 +98,25 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
         if (out.length >= limit) break;
       }
       return out;
+    };
+    /**
+     * The run of a rotation: from visibility, any run of the workflow with this ticket; else the workflow's
+     * latest run if it carries the ticket. Visibility is eventually consistent, and a rotation just started
+     * may not be in it yet (seen under load): describe reads the workflow itself, so a GET right after its
+     * POST finds it.
+     */
+    const runOf = async (workflowId: string, ticket: string): Promise<WorkflowExecutionInfo | undefined> => {
+      const [run] = await runs(`WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`, 1);
+      if (run) return run;
+      const latest = await deps.temporal.workflow
+        .getHandle(workflowId)
+        .describe()
+        .catch((err: unknown) => {
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          throw err;
+        });
+      if (latest?.typedSearchAttributes.get(ChangeTicketKey) !== ticket) return undefined;
+      return { ...latest, raw: latest.raw.workflowExecutionInfo ?? {} };
     };
     const urls = (id: string, workflowId: string, runId?: string) => ({
       statusUrl: `/v1/rotations/${encodeURIComponent(id)}`,
@@ -216,7 +235,7 @@ export function rotationRoutes(deps: ApiDeps): FastifyPluginAsync {
         requireRole(who(req), 'viewer', 'requester', 'approver', 'operator');
         const { environment, credential, ticket } = parseRotationId(req.params.id);
         const workflowId = workflowIdFor(environment, credential);
-        const [run] = await runs(`WorkflowId = ${quote(workflowId)} AND ChangeTicket = ${quote(ticket)}`, 1);
+        const run = await runOf(workflowId, ticket);
         if (!run) throw NotFound(`no rotation ${req.params.id}`);
         const handle = deps.temporal.workflow.getHandle(workflowId, run.runId);
         // A finished run's close event holds its final status, whether it completed or ended with a

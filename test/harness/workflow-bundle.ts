@@ -18,10 +18,20 @@ export async function ensureWorkflowBundle(dir?: string): Promise<string | undef
   mkdirSync(base, { recursive: true });
   const folder = dir ?? mkdtempSync(path.join(base, 'bundle-'));
   const file = path.join(folder, 'workflow-bundle.js');
-  await writeWorkflowBundle(file);
+  await writeWorkflowBundle(file, quietLogger);
   process.env[WORKFLOW_BUNDLE_ENV] = file;
   return dir ? undefined : folder;
 }
+
+/** Webpack's statistics and the bundler's info lines stay out of the test output; errors do not. */
+const quietLogger = {
+  log: () => undefined,
+  trace: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: (message: string) => console.warn(message),
+  error: (message: string) => console.error(message),
+};
 
 /** Removes a folder ensureWorkflowBundle made. */
 export function removeWorkflowBundle(folder: string | undefined): void {

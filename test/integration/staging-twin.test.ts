@@ -76,6 +76,23 @@ async function approveAndComplete(id: string): Promise<RotationStatus> {
   return stack.untilPhase(id, ['COMPLETED'], UNTIL);
 }
 
+/**
+ * Waits until visibility lists a completed staging rotation, which is where the twin check looks:
+ * visibility lags the workflow it indexes (seconds, on a loaded machine), while the status the tests
+ * poll is the workflow's own.
+ */
+async function untilTwinCompletedInVisibility(): Promise<void> {
+  const query =
+    `RotationCredential = '${staging.name}' AND RotationEnvironment = '${STAGING_ENV}' ` +
+    `AND RotationOutcome = 'completed'`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    for await (const _ of stack.client.workflow.list({ query, pageSize: 1 })) return;
+    if (Date.now() > deadline) throw new Error('the completed staging rotation never showed in visibility');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 const describeStack = rotationStackUnavailableReason() === undefined ? describe : describe.skip;
 
 describeStack('staging before production', () => {
@@ -131,6 +148,7 @@ describeStack('staging before production', () => {
     expect(events.indexOf('staging-twin-passed')).toBeGreaterThan(events.indexOf('staging-twin-started'));
     // Production's own work began only after the twin completed.
     expect(events.indexOf('issuing')).toBeGreaterThan(events.indexOf('staging-twin-passed'));
+    await untilTwinCompletedInVisibility();
   });
 
   it('require: a staging rotation of another policy does not count', async () => {

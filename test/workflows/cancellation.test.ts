@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
 import { FakeWorld } from './fake-world';
-import { runScenario, seedInput, untilClosed, untilPhase } from './rotation-harness';
+import { runScenario, seedInput, untilClosed, untilPhase, teardownEnv } from './rotation-harness';
 
 // On a time-skipping server of its own: a cancelled run's leftovers must not stall other scenarios.
 let env: TestWorkflowEnvironment;
@@ -9,7 +9,7 @@ beforeAll(async () => {
   env = await createTimeSkippingEnv();
 });
 afterAll(async () => {
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 describe('cancelling a rotation', () => {

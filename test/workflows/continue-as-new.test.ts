@@ -30,6 +30,7 @@ import {
   seedInput,
   until,
   type RotationHandle,
+  teardownEnv,
 } from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
@@ -38,7 +39,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 /** Every run past its first few events hands over at its next wait. */

@@ -26,6 +26,7 @@ import {
   seedInput,
   until,
   untilPhase,
+  teardownEnv,
 } from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
@@ -34,7 +35,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 /** A leak alert as the API hands it over: the fingerprint of a token generated here, never the token. */

@@ -21,7 +21,16 @@ import {
 } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
 import { FakeWorld, type WorldActivities, type WorldOptions } from './fake-world';
-import { APPROVER, OPERATOR, REQUESTER, runScenario, seedInput, until, untilPhase } from './rotation-harness';
+import {
+  APPROVER,
+  OPERATOR,
+  REQUESTER,
+  runScenario,
+  seedInput,
+  until,
+  untilPhase,
+  teardownEnv,
+} from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
 let dir: string;
@@ -31,7 +40,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
   rmSync(dir, { recursive: true, force: true });
 });
 

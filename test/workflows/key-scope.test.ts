@@ -6,7 +6,7 @@ import type { KeyScopeCheck } from '../../domain/key-scope';
 import { approveUpdate } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
 import { FakeWorld, type WorldActivities } from './fake-world';
-import { APPROVER, runScenario, seedInput, untilPhase } from './rotation-harness';
+import { APPROVER, runScenario, seedInput, untilPhase, teardownEnv } from './rotation-harness';
 
 // The rotation's status carries the scope comparison the issuing activity returns (or refuses on).
 let env: TestWorkflowEnvironment;
@@ -15,7 +15,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 const OLD = { models: ['gpt-4o-mini'], maxBudget: 100, budgetDuration: '30d', team: 'platform-ai' };

@@ -25,6 +25,7 @@ import {
   until,
   untilPhase,
   type RotationHandle,
+  teardownEnv,
 } from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
@@ -33,7 +34,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 const asPrincipal = (a: Actor, tokenId: string): Principal => ({

@@ -3,7 +3,7 @@ import type { RotationActivities } from '../../activities';
 import { approveUpdate } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
 import { FakeWorld, type WorldActivities } from './fake-world';
-import { APPROVER, runScenario, seedInput, untilPhase } from './rotation-harness';
+import { APPROVER, runScenario, seedInput, untilPhase, teardownEnv } from './rotation-harness';
 
 // The worker's rekey_phase_duration_seconds and rekey_rotations_finished_total come from figures the
 // workflow puts on its notify calls (workflow time, its own outcome): no activity call is added for them.
@@ -30,7 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 describe('notify figures for the worker metrics', () => {

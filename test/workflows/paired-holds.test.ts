@@ -21,6 +21,7 @@ import {
   until,
   untilPhase,
   type RotationHandle,
+  teardownEnv,
 } from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
@@ -29,7 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 async function approveRevoke(h: RotationHandle) {

@@ -10,6 +10,7 @@ import {
   until,
   untilPhase,
   type RotationHandle,
+  teardownEnv,
 } from './rotation-harness';
 
 // Proof on every replica, in the workflow with fake activities: a replica whose cache still accepts the
@@ -21,7 +22,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 const REPLICAS = ['http://10.0.0.1:4000/v1', 'http://10.0.0.2:4000/v1', 'http://10.0.0.3:4000/v1'];

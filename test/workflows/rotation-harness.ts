@@ -12,7 +12,7 @@ import {
   type WorkflowHandle,
 } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode } from '@temporalio/worker';
+import { bundleWorkflowCode, type Worker } from '@temporalio/worker';
 import { parse } from 'yaml';
 import {
   rotationPolicySchema,
@@ -90,6 +90,24 @@ export interface ScenarioResult {
   handle: RotationHandle;
 }
 
+/** The workers of scenarios run in this file (teardownEnv stops those a timed-out test left running). */
+const scenarioWorkers = new Set<Worker>();
+
+/**
+ * Stops the workers of scenarios still running, then the environment. A test that timed out leaves its
+ * scenario's worker polling a server that teardown stops: its gRPC retries then flood the log and
+ * break the next test file in the same jest worker ("Channel has been shut down").
+ */
+export async function teardownEnv(env: TestWorkflowEnvironment | undefined): Promise<void> {
+  const running = [...scenarioWorkers].filter((w) => w.getState() === 'RUNNING');
+  for (const worker of running) worker.shutdown();
+  const deadline = Date.now() + 10_000;
+  while (running.some((w) => !['STOPPED', 'FAILED'].includes(w.getState())) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 50));
+  scenarioWorkers.clear();
+  await env?.teardown();
+}
+
 /**
  * Runs one rotation with the world's fake activities; `drive` plays the humans. The history is scanned
  * for every key string of the world and recorded under `name` when REKEY_RECORD_HISTORIES=1.
@@ -109,6 +127,7 @@ export async function runScenario(
     workflowBundle: await workflowBundle(),
     activities: world.activities(),
   });
+  scenarioWorkers.add(worker);
   return worker.runUntil(async () => {
     const start = rotationStartOptions(input, taskQueue);
     // Scenarios share one server: a unique suffix keeps them from joining each other's runs.

@@ -35,6 +35,7 @@ import {
   until,
   untilPhase,
   type RotationHandle,
+  teardownEnv,
 } from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
@@ -44,7 +45,7 @@ beforeAll(async () => {
 afterAll(async () => {
   // Let a client call the SDK is still retrying settle before its channel closes under it.
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 /** Approves the revoke gate once it is open. */

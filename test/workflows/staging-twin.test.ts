@@ -6,7 +6,14 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { approveUpdate } from '../../workflows/messages';
 import { createTimeSkippingEnv } from '../helpers/time-skipping';
 import { FakeWorld } from './fake-world';
-import { APPROVER, runScenario, seedInput, untilPhase, type RotationHandle } from './rotation-harness';
+import {
+  APPROVER,
+  runScenario,
+  seedInput,
+  untilPhase,
+  type RotationHandle,
+  teardownEnv,
+} from './rotation-harness';
 
 let env: TestWorkflowEnvironment;
 beforeAll(async () => {
@@ -14,7 +21,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => setTimeout(r, 1000));
-  await env?.teardown();
+  await teardownEnv(env);
 });
 
 const TWIN = { name: 'router-key', environment: 'staging', withinDays: 7, mode: 'require' as const };
