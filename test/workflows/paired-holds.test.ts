@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { fingerprint } from '../../domain/fingerprint';
+import { TERMINAL_PHASES } from '../../domain/vocabulary';
 import { pairHoldId } from '../../workflows/pair-hold';
 import {
   approveUpdate,
@@ -77,9 +78,13 @@ async function pairOfRotations(
   const worldB = new FakeWorld({ pairedWith: [a] });
   const firstHolding = deferred<void>();
   const secondWaiting = deferred<RotationStatus | undefined>();
-  // The first is approved only once the second was: a run awaiting its result lets the time-skipping
-  // server skip freely, which would race the other rotation through its gate's reminders.
+  // The first is approved only once the second was, and neither awaits its result before it has ended:
+  // a run awaiting its result lets the time-skipping server skip freely, which raced the other through
+  // its gate's reminders and, on a loaded machine, past a workflow task it was running, to the test
+  // server's 10-year execution timeout. Each drive instead steps time until its rotation has ended.
   const secondApproved = deferred<void>();
+  const ended = (h: RotationHandle) =>
+    until(env, h, (s) => (TERMINAL_PHASES as readonly string[]).includes(s.phase));
   const first = runScenario(
     env,
     worldA,
@@ -94,6 +99,7 @@ async function pairOfRotations(
         await secondApproved.promise;
         await approveRevoke(h);
       }
+      await ended(h);
     },
   );
   await firstHolding.promise;
@@ -131,6 +137,7 @@ async function pairOfRotations(
         await approveRevoke(h);
       }
       secondApproved.resolve();
+      await ended(h);
     },
   );
   const [x, y] = await Promise.all([first, second]);
