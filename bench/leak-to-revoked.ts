@@ -112,8 +112,11 @@ async function main() {
         dsaEncoding: 'der',
       }).toString('base64'),
     });
-    const action =
-      res.statusCode === 202 ? res.json<{ alerts: { action: string }[] }>().alerts[0]?.action : undefined;
+    const alert =
+      res.statusCode === 202
+        ? res.json<{ alerts: { action: string; rotationId?: string }[] }>().alerts[0]
+        : undefined;
+    const action = alert?.action;
     if (action !== 'started') {
       failures.push(`${c.name}: ${res.statusCode} ${action ?? res.body.slice(0, 200)}`);
       await app.stop();
@@ -124,7 +127,10 @@ async function main() {
       const statuses = await Promise.all(bases.map((b) => statusOn(b, oldKey)));
       if (statuses.every((s) => s === 401)) break;
       if (performance.now() > deadline) {
-        failures.push(`${c.name}: old key still answered ${statuses.join('/')} after 5 minutes`);
+        failures.push(
+          `${c.name}: old key still answered ${statuses.join('/')} after 5 minutes; ` +
+            (await whereItStands(alert?.rotationId)),
+        );
         await app.stop();
         return;
       }
@@ -134,6 +140,28 @@ async function main() {
     seconds.push(s);
     console.log(`alert ${String(i + 1).padStart(2)}: ${s.toFixed(2)} s (${c.name})`);
     await app.stop();
+  }
+
+  /** Where a rotation that did not revoke in time stands: its phase, gate and latest timeline entries. */
+  async function whereItStands(rotationId: string | undefined): Promise<string> {
+    if (!rotationId) return 'no rotation id';
+    const res = await stack.call('GET', `/v1/rotations/${encodeURIComponent(rotationId)}`, 'dave');
+    const s = res.json<{
+      detail?: {
+        phase: string;
+        pendingGate?: { gate: string; blockers?: string[] };
+        timeline: { event: string; detail?: string }[];
+      } | null;
+    }>().detail;
+    if (!s) return `rotation ${rotationId}: ${res.statusCode}, no status`;
+    const last = s.timeline
+      .slice(-4)
+      .map((t) => `${t.event}${t.detail ? ` (${t.detail.slice(0, 120)})` : ''}`);
+    return (
+      `rotation ${rotationId} in ${s.phase}` +
+      (s.pendingGate ? `, gate ${s.pendingGate.gate}: ${(s.pendingGate.blockers ?? []).join('; ')}` : '') +
+      `; last: ${last.join(' | ')}`
+    );
   }
 
   const started = performance.now();
