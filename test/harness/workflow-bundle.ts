@@ -18,13 +18,13 @@ export async function ensureWorkflowBundle(dir?: string): Promise<string | undef
   mkdirSync(base, { recursive: true });
   const folder = dir ?? mkdtempSync(path.join(base, 'bundle-'));
   const file = path.join(folder, 'workflow-bundle.js');
-  await writeWorkflowBundle(file, quietLogger);
+  await writeWorkflowBundle(file, quietBundlerLogger);
   process.env[WORKFLOW_BUNDLE_ENV] = file;
   return dir ? undefined : folder;
 }
 
 /** Webpack's statistics and the bundler's info lines stay out of the test output; errors do not. */
-const quietLogger = {
+export const quietBundlerLogger = {
   log: () => undefined,
   trace: () => undefined,
   debug: () => undefined,

@@ -1,14 +1,8 @@
 import { spawn } from 'node:child_process';
+import { alive } from '../../scripts/demo/processes';
 import { processStartTime, stopProcessGroup } from '../../scripts/local-stack';
 
-const groupAlive = (pid: number) => {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const groupAlive = (pid: number) => alive(-pid);
 
 describe('stopping a recorded process group', () => {
   const startSleeper = () => {

@@ -29,6 +29,7 @@ import {
 } from '../../workflows/messages';
 import type { rotation } from '../../workflows/rotation';
 import { WORKFLOW_BUNDLE_ENV } from '../harness/harness-state';
+import { quietBundlerLogger } from '../harness/workflow-bundle';
 import { rotationStartOptions } from '../../workflows/start-options';
 import { createRotationWorker } from '../../worker';
 import { runChain } from '../helpers/histories';
@@ -66,18 +67,9 @@ export function workflowBundle(): Promise<{ code: string }> {
   const prebuilt = process.env[WORKFLOW_BUNDLE_ENV];
   bundle ??= prebuilt
     ? Promise.resolve({ code: readFileSync(prebuilt, 'utf8') })
-    : bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietLogger });
+    : bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: quietBundlerLogger });
   return bundle;
 }
-
-const quietLogger = {
-  log: () => undefined,
-  trace: () => undefined,
-  debug: () => undefined,
-  info: () => undefined,
-  warn: () => undefined,
-  error: (message: string) => console.error(message),
-};
 
 export type RotationHandle = WorkflowHandle<typeof rotation>;
 
